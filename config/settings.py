@@ -1,0 +1,161 @@
+"""Settings read from the environment (prefix ``RTUK_``) with embedded defaults."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: The project root: ``var/`` (the embedded data directory) lives below it unless ``RTUK_VAR_DIR`` says otherwise.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+#: The development secret key. Production refuses to start with it.
+DEFAULT_SECRET_KEY = "dev-only-insecure-secret-key-change-me"
+
+
+class ProductionConfigError(RuntimeError):
+    """Raised when production mode is asked to start with settings that are only safe for development."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("Refusing to start in production: " + "; ".join(problems))
+
+
+class EvidenceSettings(BaseSettings):
+    """Where and how evidence is stored (``RTUK_EVIDENCE_*``)."""
+
+    model_config = SettingsConfigDict(env_prefix="RTUK_EVIDENCE_", extra="ignore")
+
+    backend: Literal["filesystem", "s3"] = "filesystem"
+    #: Embedded store directory; relative paths are below ``var_dir``.
+    dir: Path = Path("evidence")
+    #: Production must opt in explicitly to the filesystem store.
+    allow_filesystem: bool = False
+    s3_endpoint: str = "127.0.0.1:9000"
+    s3_access_key: str = ""
+    s3_secret_key: str = ""
+    s3_bucket: str = "rtuk-evidence"
+    s3_secure: bool = True
+    s3_region: str = "us-east-1"
+    object_lock_mode: Literal["COMPLIANCE", "GOVERNANCE"] = "COMPLIANCE"
+    retention_days: int = Field(default=1825, ge=1, le=36500)
+    legal_hold: bool = False
+    #: Key-encryption key, base64 of 32 bytes. Empty in development: a key is generated under var/ on first use.
+    kek: str = ""
+    kek_id: str = "kek-1"
+    #: Ed25519 signing key for checkpoints (path to a PEM or raw file). Empty: generated under var/ in development.
+    signing_key_file: str = ""
+    #: Name of the log in checkpoints (the C2SP "origin" line).
+    log_origin: str = "remote-tuk.example/evidence"
+    checkpoint_every_entries: int = Field(default=256, ge=1, le=1_000_000)
+    checkpoint_every_seconds: int = Field(default=60, ge=1, le=86_400)
+    chunk_size: int = Field(default=64 * 1024, ge=4096, le=16 * 1024 * 1024)
+
+
+class RtcSettings(BaseSettings):
+    """WebRTC media (``RTUK_RTC_*``)."""
+
+    model_config = SettingsConfigDict(env_prefix="RTUK_RTC_", extra="ignore")
+
+    #: JSON list of RTCIceServer dicts, e.g. ``[{"urls": ["stun:stun.lsp.example:3478"]}]``.
+    #: Empty means no STUN/TURN at all (loopback / same LAN); the public default STUN server is never used.
+    ice_servers: list[dict[str, Any]] = Field(default_factory=list)
+    ice_gathering_timeout_s: float = Field(default=5.0, gt=0, le=60)
+
+    @field_validator("ice_servers", mode="before")
+    @classmethod
+    def _parse_json(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = json.loads(value) if value.strip() else []
+        return value
+
+
+class SopSettings(BaseSettings):
+    """The SOP dossier signer (``RTUK_SOP_*``)."""
+
+    model_config = SettingsConfigDict(env_prefix="RTUK_SOP_", extra="ignore")
+
+    #: PKCS#12 file with the LSP's signing key and certificate. Empty: a self-signed demo certificate is generated.
+    signing_p12: str = ""
+    signing_p12_password: str = ""
+
+
+class Settings(BaseSettings):
+    """Top-level settings (``RTUK_*``)."""
+
+    model_config = SettingsConfigDict(env_prefix="RTUK_", extra="ignore")
+
+    env: Literal["development", "testing", "production"] = "development"
+    secret_key: str = DEFAULT_SECRET_KEY
+    var_dir: Path = PROJECT_ROOT / "var"
+    #: SQLAlchemy URL. Empty: SQLite file ``var/remote_tuk.sqlite3``.
+    database_url: str = ""
+    host: str = "127.0.0.1"
+    port: int = Field(default=5000, ge=1, le=65535)
+    #: Set when the app sits behind a TLS-terminating proxy: cookies become Secure and X-Forwarded-* is trusted.
+    behind_tls: bool = False
+    #: Largest request body in bytes (413 above it).
+    max_content_length: int = Field(default=16 * 1024 * 1024, ge=1024)
+    login_rate_limit: str = "5 per minute"
+    #: Storage for rate-limit counters (``memory://`` or ``redis://host:port``).
+    ratelimit_storage_uri: str = "memory://"
+    #: Socket.IO message queue for several app nodes (e.g. ``redis://127.0.0.1:6379/0``); empty means in-process.
+    socketio_message_queue: str = ""
+    join_link_ttl_hours: int = Field(default=72, ge=1, le=24 * 60)
+    totp_issuer: str = "Remote TUK"
+    default_locale: Literal["id", "en"] = "id"
+    session_lifetime_minutes: int = Field(default=480, ge=5, le=7 * 24 * 60)
+
+    evidence: EvidenceSettings = Field(default_factory=EvidenceSettings)
+    rtc: RtcSettings = Field(default_factory=RtcSettings)
+    sop: SopSettings = Field(default_factory=SopSettings)
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.var_dir / 'remote_tuk.sqlite3'}"
+
+    @property
+    def evidence_dir(self) -> Path:
+        path = self.evidence.dir
+        return path if path.is_absolute() else self.var_dir / path
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    def production_problems(self) -> list[str]:
+        """What makes these settings unsafe for production (empty when they are fine)."""
+        problems: list[str] = []
+        if self.secret_key == DEFAULT_SECRET_KEY or len(self.secret_key) < 32:
+            problems.append("RTUK_SECRET_KEY is the default or shorter than 32 characters")
+        if not self.database_url:
+            problems.append("RTUK_DATABASE_URL is not set")
+        if self.evidence.backend == "filesystem" and not self.evidence.allow_filesystem:
+            problems.append(
+                "RTUK_EVIDENCE_BACKEND is 'filesystem' without RTUK_EVIDENCE_ALLOW_FILESYSTEM=true "
+                "(use 's3' for MinIO with object lock)"
+            )
+        if not self.evidence.kek:
+            problems.append("RTUK_EVIDENCE_KEK (the key-encryption key) is not set")
+        if not self.evidence.signing_key_file:
+            problems.append("RTUK_EVIDENCE_SIGNING_KEY_FILE (the checkpoint signing key) is not set")
+        if self.evidence.backend == "s3" and not (self.evidence.s3_access_key and self.evidence.s3_secret_key):
+            problems.append("RTUK_EVIDENCE_S3_ACCESS_KEY / RTUK_EVIDENCE_S3_SECRET_KEY are not set")
+        return problems
+
+    def check_production(self) -> None:
+        """Raise :class:`ProductionConfigError` naming every problem if this is production and unsafe."""
+        if self.is_production:
+            problems = self.production_problems()
+            if problems:
+                raise ProductionConfigError(problems)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings from the environment, with keyword overrides (used by tests and the CLI)."""
+    return Settings(**overrides)
