@@ -81,6 +81,9 @@ class SopSettings(BaseSettings):
     #: PKCS#12 file with the LSP's signing key and certificate. Empty: a self-signed demo certificate is generated.
     signing_p12: str = ""
     signing_p12_password: str = ""
+    #: "module:function" that gathers the dossier's facts from the live configuration for ``python -m sop build``.
+    #: It is loaded by name at run time, so sop/ never imports the web layer.
+    facts_provider: str = "remote_tuk.dossier.facts:collect_inputs"
 
 
 class Settings(BaseSettings):
