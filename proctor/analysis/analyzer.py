@@ -1,0 +1,253 @@
+"""The per-session frame analyser: frames with timestamps in, typed findings out.
+
+One :class:`FrameAnalyzer` per candidate session. It samples the incoming frames at ``sample_fps`` (5 by default),
+computes the cheap signals and YuNet faces on every sampled frame, an SFace embedding every ``match_interval_s`` when
+there is a reference face, and turns conditions that last into findings: a condition must hold for its ``persist_s``
+before it is reported, and is reported again every ``repeat_s`` while it lasts (so a long problem is not a flood).
+
+It is safe to call from several threads (a lock serialises one session's frames; the OpenCV models are per thread).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from proctor.analysis import signals as sig
+from proctor.analysis.faces import TURNED_AWAY_YAW_DEG, Face, detect_in_prepared
+from proctor.analysis.findings import Finding, FindingKind, make_finding
+from proctor.analysis.frames import ANALYSIS_WIDTH, FrameInput, PixelFormat, PreparedFrame, prepare
+from proctor.analysis.matching import IdentityVerdict, IdentityWindow, embed_face
+
+_DEFAULT_PERSIST_S: dict[FindingKind, float] = {
+    FindingKind.NO_FACE: 3.0,
+    FindingKind.MULTIPLE_FACES: 1.0,
+    FindingKind.FACE_TURNED_AWAY: 3.0,
+    FindingKind.CAMERA_COVERED: 2.0,
+    FindingKind.TOO_DARK: 3.0,
+    FindingKind.BLURRED: 3.0,
+    FindingKind.FROZEN: 2.0,  # on top of the 1 s reference age: reported after 3 s without change
+    FindingKind.LOOPED: 0.0,  # the loop detector already needs a run of matching samples
+    FindingKind.IDENTITY_MISMATCH: 0.0,  # the identity window already takes a median over several samples
+    FindingKind.IDENTITY_UNCERTAIN: 0.0,
+}
+
+
+@dataclass(frozen=True)
+class AnalyzerConfig:
+    """Thresholds and rates. Defaults are the measured ones documented in docs/PROCTORING.md."""
+
+    sample_fps: float = 5.0
+    analysis_width: int = ANALYSIS_WIDTH
+    too_dark_luma: float = sig.TOO_DARK_LUMA
+    covered_std: float = sig.COVERED_STD
+    blur_sharpness: float = sig.BLUR_SHARPNESS
+    turned_away_yaw_deg: float = TURNED_AWAY_YAW_DEG
+    frozen_min_age_s: float = 1.0
+    frozen_changed_share: float = sig.FROZEN_CHANGED_SHARE
+    loop_history_s: float = 120.0
+    loop_min_lag_s: float = 3.0
+    loop_min_run: int = 5
+    match_interval_s: float = 3.0
+    identity_window_s: float = 60.0
+    identity_min_samples: int = 3
+    repeat_s: float = 30.0
+    persist_s: dict[FindingKind, float] = field(default_factory=lambda: dict(_DEFAULT_PERSIST_S))
+
+
+@dataclass(frozen=True)
+class FrameSignals:
+    """What was measured on one sampled frame (faces in analysis coordinates)."""
+
+    time: float
+    width: int
+    height: int
+    brightness: float
+    contrast: float
+    covered: bool
+    faces: tuple[Face, ...]
+    face_sharpness: float | None
+    frozen_share: float | None
+
+    @property
+    def face_count(self) -> int:
+        return len(self.faces)
+
+
+def measure_prepared(prepared: PreparedFrame, t: float = 0.0, covered_std: float = sig.COVERED_STD) -> FrameSignals:
+    """The stateless signals of one prepared frame: light, covered, faces, face sharpness."""
+    gray = prepared.gray
+    std = sig.contrast(gray)
+    covered = std < covered_std
+    faces = tuple(detect_in_prepared(prepared)) if not covered else ()
+    face_sharp = sig.region_sharpness(gray, (faces[0].x, faces[0].y, faces[0].w, faces[0].h)) if faces else None
+    return FrameSignals(
+        time=t,
+        width=prepared.width,
+        height=prepared.height,
+        brightness=sig.brightness(gray),
+        contrast=std,
+        covered=covered,
+        faces=faces,
+        face_sharpness=face_sharp,
+        frozen_share=None,
+    )
+
+
+class _Condition:
+    __slots__ = ("last_emitted", "since")
+
+    def __init__(self) -> None:
+        self.since: float | None = None
+        self.last_emitted: float | None = None
+
+
+class FrameAnalyzer:
+    """Stateful analyser for one session. Feed every frame (or only some) with its timestamp in seconds."""
+
+    def __init__(self, config: AnalyzerConfig | None = None, reference: np.ndarray | None = None) -> None:
+        self.config = config or AnalyzerConfig()
+        self._lock = threading.Lock()
+        self._conditions = {kind: _Condition() for kind in FindingKind}
+        self._identity: IdentityWindow | None = None
+        if reference is not None:
+            self.set_reference(reference)
+        self._reset_temporal()
+        self.last_signals: FrameSignals | None = None
+        self.sampled = 0
+        self.skipped = 0
+
+    def _reset_temporal(self) -> None:
+        c = self.config
+        self._last_sample_t: float | None = None
+        self._last_match_t: float | None = None
+        self._frozen = sig.FrozenDetector(min_age_s=c.frozen_min_age_s, changed_share_threshold=c.frozen_changed_share)
+        self._loop = sig.LoopDetector(history_s=c.loop_history_s, min_lag_s=c.loop_min_lag_s, min_run=c.loop_min_run)
+
+    def set_reference(self, reference: np.ndarray) -> None:
+        """The reference face embedding (from the KTP snapshot, see :func:`extract_embedding`)."""
+        window = IdentityWindow(
+            reference, window_s=self.config.identity_window_s, min_samples=self.config.identity_min_samples
+        )
+        with self._lock:
+            self._identity = window
+            for kind in (FindingKind.IDENTITY_MISMATCH, FindingKind.IDENTITY_UNCERTAIN):
+                self._conditions[kind] = _Condition()
+
+    def identity_verdict(self, t: float | None = None) -> IdentityVerdict | None:
+        with self._lock:
+            return self._identity.verdict(t) if self._identity else None
+
+    def active(self) -> list[FindingKind]:
+        """Conditions currently reported (held long enough to have raised a finding and not yet cleared)."""
+        with self._lock:
+            return [k for k, c in self._conditions.items() if c.last_emitted is not None]
+
+    def submit(
+        self,
+        frame: FrameInput,
+        t: float,
+        fmt: PixelFormat = "bgr24",
+    ) -> list[Finding]:
+        """Analyse ``frame`` taken at ``t`` seconds if it is due for sampling; return the findings it raised."""
+        with self._lock:
+            interval = 1.0 / self.config.sample_fps
+            if self._last_sample_t is not None:
+                if t < self._last_sample_t:  # the clock went back (new track): start the temporal state again
+                    self._reset_temporal()
+                elif t - self._last_sample_t < interval - 1e-3:
+                    self.skipped += 1
+                    return []
+            self._last_sample_t = t
+            self.sampled += 1
+            prepared = prepare(frame, fmt, self.config.analysis_width)
+            return self._analyse(prepared, frame, fmt, t)
+
+    # -- internals ---------------------------------------------------------------------------------------------
+
+    def _analyse(
+        self,
+        prepared: PreparedFrame,
+        frame: FrameInput,
+        fmt: PixelFormat,
+        t: float,
+    ) -> list[Finding]:
+        c = self.config
+        s = measure_prepared(prepared, t, c.covered_std)
+        share = self._frozen.update(t, prepared.gray)
+        loop = self._loop.update(t, prepared.gray)
+        s = FrameSignals(**{**s.__dict__, "frozen_share": share})
+        self.last_signals = s
+        out: list[Finding] = []
+
+        def check(kind: FindingKind, active: bool, value: float = 0.0, since_offset: float = 0.0) -> None:
+            found = self._update(kind, active, t, value, since_offset)
+            if found is not None:
+                out.append(found)
+
+        check(FindingKind.CAMERA_COVERED, s.covered, s.contrast)
+        visible = not s.covered
+        check(FindingKind.TOO_DARK, visible and s.brightness < c.too_dark_luma, s.brightness)
+        frozen = visible and self._frozen.is_frozen(share)
+        frozen_cond = self._conditions[FindingKind.FROZEN]
+        frozen_for = (t - frozen_cond.since + c.frozen_min_age_s) if frozen and frozen_cond.since is not None else 0.0
+        check(FindingKind.FROZEN, frozen, max(frozen_for, c.frozen_min_age_s), c.frozen_min_age_s)
+        check(FindingKind.LOOPED, visible and loop is not None, loop.lag_s if loop else 0.0)
+        check(FindingKind.NO_FACE, visible and s.face_count == 0)
+        check(FindingKind.MULTIPLE_FACES, s.face_count > 1, s.face_count)
+        main = s.faces[0] if s.faces else None
+        yaw = main.yaw_deg if main else 0.0
+        check(FindingKind.FACE_TURNED_AWAY, main is not None and abs(yaw) > c.turned_away_yaw_deg, abs(yaw))
+        blurred = main is not None and s.face_sharpness is not None and s.face_sharpness < c.blur_sharpness
+        check(FindingKind.BLURRED, blurred, s.face_sharpness or 0.0)
+        out.extend(self._identity_step(prepared, frame, fmt, s, t))
+        return out
+
+    def _identity_step(
+        self,
+        prepared: PreparedFrame,
+        frame: FrameInput,
+        fmt: PixelFormat,
+        s: FrameSignals,
+        t: float,
+    ) -> list[Finding]:
+        c = self.config
+        if self._identity is None or s.face_count != 1 or not s.faces[0].frontal:
+            return []
+        if self._last_match_t is not None and t - self._last_match_t < c.match_interval_s:
+            return []
+        self._last_match_t = t
+        # Embed from a larger copy than the 320 px analysis image: SFace wants ~112 px faces.
+        full = prepare(frame, fmt, max(2 * c.analysis_width, 640)) if prepared.scale < 1.0 else prepared
+        face = s.faces[0].scaled(full.scale / prepared.scale) if full is not prepared else s.faces[0]
+        self._identity.add(t, embed_face(full.bgr, face))
+        verdict = self._identity.verdict(t)
+        out: list[Finding] = []
+        value = verdict.median if verdict.median is not None else 0.0
+        mismatch = verdict.decision == "mismatch"
+        uncertain = verdict.decision == "undecided" and verdict.samples >= c.identity_min_samples
+        for kind, active in ((FindingKind.IDENTITY_MISMATCH, mismatch), (FindingKind.IDENTITY_UNCERTAIN, uncertain)):
+            found = self._update(kind, active, t, value)
+            if found is not None:
+                out.append(found)
+        return out
+
+    def _update(
+        self, kind: FindingKind, active: bool, t: float, value: float, since_offset: float = 0.0
+    ) -> Finding | None:
+        cond = self._conditions[kind]
+        if not active:
+            cond.since = None
+            cond.last_emitted = None
+            return None
+        if cond.since is None:
+            cond.since = t
+        persist = self.config.persist_s.get(kind, 0.0)
+        if t - cond.since < persist:
+            return None
+        if cond.last_emitted is not None and t - cond.last_emitted < self.config.repeat_s:
+            return None
+        cond.last_emitted = t
+        return make_finding(kind, t, value, since=cond.since - since_offset)

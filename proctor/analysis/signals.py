@@ -1,0 +1,185 @@
+"""Cheap per-frame signals on the grey (luma) analysis image: light, covered camera, blur, frozen and looped video.
+
+Every function here takes a grey uint8 image (about 320x240, see :mod:`proctor.analysis.frames`) and costs well under
+a millisecond. The two stateful detectors (:class:`FrozenDetector`, :class:`LoopDetector`) keep a short history per
+session and must be fed frames in time order.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+#: Mean luma (0-255) below which a frame is too dark. The default TUK profile asks for >= 60 ("lighting").
+TOO_DARK_LUMA = 60.0
+#: Luma standard deviation below which the picture is flat: lens covered, black or blank frame.
+COVERED_STD = 4.0
+#: Sharpness (Laplacian variance normalised to mean luma 128, see :func:`sharpness`) of the face region at the
+#: analysis size below which the face is blurred. Astronaut face at 640x480: 3600 sharp, 280 after a Gaussian blur
+#: of sigma 4, 170 at sigma 6, 110 at sigma 8 (where SFace similarity to the sharp face has fallen to 0.25).
+BLUR_SHARPNESS = 150.0
+#: Frozen: share of pixels that changed by more than FROZEN_PIXEL_DELTA against a frame >= 1 s older.
+FROZEN_PIXEL_DELTA = 4
+FROZEN_CHANGED_SHARE = 0.002
+#: Thumbnail used for loop matching.
+THUMB_SIZE = (32, 24)
+
+
+def brightness(gray: np.ndarray) -> float:
+    """Mean luma, 0-255."""
+    return float(cv2.mean(gray)[0])
+
+
+def contrast(gray: np.ndarray) -> float:
+    """Standard deviation of luma."""
+    _, std = cv2.meanStdDev(gray)
+    return float(std[0][0])
+
+
+def is_covered(gray: np.ndarray, std_threshold: float = COVERED_STD) -> bool:
+    """True when the picture has (almost) no detail: a covered lens, a black or a blank frame."""
+    return contrast(gray) < std_threshold
+
+
+def laplacian_variance(gray: np.ndarray) -> float:
+    """Variance of the Laplacian: high for sharp detail, near 0 for a blurred or flat image."""
+    if gray.shape[0] < 3 or gray.shape[1] < 3:
+        return 0.0
+    lap = cv2.Laplacian(gray, cv2.CV_32F, ksize=3)
+    _, std = cv2.meanStdDev(lap)
+    return float(std[0][0]) ** 2
+
+
+def sharpness(gray: np.ndarray) -> float:
+    """Laplacian variance scaled to a mean luma of 128, so that a darker exposure of the same sharp picture scores
+    the same (Laplacian variance alone falls with the square of the gain).
+    """
+    mean = max(brightness(gray), 16.0)
+    return laplacian_variance(gray) * (128.0 / mean) ** 2
+
+
+def region_sharpness(gray: np.ndarray, box: tuple[float, float, float, float]) -> float:
+    """:func:`sharpness` inside a box (x, y, w, h), clipped to the image. Use the face box for face blur."""
+    x, y, w, h = box
+    x0, y0 = max(0, int(x)), max(0, int(y))
+    x1, y1 = min(gray.shape[1], int(x + w)), min(gray.shape[0], int(y + h))
+    if x1 - x0 < 3 or y1 - y0 < 3:
+        return 0.0
+    return sharpness(gray[y0:y1, x0:x1])
+
+
+def thumbnail(gray: np.ndarray) -> np.ndarray:
+    """A 32x24 float32 thumbnail for loop matching."""
+    return cv2.resize(gray, THUMB_SIZE, interpolation=cv2.INTER_AREA).astype(np.float32)
+
+
+def changed_share(a: np.ndarray, b: np.ndarray, delta: int = FROZEN_PIXEL_DELTA) -> float:
+    """Share of pixels whose luma differs by more than ``delta`` between two same-size grey images."""
+    if a.shape != b.shape:
+        b = cv2.resize(b, (a.shape[1], a.shape[0]), interpolation=cv2.INTER_AREA)
+    diff = cv2.absdiff(a, b)
+    return cv2.countNonZero(cv2.threshold(diff, delta, 255, cv2.THRESH_BINARY)[1]) / diff.size
+
+
+class FrozenDetector:
+    """Compares each frame with a frame at least ``min_age_s`` older. A live camera always changes some pixels
+    (sensor noise, breathing, blinking); a stalled or replaced feed repeats the same picture.
+    """
+
+    def __init__(
+        self,
+        min_age_s: float = 1.0,
+        pixel_delta: int = FROZEN_PIXEL_DELTA,
+        changed_share_threshold: float = FROZEN_CHANGED_SHARE,
+    ) -> None:
+        self.min_age_s = min_age_s
+        self.pixel_delta = pixel_delta
+        self.changed_share_threshold = changed_share_threshold
+        self._past: deque[tuple[float, np.ndarray]] = deque()
+
+    def update(self, t: float, gray: np.ndarray) -> float | None:
+        """Add a frame; return the changed share against the newest frame >= min_age_s older (None: no such frame)."""
+        ref: np.ndarray | None = None
+        while self._past and t - self._past[0][0] >= self.min_age_s:
+            # keep the newest frame that is old enough as the reference, drop anything older than it
+            if len(self._past) >= 2 and t - self._past[1][0] >= self.min_age_s:
+                self._past.popleft()
+                continue
+            ref = self._past[0][1]
+            break
+        self._past.append((t, gray.copy()))
+        if ref is None:
+            return None
+        return changed_share(gray, ref, self.pixel_delta)
+
+    def is_frozen(self, share: float | None) -> bool:
+        return share is not None and share < self.changed_share_threshold
+
+
+@dataclass(frozen=True)
+class LoopMatch:
+    lag_s: float
+    error: float
+    motion: float
+
+
+class LoopDetector:
+    """Finds a replayed recording: the current thumbnail matches one from the past (>= ``min_lag_s`` ago) much more
+    closely than it matches the previous sample, and it keeps doing so with the same lag for ``min_run`` samples.
+
+    A still scene is not a loop (no motion): that case is :class:`FrozenDetector`'s.
+    """
+
+    def __init__(
+        self,
+        history_s: float = 120.0,
+        min_lag_s: float = 3.0,
+        max_error: float = 3.0,
+        error_to_motion: float = 0.35,
+        min_motion: float = 1.0,
+        lag_tolerance_s: float = 0.5,
+        min_run: int = 5,
+    ) -> None:
+        self.history_s = history_s
+        self.min_lag_s = min_lag_s
+        self.max_error = max_error
+        self.error_to_motion = error_to_motion
+        self.min_motion = min_motion
+        self.lag_tolerance_s = lag_tolerance_s
+        self.min_run = min_run
+        self._times: deque[float] = deque()
+        self._thumbs: deque[np.ndarray] = deque()
+        self._run = 0
+        self._run_lag = 0.0
+
+    def update(self, t: float, gray: np.ndarray) -> LoopMatch | None:
+        """Add a frame; return the loop match once ``min_run`` consecutive samples matched with the same lag."""
+        thumb = thumbnail(gray)
+        match: LoopMatch | None = None
+        if self._thumbs:
+            motion = float(np.mean(np.abs(thumb - self._thumbs[-1])))
+            old = [i for i, ts in enumerate(self._times) if t - ts >= self.min_lag_s]
+            if old and motion >= self.min_motion:
+                stack = np.stack([self._thumbs[i] for i in old])
+                errors = np.mean(np.abs(stack - thumb), axis=(1, 2))
+                best = int(np.argmin(errors))
+                error = float(errors[best])
+                if error <= self.max_error and error <= self.error_to_motion * motion:
+                    match = LoopMatch(lag_s=t - self._times[old[best]], error=error, motion=motion)
+        if match is not None and self._run and abs(match.lag_s - self._run_lag) <= self.lag_tolerance_s:
+            self._run += 1
+        elif match is not None:
+            self._run = 1
+        else:
+            self._run = 0
+        if match is not None:
+            self._run_lag = match.lag_s
+        self._times.append(t)
+        self._thumbs.append(thumb)
+        while self._times and t - self._times[0] > self.history_s:
+            self._times.popleft()
+            self._thumbs.popleft()
+        return match if self._run >= self.min_run else None
