@@ -1,0 +1,137 @@
+"""A Python aiortc candidate and viewers through the engine on loopback."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import time
+
+import pytest
+
+from proctor.rtc.testing import SyntheticPeer
+from proctor.sink import (
+    EVENT_MEDIA_RESUMED,
+    EVENT_MEDIA_STALLED,
+    EVENT_PEER_JOINED,
+    EVENT_PEER_LEFT,
+    EVENT_PEER_STATE,
+    EVIDENCE_SERVER_SEGMENT,
+)
+from tests.integration.proctor.conftest import EngineHarness, decode_ivf, ivf_frames
+from tests.media.face import HEIGHT, WIDTH, face_track, tone_track
+
+pytestmark = pytest.mark.slow
+
+
+def _join_candidate(h: EngineHarness, session_id: str = "s1") -> SyntheticPeer:
+    async def make() -> SyntheticPeer:
+        return SyntheticPeer(send=[face_track(), tone_track(440)], recv=["audio"])
+
+    peer = h.clients.run(make(), 10)
+    answer = h.engine.candidate_offer(session_id, h.clients.run(peer.offer(), 10))
+    h.clients.run(peer.accept(answer), 10)
+    h.clients.run(peer.wait_connected(), 20)
+    return peer
+
+
+def _join_viewer(h: EngineHarness, viewer_id: str, can_talk: bool, session_id: str = "s1") -> SyntheticPeer:
+    async def make() -> SyntheticPeer:
+        return SyntheticPeer(send=[tone_track(880)] if can_talk else [], recv=["video", "audio"])
+
+    peer = h.clients.run(make(), 10)
+    answer = h.engine.viewer_offer(session_id, viewer_id, h.clients.run(peer.offer(), 10), can_talk=can_talk)
+    h.clients.run(peer.accept(answer), 10)
+    h.clients.run(peer.wait_connected(), 20)
+    return peer
+
+
+def _wait(predicate, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.1)
+
+
+def test_viewers_decode_forwarded_packets_and_server_records(harness: EngineHarness) -> None:
+    h = harness
+    candidate = _join_candidate(h)
+    assessor = _join_viewer(h, "assessor-1", can_talk=True)
+    witness = _join_viewer(h, "witness-1", can_talk=False)
+
+    _wait(lambda: assessor.received.video_frames > 90 and witness.received.video_frames > 90, 30)
+    stats = h.engine.stats("s1")
+    h.engine.close_session("s1")
+
+    # The viewers decoded the candidate's 640x480 video, and heard the candidate.
+    for viewer in (assessor, witness):
+        assert viewer.received.video_sizes == {(WIDTH, HEIGHT)}
+        assert viewer.received.audio_frames > 50
+    # The candidate heard the assessor (talk-back).
+    assert candidate.received.audio_frames > 50
+
+    # Recording: closed segments reached the sink, each plays on its own at 640x480.
+    segments = [i for i in h.sink.items if i.type == EVIDENCE_SERVER_SEGMENT]
+    assert len(segments) >= 2
+    recorded: set[str] = set()
+    for item in segments:
+        frames = decode_ivf(item.data)
+        assert len(frames) == item.metadata["frames"]
+        assert {(f.width, f.height) for f in frames} == {(WIDTH, HEIGHT)}
+        assert item.media_range is not None and item.media_range.end_s > item.media_range.start_s
+        recorded.update(hashlib.sha256(f).hexdigest() for f in ivf_frames(item.data))
+    ranges = [i.media_range for i in segments]
+    assert all(a.end_s <= b.start_s + 0.1 for a, b in itertools.pairwise(ranges))
+
+    # Pass-through: every encoded frame the viewers received is byte-identical to one the server received
+    # from the candidate (a re-encode would produce different bytes).
+    for viewer in (assessor, witness):
+        hashes = viewer.received.encoded_hashes
+        assert len(hashes) > 90
+        assert set(hashes) <= recorded
+
+    # Stats as the server sees them.
+    cand = stats["candidate"]
+    assert cand["state"] == "connected"
+    assert cand["video"]["bitrate_bps"] > 50_000
+    assert cand["video"]["packets_received"] > 0
+    assert set(stats["viewers"]) == {"assessor-1", "witness-1"}
+    assert stats["viewers"]["assessor-1"]["video"]["packets_sent"] > 0
+
+    # Events for the evidence log.
+    types = h.event_types()
+    assert types.count(EVENT_PEER_JOINED) == 3
+    assert EVENT_PEER_STATE in h.event_types("candidate")
+    assert types.count(EVENT_PEER_LEFT) == 3
+    assert types[-1] == "session.closed"
+
+    for peer in (candidate, assessor, witness):
+        h.clients.run(peer.close(), 10)
+
+
+def test_candidate_rejoin_keeps_viewer_and_logs_downtime(harness: EngineHarness) -> None:
+    h = harness
+    first = _join_candidate(h)
+    viewer = _join_viewer(h, "assessor-1", can_talk=False)
+    _wait(lambda: viewer.received.video_frames > 30, 20)
+
+    # The candidate's network drops: its media stops (we close its connection without telling the engine).
+    h.clients.run(first.close(), 10)
+    _wait(lambda: EVENT_MEDIA_STALLED in h.event_types(), 10)
+    time.sleep(1.0)
+    before = viewer.received.video_frames
+
+    # The page rejoins with a new peer connection: the engine swaps it in, the viewer keeps its connection.
+    second = _join_candidate(h)
+    _wait(lambda: viewer.received.video_frames > before + 60, 20)
+    h.engine.close_session("s1")
+
+    resumed = [e for e in h.events if e.type == EVENT_MEDIA_RESUMED]
+    assert len(resumed) == 1 and resumed[0].data["downtime_s"] >= 2.0
+    joins = [e for e in h.events if e.type == EVENT_PEER_JOINED and e.peer_id == "candidate"]
+    assert [e.data["replaced"] for e in joins] == [False, True]
+    assert viewer.received.video_sizes == {(WIDTH, HEIGHT)}
+    reasons = [i.metadata["closed_because"] for i in h.sink.items if i.type == EVIDENCE_SERVER_SEGMENT]
+    assert "stall" in reasons
+    for peer in (second, viewer):
+        h.clients.run(peer.close(), 10)
