@@ -17,6 +17,9 @@ PixelFormat = Literal["bgr24", "gray", "yuv420p"]
 #: A frame: one array (BGR HxWx3, grey HxW, or I420 stacked as (H*3/2)xW) or the three I420 planes (Y, U, V).
 FrameInput = np.ndarray | tuple[np.ndarray, np.ndarray, np.ndarray]
 
+#: I420 from a camera/WebRTC is BT.601 limited range (Y 16-235); expand it so luma means the same as for BGR input.
+_LIMITED_TO_FULL = np.clip((np.arange(256) - 16) * 255.0 / 219.0 + 0.5, 0, 255).astype(np.uint8)
+
 #: Width the face detector and the cheap signals work at (YuNet: ~3 ms at 320x240, ~10 ms at 640x480).
 ANALYSIS_WIDTH = 320
 
@@ -86,7 +89,8 @@ def prepare(
         bgr = np.ascontiguousarray(bgr_full)
     if fmt == "yuv420p":
         luma = frame[:h]
-        gray = cv2.resize(luma, (bgr.shape[1], bgr.shape[0]), interpolation=cv2.INTER_AREA) if scale != 1.0 else luma
+        small = cv2.resize(luma, (bgr.shape[1], bgr.shape[0]), interpolation=cv2.INTER_AREA) if scale != 1.0 else luma
+        gray = cv2.LUT(small, _LIMITED_TO_FULL)
     elif fmt == "gray":
         gray = cv2.resize(frame, (bgr.shape[1], bgr.shape[0]), interpolation=cv2.INTER_AREA) if scale != 1.0 else frame
     else:
