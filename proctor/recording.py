@@ -110,7 +110,7 @@ class IvfSegmenter:
             self.close("source_change")
         keyframe = _is_keyframe(data)
         seg = self._open
-        if seg is not None and keyframe and self.wants_keyframe:
+        if seg is not None and keyframe and media_s - seg.start_s >= self.segment_s:
             self.close("duration")
             seg = None
         if seg is None:

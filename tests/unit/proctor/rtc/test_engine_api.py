@@ -1,0 +1,115 @@
+"""Engine API refusals and configuration, without any media flowing."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from aiortc import RTCPeerConnection
+
+from config.settings import RtcSettings
+from proctor.errors import InvalidSdp, SdpMissingMedia, SdpTooLarge, UnknownPeer, UnknownSession, UnsupportedCodec
+from proctor.rtc.engine import EngineOptions, MediaEngine, ice_configuration
+from proctor.rtc.sdp import parse_offer
+from proctor.rtc.testing import loopback_ice
+
+
+def _offer(audio: str | None = "sendrecv", video: str | None = "sendrecv") -> str:
+    async def make() -> str:
+        pc = RTCPeerConnection(ice_configuration(RtcSettings(ice_servers=[])))
+        if audio:
+            pc.addTransceiver("audio", direction=audio)
+        if video:
+            pc.addTransceiver("video", direction=video)
+        await pc.setLocalDescription(await pc.createOffer())
+        sdp = pc.localDescription.sdp
+        await pc.close()
+        return sdp
+
+    with loopback_ice():
+        return asyncio.run(make())
+
+
+@pytest.fixture(scope="module")
+def offers() -> dict[str, str]:
+    return {
+        "av": _offer(),
+        "recv": _offer("recvonly", "recvonly"),
+        "video_only_recv": _offer(None, "recvonly"),
+        "audio_only": _offer("sendrecv", None),
+    }
+
+
+@pytest.fixture
+def engine():
+    with loopback_ice():
+        eng = MediaEngine(RtcSettings(ice_servers=[]), None, None, EngineOptions(call_timeout_s=10)).start()
+        yield eng
+        eng.stop()
+
+
+def test_offers_accepted_per_role(offers: dict[str, str]) -> None:
+    assert parse_offer(offers["av"], "candidate").sends_audio
+    assert not parse_offer(offers["recv"], "assessor").sends_audio
+    assert parse_offer(offers["av"], "assessor").sends_audio
+    assert parse_offer(offers["video_only_recv"], "witness").audio_direction is None
+
+
+@pytest.mark.parametrize(
+    ("sdp", "role", "error", "match"),
+    [
+        (None, "candidate", InvalidSdp, "must be a string"),
+        ("v=0\r\n" + "a=x\r\n" * 10_000, "candidate", SdpTooLarge, "bytes"),
+        ("hello", "candidate", InvalidSdp, "v=0"),
+        ("v=0\r\nm=video notaport RTP/AVP 96\r\n", "candidate", InvalidSdp, "cannot be parsed"),
+    ],
+)
+def test_malformed_offers(sdp, role, error, match) -> None:
+    with pytest.raises(error, match=match):
+        parse_offer(sdp, role)
+
+
+def test_wrong_media_for_the_role(offers: dict[str, str]) -> None:
+    with pytest.raises(SdpMissingMedia, match="no audio"):
+        parse_offer(offers["video_only_recv"].replace("recvonly", "sendrecv"), "candidate")
+    with pytest.raises(SdpMissingMedia, match="must send"):
+        parse_offer(offers["recv"], "candidate")
+    with pytest.raises(SdpMissingMedia, match="no video"):
+        parse_offer(offers["audio_only"], "assessor")
+    with pytest.raises(UnsupportedCodec, match="VP8"):
+        parse_offer(offers["av"].replace("VP8/90000", "VP9/90000"), "candidate")
+    with pytest.raises(InvalidSdp, match="fingerprint"):
+        parse_offer("\r\n".join(x for x in offers["av"].split("\r\n") if "fingerprint" not in x), "candidate")
+
+
+def test_engine_refuses_bad_input_and_changes_nothing(engine: MediaEngine, offers: dict[str, str]) -> None:
+    with pytest.raises(SdpMissingMedia):
+        engine.candidate_offer("s1", offers["recv"])
+    with pytest.raises(InvalidSdp):
+        engine.viewer_offer("s1", "v1", "garbage", can_talk=False)
+    with pytest.raises(UnknownPeer):
+        engine.viewer_offer("s1", "candidate", offers["recv"], can_talk=False)
+    assert engine.session_ids() == []
+    with pytest.raises(UnknownSession):
+        engine.stats("s1")
+    with pytest.raises(UnknownSession):
+        engine.close_session("s1")
+    with pytest.raises(UnknownPeer):
+        engine.restart_ice("s1", "nobody", offers["recv"])
+
+
+def test_answer_uses_only_configured_ice_servers(engine: MediaEngine, offers: dict[str, str]) -> None:
+    # aiortc's trap: RTCConfiguration() without iceServers falls back to Google's public STUN.
+    assert ice_configuration(RtcSettings(ice_servers=[])).iceServers == []
+    configured = ice_configuration(RtcSettings(ice_servers='[{"urls": ["turn:turn.lsp.example:3478"], '
+                                                           '"username": "u", "credential": "p"}]'))
+    assert [s.urls for s in configured.iceServers] == [["turn:turn.lsp.example:3478"]]
+    answer = engine.candidate_offer("s1", offers["av"])
+    assert "a=candidate:" in answer and "127.0.0.1" in answer
+    assert "srflx" not in answer and "relay" not in answer
+    assert "VP8/90000" in answer and "H264" not in answer
+    assert engine.session_ids() == ["s1"]
+    stats = engine.stats("s1")
+    assert stats["candidate"]["state"] in ("new", "connecting")
+    engine.close_session("s1")
+    assert engine.session_ids() == []
