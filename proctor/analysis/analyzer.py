@@ -11,7 +11,7 @@ It is safe to call from several threads (a lock serialises one session's frames;
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -46,7 +46,7 @@ class AnalyzerConfig:
     blur_sharpness: float = sig.BLUR_SHARPNESS
     turned_away_yaw_deg: float = TURNED_AWAY_YAW_DEG
     frozen_min_age_s: float = 1.0
-    frozen_changed_share: float = sig.FROZEN_CHANGED_SHARE
+    frozen_max_mean_diff: float = sig.FROZEN_MAX_MEAN_DIFF
     loop_history_s: float = 120.0
     loop_min_lag_s: float = 3.0
     loop_min_run: int = 5
@@ -69,7 +69,7 @@ class FrameSignals:
     covered: bool
     faces: tuple[Face, ...]
     face_sharpness: float | None
-    frozen_share: float | None
+    frozen_diff: float | None
 
     @property
     def face_count(self) -> int:
@@ -92,7 +92,7 @@ def measure_prepared(prepared: PreparedFrame, t: float = 0.0, covered_std: float
         covered=covered,
         faces=faces,
         face_sharpness=face_sharp,
-        frozen_share=None,
+        frozen_diff=None,
     )
 
 
@@ -123,7 +123,7 @@ class FrameAnalyzer:
         c = self.config
         self._last_sample_t: float | None = None
         self._last_match_t: float | None = None
-        self._frozen = sig.FrozenDetector(min_age_s=c.frozen_min_age_s, changed_share_threshold=c.frozen_changed_share)
+        self._frozen = sig.FrozenDetector(min_age_s=c.frozen_min_age_s, max_mean_diff=c.frozen_max_mean_diff)
         self._loop = sig.LoopDetector(history_s=c.loop_history_s, min_lag_s=c.loop_min_lag_s, min_run=c.loop_min_run)
 
     def set_reference(self, reference: np.ndarray) -> None:
@@ -176,9 +176,9 @@ class FrameAnalyzer:
     ) -> list[Finding]:
         c = self.config
         s = measure_prepared(prepared, t, c.covered_std)
-        share = self._frozen.update(t, prepared.gray)
+        diff = self._frozen.update(t, prepared.gray)
         loop = self._loop.update(t, prepared.gray)
-        s = FrameSignals(**{**s.__dict__, "frozen_share": share})
+        s = replace(s, frozen_diff=diff)
         self.last_signals = s
         out: list[Finding] = []
 
@@ -190,7 +190,7 @@ class FrameAnalyzer:
         check(FindingKind.CAMERA_COVERED, s.covered, s.contrast)
         visible = not s.covered
         check(FindingKind.TOO_DARK, visible and s.brightness < c.too_dark_luma, s.brightness)
-        frozen = visible and self._frozen.is_frozen(share)
+        frozen = visible and self._frozen.is_frozen(diff)
         frozen_cond = self._conditions[FindingKind.FROZEN]
         frozen_for = (t - frozen_cond.since + c.frozen_min_age_s) if frozen and frozen_cond.since is not None else 0.0
         check(FindingKind.FROZEN, frozen, max(frozen_for, c.frozen_min_age_s), c.frozen_min_age_s)

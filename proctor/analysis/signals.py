@@ -21,9 +21,9 @@ COVERED_STD = 4.0
 #: analysis size below which the face is blurred. Astronaut face at 640x480: 3600 sharp, 280 after a Gaussian blur
 #: of sigma 4, 170 at sigma 6, 110 at sigma 8 (where SFace similarity to the sharp face has fallen to 0.25).
 BLUR_SHARPNESS = 150.0
-#: Frozen: share of pixels that changed by more than FROZEN_PIXEL_DELTA against a frame >= 1 s older.
-FROZEN_PIXEL_DELTA = 4
-FROZEN_CHANGED_SHARE = 0.002
+#: Frozen: mean absolute luma difference (analysis size) against a frame >= 1 s older below this. A repeated
+#: picture gives 0; a live camera's sensor noise alone gives ~0.5 (noise sigma 1 at 640x480) to ~1.0 (sigma 3).
+FROZEN_MAX_MEAN_DIFF = 0.15
 #: Thumbnail used for loop matching.
 THUMB_SIZE = (32, 24)
 
@@ -76,12 +76,11 @@ def thumbnail(gray: np.ndarray) -> np.ndarray:
     return cv2.resize(gray, THUMB_SIZE, interpolation=cv2.INTER_AREA).astype(np.float32)
 
 
-def changed_share(a: np.ndarray, b: np.ndarray, delta: int = FROZEN_PIXEL_DELTA) -> float:
-    """Share of pixels whose luma differs by more than ``delta`` between two same-size grey images."""
+def mean_difference(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean absolute luma difference of two grey images (``b`` is resized to ``a`` if they differ)."""
     if a.shape != b.shape:
         b = cv2.resize(b, (a.shape[1], a.shape[0]), interpolation=cv2.INTER_AREA)
-    diff = cv2.absdiff(a, b)
-    return cv2.countNonZero(cv2.threshold(diff, delta, 255, cv2.THRESH_BINARY)[1]) / diff.size
+    return float(cv2.mean(cv2.absdiff(a, b))[0])
 
 
 class FrozenDetector:
@@ -89,19 +88,13 @@ class FrozenDetector:
     (sensor noise, breathing, blinking); a stalled or replaced feed repeats the same picture.
     """
 
-    def __init__(
-        self,
-        min_age_s: float = 1.0,
-        pixel_delta: int = FROZEN_PIXEL_DELTA,
-        changed_share_threshold: float = FROZEN_CHANGED_SHARE,
-    ) -> None:
+    def __init__(self, min_age_s: float = 1.0, max_mean_diff: float = FROZEN_MAX_MEAN_DIFF) -> None:
         self.min_age_s = min_age_s
-        self.pixel_delta = pixel_delta
-        self.changed_share_threshold = changed_share_threshold
+        self.max_mean_diff = max_mean_diff
         self._past: deque[tuple[float, np.ndarray]] = deque()
 
     def update(self, t: float, gray: np.ndarray) -> float | None:
-        """Add a frame; return the changed share against the newest frame >= min_age_s older (None: no such frame)."""
+        """Add a frame; return its mean difference to the newest frame >= min_age_s older (None: no such frame)."""
         ref: np.ndarray | None = None
         while self._past and t - self._past[0][0] >= self.min_age_s:
             # keep the newest frame that is old enough as the reference, drop anything older than it
@@ -113,10 +106,10 @@ class FrozenDetector:
         self._past.append((t, gray.copy()))
         if ref is None:
             return None
-        return changed_share(gray, ref, self.pixel_delta)
+        return mean_difference(gray, ref)
 
-    def is_frozen(self, share: float | None) -> bool:
-        return share is not None and share < self.changed_share_threshold
+    def is_frozen(self, diff: float | None) -> bool:
+        return diff is not None and diff < self.max_mean_diff
 
 
 @dataclass(frozen=True)

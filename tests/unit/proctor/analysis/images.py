@@ -39,3 +39,17 @@ def with_noise(img: np.ndarray, rng: np.random.Generator, sigma: float = 3.0) ->
     """Sensor noise, so consecutive frames of a still scene differ as a live camera's do."""
     noisy = img.astype(np.int16) + rng.normal(0, sigma, img.shape).astype(np.int16)
     return np.clip(noisy, 0, 255).astype(np.uint8)
+
+
+def panning_clip(
+    source: np.ndarray, n: int, rng: np.random.Generator, size: tuple[int, int] = (320, 240), step: int = 6
+) -> list[np.ndarray]:
+    """``n`` frames of a camera panning across ``source`` (``step`` px per frame), with sensor noise: live motion."""
+    w, h = size
+    max_x = source.shape[1] - w
+    frames = []
+    for i in range(n):
+        x = (i * step) % (2 * max_x)
+        x = x if x <= max_x else 2 * max_x - x  # pan back and forth, never a jump
+        frames.append(with_noise(source[:h, x : x + w], rng))
+    return frames
