@@ -260,7 +260,7 @@ class VerifierKey:
     @classmethod
     def parse(cls, text: str) -> VerifierKey:
         text = text.strip()
-        parts = text.split("+")
+        parts = text.split("+", 2)
         if len(parts) != 3:
             raise VerificationError("verifier_key_malformed", "verifier key must be name+keyhash+base64(0x01||key)")
         name, hexhash, b64 = parts

@@ -1,0 +1,155 @@
+"""Envelope encryption: one random data key per object, AES-256-GCM in chunks (nonce = 7-byte random prefix ||
+u32 chunk index || last-chunk flag, the object header as associated data of every chunk), data keys wrapped by a
+key-encryption key (KEK) whose id is recorded, and data keys re-wrapped to an auditor's X25519 key for bundles.
+
+Decryption lives in :mod:`evidence_store.verifier` so the auditor's copy and ours are the same code.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import os
+import struct
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from .errors import KeyUnavailable
+from .verifier import (
+    AUDITOR_WRAP_ALG,
+    COMMITMENT_PREFIX,
+    NONCE_PREFIX_SIZE,
+    OBJECT_MAGIC,
+    STREAM_ALG,
+    _auditor_kek,
+    canonical_json,
+    chunk_nonce,
+)
+
+KEK_WRAP_ALG = "AES-256-GCM-KEYWRAP-v1"
+
+#: one shared helper thread hashes plaintext while the caller's thread encrypts (hashlib releases the GIL)
+_HASHER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="evidence-hash")
+
+
+def build_header(object_id: str, session_id: str, type_: str, key_id: str, chunk_size: int) -> tuple[bytes, bytes]:
+    """Return (header bytes = magic || u32 length || canonical JSON, nonce prefix)."""
+    prefix = os.urandom(NONCE_PREFIX_SIZE)
+    fields = {"alg": STREAM_ALG, "chunk_size": chunk_size, "key_id": key_id,
+              "nonce_prefix": base64.b64encode(prefix).decode(), "object_id": object_id,
+              "session_id": session_id, "type": type_}
+    raw = canonical_json(fields)
+    return OBJECT_MAGIC + struct.pack(">I", len(raw)) + raw, prefix
+
+
+@dataclass
+class EncryptResult:
+    sha256: str  # of the whole ciphertext object (header included)
+    size: int  # ciphertext bytes
+    plaintext_size: int
+    commitment: str  # sha256-salted:<hex>
+    chunks: int
+
+
+def _read_exact(src: BinaryIO, n: int) -> bytes:
+    parts = []
+    while n > 0:
+        b = src.read(n)
+        if not b:
+            break
+        parts.append(b)
+        n -= len(b)
+    return b"".join(parts) if len(parts) != 1 else parts[0]
+
+
+def encrypt_stream(src: BinaryIO | bytes, dst: BinaryIO, data_key: bytes, salt: bytes, header: bytes,
+                   nonce_prefix: bytes, chunk_size: int) -> EncryptResult:
+    """Encrypt ``src`` into ``dst``, hashing the ciphertext and committing to the plaintext in one pass."""
+    aead = AESGCM(data_key)
+    ct_hash = hashlib.sha256(header)
+    commit = hashlib.sha256(salt)
+    dst.write(header)
+    size = len(header)
+    plain_size = 0
+    index = 0
+    pending: Future[Any] | None = None
+    if isinstance(src, bytes | bytearray | memoryview):
+        src = io.BytesIO(src)
+    # plaintext is read in blocks of whole chunks (~1 MiB) and hashed for the commitment on a helper thread
+    block = max(chunk_size, (1 << 20) // chunk_size * chunk_size)
+    current = _read_exact(src, block)
+    while True:
+        nxt = _read_exact(src, block) if len(current) == block else b""
+        if pending is not None:
+            pending.result()
+        pending = _HASHER.submit(commit.update, current)
+        n = len(current)
+        final_block = not nxt
+        off = 0
+        view = memoryview(current)
+        while True:
+            piece = view[off : off + chunk_size]
+            off += len(piece)
+            last = final_block and off >= n
+            ct = aead.encrypt(chunk_nonce(nonce_prefix, index, last), piece, header)
+            ct_hash.update(ct)
+            dst.write(ct)
+            size += len(ct)
+            index += 1
+            if off >= n:
+                break
+        plain_size += n
+        if final_block:
+            break
+        current = nxt
+    if pending is not None:
+        pending.result()
+    return EncryptResult(ct_hash.hexdigest(), size, plain_size, COMMITMENT_PREFIX + commit.hexdigest(), index)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# KEK wrapping (data key || commitment salt, bound to the key id and the KEK id)
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def wrap_with_kek(kek: bytes, kek_id: str, key_id: str, data_key: bytes, salt: bytes) -> bytes:
+    nonce = os.urandom(12)
+    return nonce + AESGCM(kek).encrypt(nonce, data_key + salt, f"{KEK_WRAP_ALG}|{kek_id}|{key_id}".encode())
+
+
+def unwrap_with_kek(kek: bytes, kek_id: str, key_id: str, wrapped: bytes) -> tuple[bytes, bytes]:
+    try:
+        plain = AESGCM(kek).decrypt(wrapped[:12], wrapped[12:], f"{KEK_WRAP_ALG}|{kek_id}|{key_id}".encode())
+    except InvalidTag:
+        raise KeyUnavailable(f"data key {key_id} does not unwrap with KEK {kek_id}") from None
+    return plain[:32], plain[32:]
+
+
+def wrap_for_auditor(recipient: X25519PublicKey, key_id: str, data_key: bytes, salt: bytes) -> dict[str, Any]:
+    eph = X25519PrivateKey.generate()
+    epk = eph.public_key().public_bytes_raw()
+    rcpt = recipient.public_bytes_raw()
+    kek = _auditor_kek(eph.exchange(recipient), epk, rcpt)
+    nonce = os.urandom(12)
+    ct = AESGCM(kek).encrypt(nonce, data_key + salt, key_id.encode())
+    return {"alg": AUDITOR_WRAP_ALG, "ct": base64.b64encode(ct).decode(), "epk": base64.b64encode(epk).decode(),
+            "nonce": base64.b64encode(nonce).decode()}
+
+
+def load_x25519_public(data: bytes) -> X25519PublicKey:
+    from cryptography.hazmat.primitives import serialization
+
+    data = data.strip()
+    if data.startswith(b"-----BEGIN"):
+        key = serialization.load_pem_public_key(data)
+        if not isinstance(key, X25519PublicKey):
+            raise ValueError("not an X25519 public key")
+        return key
+    raw = data if len(data) == 32 else base64.b64decode(data, validate=True)
+    return X25519PublicKey.from_public_bytes(raw)

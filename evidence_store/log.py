@@ -1,0 +1,274 @@
+"""The global append-only log: ``entries.jsonl`` (one canonical JSON entry per line, Merkle leaf = SHA-256(0x00 ||
+line)), per-chain hash chains (seq + prev), and signed C2SP checkpoints.
+
+Many threads of one process and several processes may append at once: a thread lock plus an ``flock`` on
+``log/lock`` serialise appends, and each holder first catches up with lines other processes appended. A line is
+acknowledged only after ``fsync``; a torn last line (a crash mid-write, never acknowledged) is truncated by the next
+lock holder.
+"""
+
+from __future__ import annotations
+
+import base64
+import fcntl
+import hashlib
+import json
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from .merkle import MerkleTree
+from .verifier import VerifierKey, canonical_json, note_key_hash
+
+SYSTEM_CHAIN = "_system"
+
+
+def utc_now() -> str:
+    ns = time.time_ns()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ns // 10**9)) + f".{ns % 10**9 // 1000:06d}Z"
+
+
+class NoteSigner:
+    """Ed25519 signer for C2SP signed notes; the key name is the log origin."""
+
+    def __init__(self, name: str, key: Ed25519PrivateKey):
+        self.name, self.key = name, key
+        self.public = key.public_key().public_bytes_raw()
+        self.key_hash = note_key_hash(name, self.public)
+
+    @property
+    def verifier_key(self) -> VerifierKey:
+        return VerifierKey(self.name, self.key_hash, self.public)
+
+    def sign(self, body: bytes) -> bytes:
+        sig = self.key.sign(body)
+        line = f"\u2014 {self.name} {base64.b64encode(self.key_hash + sig).decode()}\n"
+        return body + b"\n" + line.encode("utf-8")
+
+
+@dataclass
+class ChainHead:
+    seq: int
+    leaf: str
+    closed: bool = False
+    opened_at: str = ""
+    count: int = 0
+
+
+@dataclass
+class LogState:
+    offset: int = 0
+    tree: MerkleTree = field(default_factory=MerkleTree)
+    offsets: list[int] = field(default_factory=list)  # byte offset of each line
+    heads: dict[str, ChainHead] = field(default_factory=dict)
+    chains: dict[str, list[int]] = field(default_factory=dict)  # chain -> log indices
+    related: dict[str, list[int]] = field(default_factory=dict)  # session id -> system-chain indices about it
+    objects: dict[str, int] = field(default_factory=dict)  # object key -> log index of its item entry
+    stored: dict[str, str | None] = field(default_factory=dict)  # object key -> version, from object_stored entries
+    quarantined: set[str] = field(default_factory=set)
+    shredded: set[str] = field(default_factory=set)
+
+
+class TransparencyLog:
+    def __init__(self, directory: Path, signer: NoteSigner, *, every_entries: int = 256, every_seconds: int = 60):
+        self.dir = Path(directory)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        (self.dir / "checkpoints").mkdir(exist_ok=True)
+        self.path = self.dir / "entries.jsonl"
+        self.path.touch(exist_ok=True)
+        self.signer = signer
+        self.every_entries, self.every_seconds = every_entries, every_seconds
+        self.state = LogState()
+        self._tlock = threading.RLock()
+        self._lockfile = open(self.dir / "lock", "a+b")  # noqa: SIM115
+        self._depth = 0
+        with self.locked():
+            pass
+
+    def close(self) -> None:
+        self._lockfile.close()
+
+    # -- locking and catching up ---------------------------------------------------------------------------------
+    @contextmanager
+    def locked(self) -> Iterator[LogState]:
+        with self._tlock:
+            if self._depth == 0:
+                fcntl.flock(self._lockfile.fileno(), fcntl.LOCK_EX)
+            self._depth += 1
+            try:
+                if self._depth == 1:
+                    self._catch_up()
+                yield self.state
+            finally:
+                self._depth -= 1
+                if self._depth == 0:
+                    fcntl.flock(self._lockfile.fileno(), fcntl.LOCK_UN)
+
+    def _catch_up(self) -> None:
+        st = self.state
+        with open(self.path, "rb") as fh:
+            fh.seek(st.offset)
+            data = fh.read()
+        if not data:
+            return
+        end = data.rfind(b"\n") + 1
+        if end < len(data):
+            # a torn line: written by a process that died before fsync returned; never acknowledged
+            os.truncate(self.path, st.offset + end)
+            self._truncated_bytes = len(data) - end
+        pos = 0
+        while pos < end:
+            nl = data.index(b"\n", pos)
+            self._ingest(data[pos:nl], st.offset + pos)
+            pos = nl + 1
+        st.offset += end
+
+    def _ingest(self, line: bytes, offset: int) -> None:
+        st = self.state
+        e = json.loads(line)
+        idx = st.tree.size
+        if e["log_index"] != idx:
+            raise RuntimeError(f"log is corrupt: line at offset {offset} has log index {e['log_index']}, expected {idx}")
+        leaf = st.tree.append(line)
+        st.offsets.append(offset)
+        chain = e["chain"]
+        head = st.heads.get(chain)
+        if head is None:
+            head = st.heads[chain] = ChainHead(e["seq"], leaf.hex(), opened_at=e["server_time"])
+        head.seq, head.leaf = e["seq"], leaf.hex()
+        head.count += 1
+        kind = e["kind"]
+        if kind == "close":
+            head.closed = True
+        st.chains.setdefault(chain, []).append(idx)
+        if chain == SYSTEM_CHAIN and e.get("session_id"):
+            st.related.setdefault(e["session_id"], []).append(idx)
+        obj = e.get("object")
+        if kind == "item" and obj:
+            st.objects[obj["key"]] = idx
+        elif kind == "object_stored" and obj:
+            st.stored[obj["key"]] = obj.get("version")
+        elif kind == "quarantine" and obj:
+            st.quarantined.add(obj["key"])
+        elif kind == "key_shred":
+            st.shredded.update(e.get("key_ids", []))
+
+    # -- reading -------------------------------------------------------------------------------------------------
+    def read_lines(self, indices: list[int]) -> list[bytes]:
+        out = []
+        with open(self.path, "rb") as fh:
+            for i in indices:
+                fh.seek(self.state.offsets[i])
+                out.append(fh.readline().rstrip(b"\n"))
+        return out
+
+    def entry(self, index: int) -> dict[str, Any]:
+        return json.loads(self.read_lines([index])[0])
+
+    # -- appending -----------------------------------------------------------------------------------------------
+    def append(self, build: Callable[[LogState], dict[str, Any]]) -> tuple[int, str, dict[str, Any]]:
+        """Append one entry. ``build`` runs under the lock with the caught-up state and returns the entry fields
+        (at least ``chain`` and ``kind``); it may raise to refuse. Returns (log index, entry hash hex, entry)."""
+        with self.locked() as st:
+            e = build(st)
+            chain = e["chain"]
+            head = st.heads.get(chain)
+            e["v"] = 1
+            e["log_index"] = st.tree.size
+            e["seq"] = 0 if head is None else head.seq + 1
+            e["prev"] = None if head is None else head.leaf
+            e["server_time"] = utc_now()
+            if e["kind"] == "close":
+                e["count"] = e["seq"]
+                e["last_hash"] = e["prev"]
+            line = canonical_json(e)
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
+            try:
+                os.write(fd, line + b"\n")
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            offset = st.offset
+            st.offset += len(line) + 1
+            self._ingest(line, offset)
+            leaf = st.tree.leaf(e["log_index"]).hex()
+            self._maybe_checkpoint(force=e["kind"] == "close")
+            return e["log_index"], leaf, e
+
+    # -- checkpoints ---------------------------------------------------------------------------------------------
+    def latest_checkpoint(self) -> bytes | None:
+        try:
+            return (self.dir / "checkpoint").read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def _latest_size_and_time(self) -> tuple[int, float]:
+        p = self.dir / "checkpoint"
+        try:
+            text = p.read_bytes()
+            return int(text.split(b"\n")[1]), p.stat().st_mtime
+        except (FileNotFoundError, IndexError, ValueError):
+            return 0, 0.0
+
+    def _maybe_checkpoint(self, force: bool = False) -> None:
+        size, at = self._latest_size_and_time()
+        n = self.state.tree.size
+        if n > size and (force or n - size >= self.every_entries or time.time() - at >= self.every_seconds):
+            self._write_checkpoint()
+
+    def maybe_checkpoint(self) -> None:
+        with self.locked():
+            self._maybe_checkpoint()
+
+    def checkpoint(self) -> bytes:
+        """A signed checkpoint of the current tree (reusing the latest one if the tree has not grown)."""
+        with self.locked() as st:
+            size, _ = self._latest_size_and_time()
+            if size == st.tree.size and size > 0:
+                cp = self.latest_checkpoint()
+                assert cp is not None
+                return cp
+            return self._write_checkpoint()
+
+    def _write_checkpoint(self) -> bytes:
+        st = self.state
+        body = f"{self.signer.name}\n{st.tree.size}\n{base64.b64encode(st.tree.root()).decode()}\n".encode()
+        note = self.signer.sign(body)
+        _atomic_write(self.dir / "checkpoints" / f"{st.tree.size}.note", note)
+        _atomic_write(self.dir / "checkpoint", note)
+        return note
+
+    def checkpoint_at(self, size: int) -> bytes | None:
+        try:
+            return (self.dir / "checkpoints" / f"{size}.note").read_bytes()
+        except FileNotFoundError:
+            return None
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 20):
+            h.update(block)
+    return h.hexdigest()

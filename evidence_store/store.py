@@ -1,0 +1,743 @@
+"""EvidenceStore: the library the web app, the media thread and the operator CLI call. See docs/EVIDENCE.md."""
+
+from __future__ import annotations
+
+import base64
+import fcntl
+import hashlib
+import io
+import json
+import os
+import re
+import secrets
+import threading
+import uuid
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
+
+from .backends import FilesystemStore, ObjectStore, S3Store, fsync_dir
+from .crypto import KEK_WRAP_ALG, build_header, encrypt_stream, load_x25519_public, wrap_for_auditor
+from .errors import (
+    IntegrityError,
+    KeyUnavailable,
+    ObjectNotFound,
+    SessionError,
+    StoreUnavailable,
+)
+from .keystore import KekRing, KeyStore
+from .log import SYSTEM_CHAIN, LogState, NoteSigner, TransparencyLog, sha256_file
+from .verifier import (
+    AUDITOR_WRAP_ALG,
+    BUNDLE_FORMAT,
+    STREAM_ALG,
+    TAG_SIZE,
+    decrypt_stream,
+    format_tlog_proof,
+)
+
+_ID_RE = re.compile(r"^[A-Za-z0-9_\-][A-Za-z0-9._\-]{0,127}$")
+Actor = tuple[str, str]
+SYSTEM_ACTOR: Actor = ("system", "evidence_store")
+
+
+@dataclass(frozen=True)
+class Receipt:
+    log_index: int
+    entry_hash: str
+    object_key: str | None = None
+    object_version: str | None = None
+    spooled: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _check_id(value: str, what: str) -> str:
+    if not isinstance(value, str) or not _ID_RE.match(value):
+        raise ValueError(f"{what} must match {_ID_RE.pattern}")
+    return value
+
+
+def _actor(actor: Actor) -> dict[str, str]:
+    role, ident = actor
+    return {"role": str(role), "id": str(ident)}
+
+
+def _write_json_durable(path: Path, obj: Any) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(json.dumps(obj, sort_keys=True).encode())
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
+
+
+class EvidenceStore:
+    def __init__(self, data_dir: Path, backend: ObjectStore, ring: KekRing, signing_key: Ed25519PrivateKey, *,
+                 origin: str, chunk_size: int = 64 * 1024, checkpoint_every_entries: int = 256,
+                 checkpoint_every_seconds: int = 60, kek_from_settings: bool = False,
+                 extra_parameters: dict[str, Any] | None = None, recover: bool = True):
+        self.dir = Path(data_dir)
+        for sub in ("staging", "spool", "pending", "keys"):
+            (self.dir / sub).mkdir(parents=True, exist_ok=True)
+        self.backend = backend
+        self.chunk_size = chunk_size
+        self.kek_from_settings = kek_from_settings
+        self.keys = KeyStore(self.dir / "keys" / "keystore.sqlite3", ring)
+        self.signer = NoteSigner(origin, signing_key)
+        self.log = TransparencyLog(self.dir / "log", self.signer, every_entries=checkpoint_every_entries,
+                                   every_seconds=checkpoint_every_seconds)
+        self.extra_parameters = extra_parameters or {}
+        self._spool_lock = threading.Lock()
+        self._spool_file = open(self.dir / "spool" / ".lock", "a+b")  # noqa: SIM115
+        self._stop = threading.Event()
+        self._bg: threading.Thread | None = None
+        self.last_recovery: dict[str, Any] = {}
+        if recover:
+            self.last_recovery = self.recover()
+
+    # ------------------------------------------------------------------------------------------------------------
+    @classmethod
+    def from_settings(cls, evidence: Any, data_dir: Path | None = None, **kw: Any) -> EvidenceStore:
+        """Build from ``config.EvidenceSettings``. ``data_dir`` defaults to ``evidence.dir`` (absolute) or var/."""
+        if data_dir is None:
+            from config import load_settings
+
+            data_dir = load_settings(evidence=evidence).evidence_dir
+        data_dir = Path(data_dir)
+        keys_dir = data_dir / "keys"
+        keys_dir.mkdir(parents=True, exist_ok=True)
+        # key-encryption keys: from settings, else generated and kept under the data dir (development)
+        ring_file = keys_dir / "kek.json"
+        stored: dict[str, Any] = json.loads(ring_file.read_text()) if ring_file.exists() else {}
+        keks = {k: base64.b64decode(v) for k, v in stored.get("keys", {}).items()}
+        if evidence.kek:
+            kek = base64.b64decode(evidence.kek, validate=True)
+            if len(kek) != 32:
+                raise ValueError("RTUK_EVIDENCE_KEK must be base64 of 32 bytes")
+            keks[evidence.kek_id] = kek
+            ring = KekRing(evidence.kek_id, keks)
+            from_settings = True
+        else:
+            if not stored:
+                stored = {"current": evidence.kek_id, "keys": {evidence.kek_id:
+                                                                base64.b64encode(secrets.token_bytes(32)).decode()}}
+                _write_secret(ring_file, json.dumps(stored).encode())
+                keks = {k: base64.b64decode(v) for k, v in stored["keys"].items()}
+            ring = KekRing(stored["current"], keks)
+            from_settings = False
+        signing = load_or_create_signing_key(Path(evidence.signing_key_file) if evidence.signing_key_file
+                                             else keys_dir / "checkpoint-ed25519.pem",
+                                             create=not evidence.signing_key_file)
+        if evidence.backend == "s3":
+            backend: ObjectStore = S3Store(evidence.s3_endpoint, evidence.s3_access_key, evidence.s3_secret_key,
+                                           evidence.s3_bucket, secure=evidence.s3_secure, region=evidence.s3_region,
+                                           lock_mode=evidence.object_lock_mode,
+                                           retention_days=evidence.retention_days, legal_hold=evidence.legal_hold)
+        else:
+            backend = FilesystemStore(data_dir / "objects")
+        return cls(data_dir, backend, ring, signing, origin=evidence.log_origin, chunk_size=evidence.chunk_size,
+                   checkpoint_every_entries=evidence.checkpoint_every_entries,
+                   checkpoint_every_seconds=evidence.checkpoint_every_seconds, kek_from_settings=from_settings,
+                   extra_parameters={"retention_days": evidence.retention_days,
+                                     "object_lock_mode": evidence.object_lock_mode if evidence.backend == "s3"
+                                     else None, "legal_hold": evidence.legal_hold}, **kw)
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._bg is not None:
+            self._bg.join(timeout=10)
+        self.log.close()
+        self._spool_file.close()
+
+    def __enter__(self) -> EvidenceStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def start_background(self, interval: float = 1.0) -> None:
+        """Issue time-based checkpoints and drain the spool from a daemon thread."""
+        def run() -> None:
+            while not self._stop.wait(interval):
+                with suppress(Exception):
+                    self.log.maybe_checkpoint()
+                with suppress(Exception):
+                    self.drain_spool()
+
+        self._bg = threading.Thread(target=run, name="evidence-background", daemon=True)
+        self._bg.start()
+
+    # ------------------------------------------------------------------------------------------------------------
+    # sessions
+    # ------------------------------------------------------------------------------------------------------------
+    def open_session(self, session_id: str, meta: dict[str, Any] | None = None,
+                     actor: Actor = SYSTEM_ACTOR) -> Receipt:
+        _check_id(session_id, "session_id")
+
+        def build(st: LogState) -> dict[str, Any]:
+            if session_id in st.heads:
+                raise SessionError(f"session {session_id} already exists")
+            return {"chain": session_id, "kind": "open", "session_id": session_id, "metadata": meta or {},
+                    "actor": _actor(actor)}
+
+        idx, h, _ = self.log.append(build)
+        return Receipt(idx, h)
+
+    def close_session(self, session_id: str, actor: Actor = SYSTEM_ACTOR) -> Receipt:
+        def build(st: LogState) -> dict[str, Any]:
+            self._require_open(st, session_id)
+            return {"chain": session_id, "kind": "close", "session_id": session_id, "actor": _actor(actor)}
+
+        idx, h, _ = self.log.append(build)
+        return Receipt(idx, h)
+
+    @staticmethod
+    def _require_open(st: LogState, session_id: str) -> None:
+        head = st.heads.get(session_id)
+        if head is None:
+            raise SessionError(f"session {session_id} is not open")
+        if head.closed:
+            raise SessionError(f"session {session_id} is closed")
+
+    # ------------------------------------------------------------------------------------------------------------
+    # append
+    # ------------------------------------------------------------------------------------------------------------
+    def append(self, session_id: str, type: str, data: bytes | BinaryIO, *,  # noqa: A002
+               metadata: dict[str, Any] | None = None, actor: Actor, client_time: str | int | None = None,
+               media_range: tuple[int, int] | dict[str, int] | None = None, candidate_id: str | None = None) -> Receipt:
+        """Encrypt and store one evidence item and log it. Returns only once both the object (in the store, or in the
+        local spool if the store is unreachable) and its log entry are durable."""
+        _check_id(session_id, "session_id")
+        _check_id(type, "type")
+        if candidate_id is not None:
+            _check_id(candidate_id, "candidate_id")
+        with self.log.locked() as st:
+            self._require_open(st, session_id)
+        object_id = uuid.uuid4().hex
+        key_id = f"dk-{object_id}"
+        object_key = f"sessions/{session_id}/{object_id}.rte"
+        dk, salt = secrets.token_bytes(32), secrets.token_bytes(32)
+        kek_id = self.keys.put(key_id, session_id, candidate_id, object_key, dk, salt)
+        header, prefix = build_header(object_id, session_id, type, key_id, self.chunk_size)
+        staging = self.dir / "staging" / f"{object_id}.rte"
+        with open(staging, "wb") as out:
+            res = encrypt_stream(data, out, dk, salt, header, prefix, self.chunk_size)
+            out.flush()
+            os.fsync(out.fileno())
+        del dk, salt
+        if isinstance(media_range, tuple | list):
+            media_range = {"start_ms": int(media_range[0]), "end_ms": int(media_range[1])}
+        fields = {
+            "chain": session_id, "kind": "item", "session_id": session_id, "type": type,
+            "metadata": metadata or {}, "actor": _actor(actor),
+            "client_time": None if client_time is None else str(client_time),
+            "media_range": media_range, "candidate_id": candidate_id,
+            "object": {"key": object_key, "id": object_id, "version": None, "sha256": res.sha256, "size": res.size,
+                       "plaintext_size": res.plaintext_size},
+            "commitment": res.commitment,
+            "enc": {"alg": STREAM_ALG, "chunk_size": self.chunk_size, "chunks": res.chunks, "key_id": key_id,
+                    "kek_id": kek_id, "key_wrap": KEK_WRAP_ALG, "tag_size": TAG_SIZE},
+        }
+        intent_path = self.dir / "pending" / f"{object_id}.json"
+        with self._intent(intent_path, fields):
+            spooled = False
+            version: str | None = None
+            if self.spool_depth() == 0:
+                try:
+                    stored = self.backend.put_file(object_key, staging, res.size)
+                    version = stored.version
+                except StoreUnavailable:
+                    spooled = True
+            else:
+                spooled = True
+            if spooled:
+                spool_name = f"{_spool_stamp()}-{object_id}"
+                os.replace(staging, self.dir / "spool" / f"{spool_name}.rte")
+                _write_json_durable(self.dir / "spool" / f"{spool_name}.json", {"key": object_key,
+                                                                                "sha256": res.sha256})
+                fsync_dir(self.dir / "spool")
+            fields["object"]["version"] = version
+            fields["spooled"] = spooled
+
+            def build(st: LogState) -> dict[str, Any]:
+                head = st.heads.get(session_id)
+                if head is None or head.closed:
+                    # the session was closed by someone else meanwhile: record the orphan, refuse the append
+                    return {"chain": SYSTEM_CHAIN, "kind": "quarantine", "session_id": session_id,
+                            "object": fields["object"], "reason": "session closed before the item was logged",
+                            "actor": _actor(SYSTEM_ACTOR)}
+                return dict(fields)
+
+            idx, h, entry = self.log.append(build)
+            if entry["kind"] != "item":
+                raise SessionError(f"session {session_id} was closed before the item could be logged")
+        with suppress(FileNotFoundError):
+            staging.unlink()
+        return Receipt(idx, h, object_key, version, spooled)
+
+    @contextmanager
+    def _intent(self, path: Path, fields: dict[str, Any]) -> Iterator[None]:
+        """A durable, locked record of an in-flight append, so recovery can tell in-flight from orphaned."""
+        _write_json_durable(path, fields)
+        fh = open(path, "rb")  # noqa: SIM115
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+            path.unlink()
+        finally:
+            fh.close()
+
+    # ------------------------------------------------------------------------------------------------------------
+    # reading
+    # ------------------------------------------------------------------------------------------------------------
+    def list_entries(self, session_id: str, include_related: bool = True) -> list[dict[str, Any]]:
+        with self.log.locked() as st:
+            idx = list(st.chains.get(session_id, []))
+            if include_related:
+                idx = sorted(idx + st.related.get(session_id, []))
+            return [json.loads(line) for line in self.log.read_lines(idx)]
+
+    def _item_entry(self, object_key: str) -> dict[str, Any]:
+        with self.log.locked() as st:
+            idx = st.objects.get(object_key)
+            if idx is None:
+                raise ObjectNotFound(f"no logged item has object key {object_key}")
+            return self.log.entry(idx)
+
+    def _open_object(self, object_key: str) -> BinaryIO:
+        for meta in sorted((self.dir / "spool").glob("*.json")):
+            with suppress(FileNotFoundError, ValueError):
+                if json.loads(meta.read_text())["key"] == object_key:
+                    return open(meta.with_suffix(".rte"), "rb")  # noqa: SIM115
+        return self.backend.open(object_key)
+
+    def read(self, object_ref: str | Receipt, reader: Actor, out: BinaryIO | None = None) -> bytes | None:
+        """Decrypt one item, checking its ciphertext hash and plaintext commitment against the log, and log the read.
+        Returns the plaintext (or writes it to ``out`` and returns None)."""
+        object_key = object_ref.object_key if isinstance(object_ref, Receipt) else object_ref
+        assert object_key
+        e = self._item_entry(object_key)
+        dk, salt = self.keys.get(e["enc"]["key_id"])
+        sink = out if out is not None else io.BytesIO()
+        hashing = _HashingReader(self._open_object(object_key))
+        commit = _CommitWriter(salt, sink)
+        try:
+            decrypt_stream(hashing, dk, commit, expect={"object_id": e["object"]["id"], "session_id": e["session_id"],
+                                                        "type": e["type"], "key_id": e["enc"]["key_id"]})
+            hashing.drain()
+        finally:
+            hashing.close()
+        if hashing.hexdigest() != e["object"]["sha256"]:
+            raise IntegrityError(f"{object_key}: ciphertext hash differs from the log")
+        if commit.commitment() != e["commitment"]:
+            raise IntegrityError(f"{object_key}: plaintext differs from the logged commitment")
+        self.log.append(lambda st: {"chain": SYSTEM_CHAIN, "kind": "read", "session_id": e["session_id"],
+                                    "object": {"key": object_key}, "item_log_index": e["log_index"],
+                                    "actor": _actor(reader)})
+        return sink.getvalue() if out is None else None  # type: ignore[union-attr]
+
+    # ------------------------------------------------------------------------------------------------------------
+    # spool
+    # ------------------------------------------------------------------------------------------------------------
+    def spool_depth(self) -> int:
+        return sum(1 for _ in (self.dir / "spool").glob("*.json"))
+
+    def drain_spool(self) -> int:
+        """Upload spooled objects in order; stop at the first failure. Returns how many were stored."""
+        done = 0
+        with self._spool_lock:
+            fcntl.flock(self._spool_file.fileno(), fcntl.LOCK_EX)
+            try:
+                for meta in sorted((self.dir / "spool").glob("*.json")):
+                    info = json.loads(meta.read_text())
+                    blob = meta.with_suffix(".rte")
+                    with self.log.locked() as st:
+                        logged = info["key"] in st.objects
+                    if not logged:
+                        continue  # its append is still in flight (or recovery will handle it)
+                    try:
+                        try:
+                            stored = self.backend.put_file(info["key"], blob, blob.stat().st_size)
+                            version = stored.version
+                        except Exception as exc:
+                            from .errors import ObjectExists
+
+                            if not isinstance(exc, ObjectExists):
+                                raise
+                            version = self.backend.stat(info["key"]).version
+                    except StoreUnavailable:
+                        break
+                    self.log.append(lambda st, k=info["key"], v=version: {
+                        "chain": SYSTEM_CHAIN, "kind": "object_stored",
+                        "session_id": k.split("/")[1], "object": {"key": k, "version": v},
+                        "actor": _actor(SYSTEM_ACTOR)})
+                    blob.unlink()
+                    meta.unlink()
+                    done += 1
+                fsync_dir(self.dir / "spool")
+            finally:
+                fcntl.flock(self._spool_file.fileno(), fcntl.LOCK_UN)
+        return done
+
+    # ------------------------------------------------------------------------------------------------------------
+    # recovery
+    # ------------------------------------------------------------------------------------------------------------
+    def recover(self, scan_store: bool = True) -> dict[str, Any]:
+        """Reconcile after a crash: re-log objects whose append was interrupted after the object was stored,
+        quarantine objects without entries and entries without objects, clear stale staging files.
+        Everything found is logged (kind ``item`` with ``recovered``, or ``quarantine``), nothing is dropped silently."""
+        report: dict[str, Any] = {"relogged": [], "quarantined": [], "abandoned": [], "missing": []}
+        for path in sorted((self.dir / "pending").glob("*.json")):
+            fh = open(path, "rb")  # noqa: SIM115
+            try:
+                try:
+                    fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    continue  # in flight in a live process
+                if not path.exists():
+                    continue
+                try:
+                    fields = json.loads(path.read_bytes())
+                except ValueError:
+                    path.unlink()  # torn intent: written before the object, so nothing was stored under it
+                    continue
+                self._recover_intent(fields, report)
+                path.unlink()
+            finally:
+                fh.close()
+        for tmp in (self.dir / "staging").glob("*.rte"):
+            oid = tmp.stem
+            if not (self.dir / "pending" / f"{oid}.json").exists():
+                tmp.unlink()
+        if scan_store:
+            self._scan_store(report)
+        return report
+
+    def _object_present(self, key: str) -> bool:
+        try:
+            with self._open_object(key) as fh:
+                fh.read(1)
+            return True
+        except ObjectNotFound:
+            return False
+
+    def _recover_intent(self, fields: dict[str, Any], report: dict[str, Any]) -> None:
+        key = fields["object"]["key"]
+        sid = fields["session_id"]
+        with self.log.locked() as st:
+            if key in st.objects:
+                return  # logged before the crash; only the intent was left behind
+        staging = self.dir / "staging" / f"{fields['object']['id']}.rte"
+        if not self._object_present(key):
+            if staging.exists() and staging.stat().st_size == fields["object"]["size"] \
+                    and sha256_file(staging) == fields["object"]["sha256"]:
+                # the ciphertext is complete locally: spool it so it is logged and stored, not lost
+                name = f"{_spool_stamp()}-{fields['object']['id']}"
+                os.replace(staging, self.dir / "spool" / f"{name}.rte")
+                _write_json_durable(self.dir / "spool" / f"{name}.json", {"key": key,
+                                                                          "sha256": fields["object"]["sha256"]})
+                fields["spooled"] = True
+            else:
+                self.log.append(lambda st: {"chain": SYSTEM_CHAIN, "kind": "quarantine", "session_id": sid,
+                                            "object": {"key": key}, "actor": _actor(SYSTEM_ACTOR),
+                                            "reason": "append interrupted before the object was stored; "
+                                                      "it was never acknowledged"})
+                self.keys.delete([fields["enc"]["key_id"]])
+                report["abandoned"].append(key)
+                return
+        fields = dict(fields, metadata=dict(fields.get("metadata") or {}, recovered=True))
+
+        def build(st: LogState) -> dict[str, Any]:
+            head = st.heads.get(sid)
+            if head is None or head.closed:
+                return {"chain": SYSTEM_CHAIN, "kind": "quarantine", "session_id": sid, "object": fields["object"],
+                        "actor": _actor(SYSTEM_ACTOR), "reason": "object stored but its session is closed"}
+            return fields
+
+        _, _, entry = self.log.append(build)
+        report["relogged" if entry["kind"] == "item" else "quarantined"].append(key)
+
+    def _scan_store(self, report: dict[str, Any]) -> None:
+        try:
+            keys = set(self.backend.list_keys("sessions/"))
+        except StoreUnavailable:
+            report["store_unavailable"] = True
+            return
+        spooled = set()
+        for meta in (self.dir / "spool").glob("*.json"):
+            with suppress(ValueError, FileNotFoundError):
+                spooled.add(json.loads(meta.read_text())["key"])
+        with self.log.locked() as st:
+            pending = {p.stem for p in (self.dir / "pending").glob("*.json")}
+            orphans = [k for k in sorted(keys) if k not in st.objects and k not in st.quarantined
+                       and k.rsplit("/", 1)[-1].removesuffix(".rte") not in pending]
+            missing = [k for k in sorted(st.objects) if k not in keys and k not in spooled
+                       and k not in st.quarantined]
+            for k in orphans:
+                self.log.append(lambda st, k=k: {"chain": SYSTEM_CHAIN, "kind": "quarantine",
+                                                 "session_id": k.split("/")[1], "object": {"key": k},
+                                                 "actor": _actor(SYSTEM_ACTOR),
+                                                 "reason": "object in the store without a log entry"})
+                report["quarantined"].append(k)
+            for k in missing:
+                self.log.append(lambda st, k=k: {"chain": SYSTEM_CHAIN, "kind": "quarantine",
+                                                 "session_id": k.split("/")[1], "object": {"key": k},
+                                                 "actor": _actor(SYSTEM_ACTOR),
+                                                 "reason": "log entry whose object is missing from the store"})
+                report["missing"].append(k)
+
+    # ------------------------------------------------------------------------------------------------------------
+    # shredding and key rotation
+    # ------------------------------------------------------------------------------------------------------------
+    def shred_candidate(self, candidate_id: str, actor: Actor = SYSTEM_ACTOR,
+                        reason: str = "end of retention or withdrawal of consent") -> list[Receipt]:
+        """Destroy the data keys of every item of a candidate (crypto-shredding). A ``key_shred`` entry per session
+        is logged first, then the keys are deleted; the log and the ciphertexts still verify."""
+        _check_id(candidate_id, "candidate_id")
+        by_session: dict[str, list[str]] = {}
+        for key_id, sid, _ in self.keys.keys_of_candidate(candidate_id):
+            by_session.setdefault(sid, []).append(key_id)
+        receipts = []
+        for sid, key_ids in sorted(by_session.items()):
+            idx, h, _ = self.log.append(lambda st, s=sid, k=key_ids: {
+                "chain": SYSTEM_CHAIN, "kind": "key_shred", "session_id": s, "candidate_id": candidate_id,
+                "key_ids": k, "reason": reason, "actor": _actor(actor)})
+            self.keys.delete(key_ids)
+            receipts.append(Receipt(idx, h))
+        return receipts
+
+    def rotate_kek(self, new_kek: bytes | None = None, new_kek_id: str | None = None,
+                   actor: Actor = SYSTEM_ACTOR) -> dict[str, Any]:
+        """Re-wrap every data key under a new KEK. Without ``new_kek`` one is generated and (development mode only)
+        kept under the data dir; with a KEK from settings the operator must then set RTUK_EVIDENCE_KEK/_KEK_ID."""
+        old = self.keys.ring.current_id
+        new_kek = new_kek or secrets.token_bytes(32)
+        if len(new_kek) != 32:
+            raise ValueError("a KEK is 32 bytes")
+        new_kek_id = new_kek_id or _next_kek_id(old, self.keys.ring.keys)
+        if new_kek_id in self.keys.ring.keys:
+            raise ValueError(f"KEK id {new_kek_id} is already in use")
+        ring_file = self.dir / "keys" / "kek.json"
+        if not self.kek_from_settings:
+            ring = {"current": old, "keys": {k: base64.b64encode(v).decode() for k, v in self.keys.ring.keys.items()}}
+            ring["keys"][new_kek_id] = base64.b64encode(new_kek).decode()
+            _write_secret(ring_file, json.dumps(ring).encode())  # new key durable before anything uses it
+        n = self.keys.rewrap_all(new_kek_id, new_kek)
+        if not self.kek_from_settings:
+            ring["current"] = new_kek_id
+            _write_secret(ring_file, json.dumps(ring).encode())
+        r = self.log.append(lambda st: {"chain": SYSTEM_CHAIN, "kind": "kek_rotate", "session_id": None,
+                                        "old_kek_id": old, "new_kek_id": new_kek_id, "rewrapped": n,
+                                        "actor": _actor(actor)})
+        return {"old_kek_id": old, "new_kek_id": new_kek_id, "rewrapped": n, "log_index": r[0],
+                "new_kek_b64": base64.b64encode(new_kek).decode() if self.kek_from_settings else None}
+
+    # ------------------------------------------------------------------------------------------------------------
+    # export
+    # ------------------------------------------------------------------------------------------------------------
+    def export_bundle(self, session_id: str, out_path: str | Path,
+                      auditor_public_key: X25519PublicKey | bytes | None = None) -> Path:
+        """Write the session's bundle (docs/BUNDLE-FORMAT.md) to ``out_path`` atomically."""
+        if isinstance(auditor_public_key, bytes):
+            auditor_public_key = load_x25519_public(auditor_public_key)
+        out_path = Path(out_path)
+        with self.log.locked() as st:
+            if session_id not in st.heads:
+                raise SessionError(f"unknown session {session_id}")
+            cp = self.log.checkpoint()
+            size = int(cp.split(b"\n")[1])
+            indices = sorted(i for i in st.chains[session_id] + st.related.get(session_id, []) if i < size)
+            lines = self.log.read_lines(indices)
+            proofs = {i: st.tree.inclusion_proof(i, size) for i in indices}
+        entries = [json.loads(line) for line in lines]
+        files: dict[str, str] = {}
+        tmp = out_path.with_name(f".{out_path.name}.{os.getpid()}.tmp")
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+            def add(name: str, data: bytes) -> None:
+                zf.writestr(name, data)
+                files[name] = hashlib.sha256(data).hexdigest()
+
+            add("entries.jsonl", b"".join(line + b"\n" for line in lines))
+            add("checkpoint", cp)
+            add("verifier-key.txt", (str(self.signer.verifier_key) + "\n").encode())
+            for i in indices:
+                add(f"proofs/{i}.tlog-proof", format_tlog_proof(i, proofs[i], cp))
+            wrapped: dict[str, Any] = {}
+            for e in entries:
+                if e["kind"] != "item" or e["chain"] != session_id:
+                    continue
+                key = e["object"]["key"]
+                h = hashlib.sha256()
+                with self._open_object(key) as src, zf.open("objects/" + key, "w", force_zip64=True) as dst:
+                    while block := src.read(1 << 20):
+                        h.update(block)
+                        dst.write(block)
+                files["objects/" + key] = h.hexdigest()
+                if auditor_public_key is not None:
+                    try:
+                        dk, salt = self.keys.get(e["enc"]["key_id"])
+                    except KeyUnavailable:
+                        continue
+                    wrapped[e["enc"]["key_id"]] = wrap_for_auditor(auditor_public_key, e["enc"]["key_id"], dk, salt)
+            if auditor_public_key is not None:
+                add("keys.json", json.dumps(wrapped, sort_keys=True, indent=1).encode())
+            manifest = {"format": BUNDLE_FORMAT, "session_id": session_id, "origin": self.signer.name,
+                        "checkpoint_size": size, "verifier_key": str(self.signer.verifier_key),
+                        "entries": len(lines), "auditor_wrap": AUDITOR_WRAP_ALG if auditor_public_key else None,
+                        "files": dict(sorted(files.items()))}
+            zf.writestr("manifest.json", json.dumps(manifest, sort_keys=True, indent=1).encode())
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, out_path)
+        return out_path
+
+    # ------------------------------------------------------------------------------------------------------------
+    # introspection
+    # ------------------------------------------------------------------------------------------------------------
+    def checkpoint(self) -> bytes:
+        return self.log.checkpoint()
+
+    def consistency_proof(self, old_size: int, new_size: int | None = None) -> list[bytes]:
+        with self.log.locked() as st:
+            return st.tree.consistency_proof(old_size, new_size)
+
+    def status(self) -> dict[str, Any]:
+        with self.log.locked() as st:
+            open_sessions = sorted(c for c, h in st.heads.items() if c != SYSTEM_CHAIN and not h.closed)
+            cp = self.log.latest_checkpoint()
+            return {
+                "log_size": st.tree.size,
+                "checkpoint_size": int(cp.split(b"\n")[1]) if cp else 0,
+                "sessions": sum(1 for c in st.heads if c != SYSTEM_CHAIN),
+                "open_sessions": open_sessions,
+                "spool_depth": self.spool_depth(),
+                "pending_appends": sum(1 for _ in (self.dir / "pending").glob("*.json")),
+                "quarantined": len(st.quarantined),
+                "shredded_keys": len(st.shredded),
+                "data_keys": self.keys.count(),
+                "backend": self.backend.name,
+                "verifier_key": str(self.signer.verifier_key),
+                "last_recovery": {k: len(v) if isinstance(v, list) else v for k, v in self.last_recovery.items()},
+            }
+
+    def describe_parameters(self) -> dict[str, Any]:
+        """The real parameters in force, for the SOP dossier."""
+        return {
+            "backend": self.backend.name,
+            "backend_details": self.backend.describe(),
+            "object_lock_mode": self.extra_parameters.get("object_lock_mode"),
+            "retention_days": self.extra_parameters.get("retention_days"),
+            "legal_hold": self.extra_parameters.get("legal_hold"),
+            "encryption": {"algorithm": STREAM_ALG, "cipher": "AES-256-GCM", "data_key_bits": 256,
+                           "chunk_size_bytes": self.chunk_size, "tag_bytes": TAG_SIZE,
+                           "nonce": "7-byte random prefix || uint32 chunk index || last-chunk flag (96 bits)",
+                           "associated_data": "object header (object id, session id, type, key id, nonce prefix)",
+                           "data_key": "fresh random per object", "key_wrap": KEK_WRAP_ALG,
+                           "kek_id": self.keys.ring.current_id, "kek_bits": 256,
+                           "kek_source": "settings" if self.kek_from_settings else "generated under the data dir"},
+            "plaintext_commitment": "SHA-256(32-byte random salt || plaintext), salt stored wrapped with the data key",
+            "log": {"hashing": "RFC 9162 (SHA-256, leaf 0x00, node 0x01)",
+                    "entry_encoding": "canonical JSON, one line per entry",
+                    "checkpoint_format": "C2SP tlog-checkpoint / signed-note", "signature": "Ed25519",
+                    "proof_format": "C2SP tlog-proof@v1", "origin": self.signer.name,
+                    "checkpoint_every_entries": self.log.every_entries,
+                    "checkpoint_every_seconds": self.log.every_seconds, "checkpoint_on_session_close": True},
+            "verifier_key": str(self.signer.verifier_key),
+            "auditor_key_wrap": AUDITOR_WRAP_ALG,
+            "bundle_format": BUNDLE_FORMAT,
+        }
+
+
+# ----------------------------------------------------------------------------------------------------------------
+
+
+class _HashingReader:
+    def __init__(self, fh: BinaryIO):
+        self.fh, self.h = fh, hashlib.sha256()
+
+    def read(self, n: int = -1) -> bytes:
+        b = self.fh.read(n)
+        self.h.update(b)
+        return b
+
+    def drain(self) -> None:
+        while self.read(1 << 20):
+            pass
+
+    def hexdigest(self) -> str:
+        return self.h.hexdigest()
+
+    def close(self) -> None:
+        self.fh.close()
+
+
+class _CommitWriter:
+    def __init__(self, salt: bytes, sink: BinaryIO):
+        self.h, self.sink = hashlib.sha256(salt), sink
+
+    def write(self, b: bytes) -> int:
+        self.h.update(b)
+        return self.sink.write(b)
+
+    def commitment(self) -> str:
+        return "sha256-salted:" + self.h.hexdigest()
+
+
+_stamp_lock = threading.Lock()
+_last_stamp = [0]
+
+
+def _spool_stamp() -> str:
+    import time
+
+    with _stamp_lock:
+        t = max(time.time_ns(), _last_stamp[0] + 1)
+        _last_stamp[0] = t
+    return f"{t:020d}"
+
+
+def _next_kek_id(current: str, existing: dict[str, bytes]) -> str:
+    m = re.match(r"^(.*?)(\d+)$", current)
+    base, n = (m.group(1), int(m.group(2))) if m else (current + "-", 1)
+    while f"{base}{n}" in existing:
+        n += 1
+    return f"{base}{n}"
+
+
+def _write_secret(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
+
+
+def load_or_create_signing_key(path: Path, create: bool) -> Ed25519PrivateKey:
+    if path.exists():
+        data = path.read_bytes()
+        if data.lstrip().startswith(b"-----BEGIN"):
+            key = serialization.load_pem_private_key(data, password=None)
+            if not isinstance(key, Ed25519PrivateKey):
+                raise ValueError(f"{path} is not an Ed25519 private key")
+            return key
+        raw = data if len(data) == 32 else base64.b64decode(data.strip())
+        return Ed25519PrivateKey.from_private_bytes(raw)
+    if not create:
+        raise FileNotFoundError(f"checkpoint signing key {path} does not exist")
+    key = Ed25519PrivateKey.generate()
+    _write_secret(path, key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                          serialization.NoEncryption()))
+    return key
