@@ -1,0 +1,63 @@
+# Remote TUK — the two commands: `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+HOST ?= 127.0.0.1
+PORT ?= 5000
+SOCKETIO_JS := remote_tuk/static/vendor/socket.io.min.js
+SOCKETIO_CLIENT_VERSION := 4.8.1
+
+.PHONY: run test install install-dev system-deps lint migrate seed bench clean
+
+## run: set up .venv, migrate, seed the demo data, serve on $(HOST):$(PORT)
+run: install $(SOCKETIO_JS)
+	$(PY) -m remote_tuk migrate
+	$(PY) -m remote_tuk seed-demo
+	RTUK_HOST=$(HOST) RTUK_PORT=$(PORT) $(PY) -m remote_tuk serve
+
+## test: install what the tests need and run lint, the import-direction check and the whole suite
+test: install-dev system-deps $(SOCKETIO_JS)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
+	$(PY) -m pytest
+
+$(VENV)/bin/activate:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+
+$(VENV)/.installed: requirements.txt $(VENV)/bin/activate
+	$(PIP) install -q -r requirements.txt
+	@touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(VENV)/.installed
+	$(PIP) install -q -r requirements-dev.txt
+	@touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+## system-deps: Debian packages the tests use (installed only when missing; needs root)
+system-deps:
+	@bash .ci/system-deps.sh
+
+# The Socket.IO browser client comes from the npm registry (no CDN at run time).
+$(SOCKETIO_JS):
+	@mkdir -p $(dir $@)
+	@tmp=$$(mktemp -d) && cd $$tmp && npm pack --silent socket.io-client@$(SOCKETIO_CLIENT_VERSION) >/dev/null \
+	  && tar -xzf socket.io-client-$(SOCKETIO_CLIENT_VERSION).tgz && cp package/dist/socket.io.min.js $(CURDIR)/$@ \
+	  && rm -rf $$tmp && echo "socket.io client $(SOCKETIO_CLIENT_VERSION) -> $@"
+
+lint: install-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
+
+migrate: install
+	$(PY) -m remote_tuk migrate
+
+bench: install-dev
+	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache

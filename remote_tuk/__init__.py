@@ -1,0 +1,92 @@
+"""Remote TUK: the Flask web application and composition root."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask, request
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from config import Settings, load_settings
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the app. Production refuses to start with development defaults (see ``Settings.check_production``)."""
+    settings = settings or load_settings()
+    settings.check_production()
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+
+    app = Flask(__name__)
+    app.config.update(
+        RTUK=settings,
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=settings.max_content_length,
+        SESSION_COOKIE_NAME="rtuk_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.behind_tls,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SECURE=settings.behind_tls,
+        PERMANENT_SESSION_LIFETIME=timedelta(minutes=settings.session_lifetime_minutes),
+        PREFERRED_URL_SCHEME="https" if settings.behind_tls else "http",
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the signed session
+        WTF_CSRF_SSL_STRICT=settings.behind_tls,
+        RATELIMIT_STORAGE_URI=settings.ratelimit_storage_uri,
+        RATELIMIT_ENABLED=True,
+        TESTING=settings.env == "testing",
+    )
+    if settings.behind_tls:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
+
+    from remote_tuk.auth import init_auth
+    from remote_tuk.errors import register_error_handlers
+    from remote_tuk.extensions import csrf, db, limiter, socketio
+    from remote_tuk.i18n import init_i18n
+
+    db.init_app(app, settings.sqlalchemy_url)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    init_auth(app)
+    init_i18n(app)
+    socketio.init_app(
+        app,
+        async_mode="threading",
+        message_queue=settings.socketio_message_queue or None,
+        cors_allowed_origins=[],  # same origin only
+        max_http_buffer_size=1_000_000,
+        manage_session=False,  # share the Flask session (and so the login) with HTTP
+    )
+    register_error_handlers(app)
+
+    from remote_tuk.accounts.routes import bp as accounts_bp
+    from remote_tuk.admin.routes import bp as admin_bp
+    from remote_tuk.assessment.events import NAMESPACE, SessionNamespace
+    from remote_tuk.assessment.routes import bp as assessment_bp
+    from remote_tuk.cli import register_cli
+    from remote_tuk.views import register_template_helpers
+
+    app.register_blueprint(accounts_bp)
+    app.register_blueprint(admin_bp)
+    app.register_blueprint(assessment_bp)
+    socketio.on_namespace(SessionNamespace(NAMESPACE))
+    register_template_helpers(app)
+    register_cli(app)
+
+    @app.after_request
+    def _security_headers(response: Any) -> Any:
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; style-src 'self'; "
+            "script-src 'self'; connect-src 'self' ws: wss:; frame-ancestors 'none'",
+        )
+        if settings.behind_tls:
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        if request.path.startswith(("/admin", "/asesor", "/asesi", "/auditor", "/sesi", "/api", "/akun")):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    return app

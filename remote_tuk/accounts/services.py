@@ -1,0 +1,284 @@
+"""Accounts: passwords (argon2id), login with lockout, TOTP second factor, one-time join links, user management."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import pyotp
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from remote_tuk.accounts.models import JoinLink, Role, User
+from remote_tuk.audit import services as audit
+from remote_tuk.db import utcnow
+from remote_tuk.errors import Conflict, DomainError, NotFound, TooManyAttempts, ValidationFailed
+
+_hasher = PasswordHasher()
+# A hash to verify against when the user does not exist, so timing does not reveal which usernames exist.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+#: Roles that must use a second factor.
+TOTP_ROLES = frozenset({Role.LSP_ADMIN, Role.ASSESSOR})
+#: Failed logins for one username within the window before it is locked for the rest of the window.
+LOCKOUT_THRESHOLD = 10
+LOCKOUT_WINDOW = timedelta(minutes=15)
+MIN_PASSWORD_LENGTH = 10
+
+
+class InvalidCredentials(DomainError):
+    status = 401
+    code = "invalid_credentials"
+
+
+class InvalidJoinLink(DomainError):
+    status = 410
+    code = "join_link_invalid"
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def check_password_strength(password: str, *, username: str = "") -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationFailed(
+            f"Kata sandi minimal {MIN_PASSWORD_LENGTH} karakter.", details={"password": "terlalu pendek"}
+        )
+    if username and username.lower() in password.lower():
+        raise ValidationFailed("Kata sandi tidak boleh memuat nama pengguna.", details={"password": "memuat nama pengguna"})
+
+
+def verify_password(user: User | None, password: str) -> bool:
+    try:
+        return _hasher.verify(user.password_hash if user and user.password_hash else _DUMMY_HASH, password) and bool(
+            user and user.password_hash
+        )
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def authenticate(db: Session, username: str, password: str, *, ip: str | None, now: datetime | None = None) -> User:
+    """Check a username and password; logs success and failure. Raises on failure or lockout."""
+    now = now or utcnow()
+    username = username.strip().lower()
+    if audit.count_recent(db, audit.LOGIN_FAILED, subject=username, window=LOCKOUT_WINDOW, now=now) >= LOCKOUT_THRESHOLD:
+        audit.record(db, audit.LOGIN_FAILED, subject=username, ip=ip, now=now, reason="locked")
+        db.commit()
+        raise TooManyAttempts("Terlalu banyak percobaan masuk untuk akun ini. Coba lagi dalam 15 menit.")
+    user = db.scalar(select(User).where(User.username == username))
+    if not verify_password(user, password) or user is None or not user.active:
+        audit.record(db, audit.LOGIN_FAILED, subject=username, ip=ip, now=now, reason="bad_credentials")
+        db.commit()
+        raise InvalidCredentials("Nama pengguna atau kata sandi salah.")
+    if _hasher.check_needs_rehash(user.password_hash or ""):
+        user.password_hash = hash_password(password)
+    return user
+
+
+def change_password(db: Session, user: User, current: str, new: str, *, ip: str | None) -> None:
+    if not verify_password(user, current):
+        raise ValidationFailed("Kata sandi saat ini salah.", details={"current_password": "salah"})
+    check_password_strength(new, username=user.username)
+    user.password_hash = hash_password(new)
+    user.auth_version += 1  # every other session is signed out
+    audit.record(db, audit.PASSWORD_CHANGED, actor_id=user.id, subject=user.username, ip=ip)
+    db.commit()
+
+
+# --- TOTP -------------------------------------------------------------------------------------------------------
+
+
+def needs_totp(user: User) -> bool:
+    return user.role in TOTP_ROLES
+
+
+def start_totp_enrolment(db: Session, user: User) -> str:
+    """A fresh secret for the user to scan; it takes effect only once a code from it is confirmed."""
+    if user.totp_enabled:
+        raise Conflict("TOTP sudah aktif untuk akun ini.")
+    user.totp_secret = pyotp.random_base32()
+    db.commit()
+    return user.totp_secret
+
+
+def provisioning_uri(user: User, issuer: str) -> str:
+    assert user.totp_secret
+    return pyotp.TOTP(user.totp_secret).provisioning_uri(name=user.username, issuer_name=issuer)
+
+
+def _accept_code(user: User, code: str, now: datetime) -> bool:
+    if not user.totp_secret:
+        return False
+    code = code.strip().replace(" ", "")
+    if not (code.isdigit() and len(code) == 6):
+        return False
+    totp = pyotp.TOTP(user.totp_secret)
+    step_now = int(now.timestamp()) // totp.interval
+    for step in (step_now - 1, step_now, step_now + 1):
+        if user.totp_last_step is not None and step <= user.totp_last_step:
+            continue  # already used: no replay
+        if secrets.compare_digest(totp.at(step * totp.interval), code):
+            user.totp_last_step = step
+            return True
+    return False
+
+
+def confirm_totp_enrolment(db: Session, user: User, code: str, *, ip: str | None, now: datetime | None = None) -> None:
+    if not _accept_code(user, code, now or utcnow()):
+        raise ValidationFailed("Kode TOTP salah. Periksa jam perangkat Anda.", details={"code": "salah"})
+    user.totp_enabled = True
+    audit.record(db, audit.TOTP_ENROLLED, actor_id=user.id, subject=user.username, ip=ip)
+    db.commit()
+
+
+def verify_totp(db: Session, user: User, code: str, *, ip: str | None, now: datetime | None = None) -> None:
+    now = now or utcnow()
+    if audit.count_recent(db, audit.TOTP_FAILED, subject=user.username, window=LOCKOUT_WINDOW, now=now) >= LOCKOUT_THRESHOLD:
+        raise TooManyAttempts("Terlalu banyak kode salah. Coba lagi dalam 15 menit.")
+    if not _accept_code(user, code, now):
+        audit.record(db, audit.TOTP_FAILED, actor_id=user.id, subject=user.username, ip=ip, now=now)
+        db.commit()
+        raise ValidationFailed("Kode TOTP salah atau sudah dipakai.", details={"code": "salah"})
+    db.commit()
+
+
+# --- join links -------------------------------------------------------------------------------------------------
+
+_JOIN_SALT = "rtuk.join-link.v1"
+
+
+@dataclass(frozen=True)
+class IssuedJoinLink:
+    token: str
+    expires_at: datetime
+
+
+def issue_join_link(
+    db: Session, secret_key: str, *, session_id: int, candidate_id: int, created_by: User, ttl: timedelta
+) -> IssuedJoinLink:
+    jti = secrets.token_urlsafe(24)
+    now = utcnow()
+    link = JoinLink(
+        jti=jti, session_id=session_id, candidate_id=candidate_id, created_by_id=created_by.id, expires_at=now + ttl
+    )
+    db.add(link)
+    audit.record(db, audit.JOIN_LINK_CREATED, actor_id=created_by.id, session_id=session_id, candidate_id=candidate_id)
+    db.commit()
+    token = URLSafeTimedSerializer(secret_key, salt=_JOIN_SALT).dumps({"j": jti, "s": session_id})
+    return IssuedJoinLink(token=token, expires_at=link.expires_at)
+
+
+def redeem_join_link(db: Session, secret_key: str, token: str, *, ip: str | None, now: datetime | None = None) -> JoinLink:
+    """Validate signature, expiry and single use; marks the link used and returns it."""
+    now = now or utcnow()
+    serializer = URLSafeTimedSerializer(secret_key, salt=_JOIN_SALT)
+    try:
+        payload = serializer.loads(token)
+    except (BadSignature, SignatureExpired) as err:
+        audit.record(db, audit.JOIN_LINK_REFUSED, ip=ip, reason="signature")
+        db.commit()
+        raise InvalidJoinLink("Tautan masuk tidak valid.") from err
+    if not isinstance(payload, dict) or not isinstance(payload.get("j"), str):
+        raise InvalidJoinLink("Tautan masuk tidak valid.")
+    link = db.scalar(select(JoinLink).where(JoinLink.jti == payload["j"]).with_for_update())
+    if link is None:
+        raise InvalidJoinLink("Tautan masuk tidak valid.")
+    if link.used_at is not None:
+        audit.record(db, audit.JOIN_LINK_REFUSED, ip=ip, session_id=link.session_id, reason="reused")
+        db.commit()
+        raise InvalidJoinLink("Tautan masuk ini sudah dipakai. Minta tautan baru kepada admin LSP.")
+    if link.expires_at <= now:
+        audit.record(db, audit.JOIN_LINK_REFUSED, ip=ip, session_id=link.session_id, reason="expired")
+        db.commit()
+        raise InvalidJoinLink("Tautan masuk sudah kedaluwarsa. Minta tautan baru kepada admin LSP.")
+    link.used_at = now
+    audit.record(db, audit.JOIN_LINK_USED, actor_id=link.candidate_id, ip=ip, session_id=link.session_id, now=now)
+    db.commit()
+    return link
+
+
+# --- users ------------------------------------------------------------------------------------------------------
+
+
+def get_user(db: Session, user_id: int) -> User:
+    user = db.get(User, user_id)
+    if user is None:
+        raise NotFound("Pengguna tidak ditemukan.")
+    return user
+
+
+def create_user(
+    db: Session,
+    *,
+    username: str,
+    full_name: str,
+    role: Role,
+    password: str | None,
+    created_by: User | None,
+    email: str | None = None,
+    phone: str | None = None,
+    met_number: str | None = None,
+    nik: str | None = None,
+) -> User:
+    username = username.strip().lower()
+    if db.scalar(select(User.id).where(User.username == username)) is not None:
+        raise Conflict("Nama pengguna sudah dipakai.", details={"username": "sudah dipakai"})
+    if role is Role.ASSESSOR and not met_number:
+        raise ValidationFailed("Asesor wajib memiliki nomor registrasi MET.", details={"met_number": "wajib diisi"})
+    if role is Role.CANDIDATE and not nik:
+        raise ValidationFailed("Asesi wajib memiliki NIK.", details={"nik": "wajib diisi"})
+    if met_number and db.scalar(select(User.id).where(User.met_number == met_number)) is not None:
+        raise Conflict("Nomor MET sudah terdaftar.", details={"met_number": "sudah terdaftar"})
+    if nik and db.scalar(select(User.id).where(User.nik == nik)) is not None:
+        raise Conflict("NIK sudah terdaftar.", details={"nik": "sudah terdaftar"})
+    if password is not None:
+        check_password_strength(password, username=username)
+    user = User(
+        username=username,
+        full_name=full_name.strip(),
+        role=role,
+        email=email or None,
+        phone=phone or None,
+        met_number=met_number if role is Role.ASSESSOR else None,
+        nik=nik if role is Role.CANDIDATE else None,
+        password_hash=hash_password(password) if password else None,
+    )
+    db.add(user)
+    db.flush()
+    audit.record(
+        db, audit.USER_CREATED, actor_id=created_by.id if created_by else None, subject=username, role=role.value
+    )
+    return user
+
+
+def set_active(db: Session, user: User, active: bool, *, actor: User) -> None:
+    if user.id == actor.id and not active:
+        raise Conflict("Anda tidak dapat menonaktifkan akun Anda sendiri.")
+    if user.active != active:
+        user.active = active
+        user.auth_version += 1
+        audit.record(
+            db, audit.USER_ACTIVATED if active else audit.USER_DEACTIVATED, actor_id=actor.id, subject=user.username
+        )
+    db.commit()
+
+
+def change_role(db: Session, user: User, role: Role, *, actor: User) -> None:
+    if user.id == actor.id:
+        raise Conflict("Anda tidak dapat mengubah peran Anda sendiri.")
+    if role is Role.ASSESSOR and not user.met_number:
+        raise ValidationFailed("Isi nomor registrasi MET sebelum menjadikan pengguna asesor.")
+    if role is Role.CANDIDATE and not user.nik:
+        raise ValidationFailed("Isi NIK sebelum menjadikan pengguna asesi.")
+    if user.role != role:
+        audit.record(db, audit.ROLE_CHANGED, actor_id=actor.id, subject=user.username, old=user.role.value, new=role.value)
+        user.role = role
+        user.auth_version += 1
+        if role not in TOTP_ROLES:
+            user.totp_enabled, user.totp_secret = False, None
+    db.commit()

@@ -1,0 +1,112 @@
+"""Operator commands: ``python -m remote_tuk <command>`` (or ``flask --app wsgi <command>``)."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from pathlib import Path
+from typing import Any
+
+import click
+from flask import Flask, current_app
+
+from remote_tuk.extensions import db
+
+
+def register_cli(app: Flask) -> None:
+    @app.cli.command("migrate")
+    def migrate() -> None:
+        """Upgrade the database to the newest schema (idempotent)."""
+        from remote_tuk.migrate import upgrade
+
+        upgrade(current_app.config["RTUK"].sqlalchemy_url)
+        click.echo("Basis data mutakhir / database up to date.")
+
+    @app.cli.command("seed-demo")
+    def seed_demo() -> None:
+        """Create the demo LSP, scheme, one account per role and a schedule (idempotent)."""
+        from remote_tuk.demo import seed
+
+        settings = current_app.config["RTUK"]
+        if settings.is_production:
+            raise click.ClickException("Data demo tidak boleh dibuat di produksi.")
+        creds = seed(db.session, settings.var_dir / "demo-credentials.json")
+        click.echo("\nAkun demo / demo accounts:")
+        for c in creds:
+            click.echo(f"  {c['role']:<9} {c['username']:<12} {c['password']}")
+        click.echo("  (Admin dan asesor mendaftarkan TOTP saat pertama masuk / admin and assessor enrol TOTP at first login)")
+
+    @app.cli.command("import-standard")
+    @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    def import_standard(path: Path) -> None:
+        """Import a scheme from a JSON or CSV file (all or nothing)."""
+        from remote_tuk.errors import DomainError
+        from remote_tuk.lsp.services import import_scheme
+
+        try:
+            scheme = import_scheme(db.session, path.read_bytes(), path.name, actor_id=None)
+        except DomainError as err:
+            lines = [err.message]
+            for d in err.details if isinstance(err.details, list) else []:
+                lines.append(f"  baris {d['line'] or '-'}: {d['field']}: {d['message']}")
+            raise click.ClickException("\n".join(lines)) from err
+        click.echo(f"Skema {scheme.code} diimpor ({len(scheme.units)} unit, {scheme.kuk_count} KUK).")
+
+    @app.cli.command("export-standard")
+    @click.argument("code")
+    @click.option("--format", "fmt", type=click.Choice(["json", "csv"]), default="json")
+    def export_standard(code: str, fmt: str) -> None:
+        """Print a scheme in the import format."""
+        from sqlalchemy import select
+
+        from remote_tuk.lsp import standards
+        from remote_tuk.lsp.models import Scheme
+        from remote_tuk.lsp.services import get_scheme
+
+        scheme_id = db.session.scalar(select(Scheme.id).where(Scheme.code == code))
+        if scheme_id is None:
+            raise click.ClickException(f"Skema {code} tidak ditemukan.")
+        scheme = get_scheme(db.session, scheme_id)
+        click.echo(standards.to_json(scheme) if fmt == "json" else standards.to_csv(scheme), nl=False)
+
+    @app.cli.command("create-user")
+    @click.option("--username", required=True)
+    @click.option("--name", "full_name", required=True)
+    @click.option("--role", type=click.Choice(["lsp_admin", "asesor", "asesi", "auditor"]), required=True)
+    @click.option("--met", "met_number")
+    @click.option("--nik")
+    @click.password_option()
+    def create_user(username: str, full_name: str, role: str, met_number: str | None, nik: str | None,
+                    password: str) -> None:
+        """Create an account (e.g. the first LSP admin in production)."""
+        from remote_tuk.accounts.models import Role
+        from remote_tuk.accounts.services import create_user as create
+        from remote_tuk.errors import DomainError
+
+        try:
+            create(db.session, username=username, full_name=full_name, role=Role(role), password=password,
+                   met_number=met_number, nik=nik, created_by=None)
+            db.session.commit()
+        except DomainError as err:
+            raise click.ClickException(f"{err.message} {json.dumps(err.details, ensure_ascii=False) if err.details else ''}") from err
+        click.echo(f"Pengguna {username} dibuat.")
+
+    @app.cli.command("serve")
+    @click.option("--host", default=None)
+    @click.option("--port", default=None, type=int)
+    def serve(host: str | None, port: int | None) -> None:
+        """Serve HTTP and Socket.IO (threading mode). Production: gunicorn -w 1 --threads N wsgi:app."""
+        from remote_tuk.extensions import socketio
+
+        settings = current_app.config["RTUK"]
+        host, port = host or settings.host, port or settings.port
+        click.echo(f"Remote TUK berjalan di http://{host}:{port}/  (Ctrl+C untuk berhenti)")
+        kwargs: dict[str, Any] = {"host": host, "port": port, "use_reloader": False}
+        if not settings.is_production:
+            kwargs["allow_unsafe_werkzeug"] = True
+        socketio.run(current_app._get_current_object(), **kwargs)  # type: ignore[attr-defined]
+
+    @app.cli.command("gen-secret")
+    def gen_secret() -> None:
+        """Print a fresh secret key for RTUK_SECRET_KEY."""
+        click.echo(secrets.token_urlsafe(48))

@@ -1,0 +1,24 @@
+"""Extension objects, created once and bound to an app in ``create_app``."""
+
+from __future__ import annotations
+
+from flask import request
+from flask_babel import Babel
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_login import LoginManager
+from flask_socketio import SocketIO
+from flask_wtf.csrf import CSRFProtect
+
+from remote_tuk.db import Database
+
+db = Database()
+csrf = CSRFProtect()
+login_manager = LoginManager()
+limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=True)
+socketio = SocketIO()
+babel = Babel()
+
+
+def client_ip() -> str | None:
+    return request.remote_addr

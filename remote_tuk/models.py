@@ -1,0 +1,26 @@
+"""Every model, imported in one place so Alembic and ``create_all`` see the whole metadata."""
+
+from remote_tuk.accounts.models import JoinLink, Role, User
+from remote_tuk.assessment.models import AssessmentSession, AuditorGrant, Schedule, SessionState, SessionTransition
+from remote_tuk.audit.models import AuditEvent
+from remote_tuk.db import Base
+from remote_tuk.lsp.models import Element, Kuk, Lsp, LspType, Scheme, Unit
+
+__all__ = [
+    "AssessmentSession",
+    "AuditEvent",
+    "AuditorGrant",
+    "Base",
+    "Element",
+    "JoinLink",
+    "Kuk",
+    "Lsp",
+    "LspType",
+    "Role",
+    "Schedule",
+    "Scheme",
+    "SessionState",
+    "SessionTransition",
+    "Unit",
+    "User",
+]
