@@ -91,7 +91,7 @@ class FilesystemStore:
 
     def open(self, key: str, version: str | None = None) -> BinaryIO:
         try:
-            return open(self._path(key), "rb")  # noqa: SIM115
+            return open(self._path(key), "rb")
         except FileNotFoundError:
             raise ObjectNotFound(key) from None
 
@@ -164,7 +164,7 @@ class S3Store:
         try:
             if not self.client.bucket_exists(self.bucket):
                 self.client.make_bucket(self.bucket, object_lock=True)
-        except Exception as exc:  # noqa: BLE001 - translated at the boundary
+        except Exception as exc:
             raise self._translate(exc) from exc
         self._bucket_ready = True
 
@@ -183,7 +183,7 @@ class S3Store:
                 raise ObjectExists(key)
             except ObjectExists:
                 raise
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 err = self._translate(exc, key)
                 if not isinstance(err, ObjectNotFound):
                     raise err from exc
@@ -193,7 +193,7 @@ class S3Store:
                                              part_size=64 << 20)
         except (ObjectExists, StoreUnavailable, ObjectStoreError):
             raise
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise self._translate(exc, key) from exc
         return StoredObject(key, res.version_id, size)
 
@@ -201,7 +201,7 @@ class S3Store:
         self.ensure_bucket()
         try:
             resp = self.client.get_object(self.bucket, key, version_id=version)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise self._translate(exc, key) from exc
         return _Response(resp)  # type: ignore[return-value]
 
@@ -209,7 +209,7 @@ class S3Store:
         self.ensure_bucket()
         try:
             st = self.client.stat_object(self.bucket, key)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise self._translate(exc, key) from exc
         return StoredObject(key, st.version_id, st.size or 0)
 
@@ -217,7 +217,7 @@ class S3Store:
         try:
             r = self.client.get_object_retention(self.bucket, key, version_id=version)
             hold = self.client.is_object_legal_hold_enabled(self.bucket, key, version_id=version)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise self._translate(exc, key) from exc
         return (r.mode if r else None), (r.retain_until_date if r else None), hold
 
@@ -227,13 +227,13 @@ class S3Store:
             for obj in self.client.list_objects(self.bucket, prefix=prefix, recursive=True):
                 if obj.object_name:
                     yield obj.object_name
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise self._translate(exc) from exc
 
     def delete(self, key: str, version: str | None = None) -> None:
         try:
             self.client.remove_object(self.bucket, key, version_id=version)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise self._translate(exc, key) from exc
 
     def describe(self) -> dict[str, object]:

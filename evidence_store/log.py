@@ -87,7 +87,7 @@ class TransparencyLog:
         self.every_entries, self.every_seconds = every_entries, every_seconds
         self.state = LogState()
         self._tlock = threading.RLock()
-        self._lockfile = open(self.dir / "lock", "a+b")  # noqa: SIM115
+        self._lockfile = open(self.dir / "lock", "a+b")
         self._depth = 0
         with self.locked():
             pass

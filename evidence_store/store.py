@@ -98,7 +98,7 @@ class EvidenceStore:
                                    every_seconds=checkpoint_every_seconds)
         self.extra_parameters = extra_parameters or {}
         self._spool_lock = threading.Lock()
-        self._spool_file = open(self.dir / "spool" / ".lock", "a+b")  # noqa: SIM115
+        self._spool_file = open(self.dir / "spool" / ".lock", "a+b")
         self._stop = threading.Event()
         self._bg: threading.Thread | None = None
         self.last_recovery: dict[str, Any] = {}
@@ -212,7 +212,7 @@ class EvidenceStore:
     # ------------------------------------------------------------------------------------------------------------
     # append
     # ------------------------------------------------------------------------------------------------------------
-    def append(self, session_id: str, type: str, data: bytes | BinaryIO, *,  # noqa: A002
+    def append(self, session_id: str, type: str, data: bytes | BinaryIO, *,
                metadata: dict[str, Any] | None = None, actor: Actor, client_time: str | int | None = None,
                media_range: tuple[int, int] | dict[str, int] | None = None, candidate_id: str | None = None) -> Receipt:
         """Encrypt and store one evidence item and log it. Returns only once both the object (in the store, or in the
@@ -289,7 +289,7 @@ class EvidenceStore:
     def _intent(self, path: Path, fields: dict[str, Any]) -> Iterator[None]:
         """A durable, locked record of an in-flight append, so recovery can tell in-flight from orphaned."""
         _write_json_durable(path, fields)
-        fh = open(path, "rb")  # noqa: SIM115
+        fh = open(path, "rb")
         fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
         try:
             yield
@@ -318,7 +318,7 @@ class EvidenceStore:
         for meta in sorted((self.dir / "spool").glob("*.json")):
             with suppress(FileNotFoundError, ValueError):
                 if json.loads(meta.read_text())["key"] == object_key:
-                    return open(meta.with_suffix(".rte"), "rb")  # noqa: SIM115
+                    return open(meta.with_suffix(".rte"), "rb")
         return self.backend.open(object_key)
 
     def read(self, object_ref: str | Receipt, reader: Actor, out: BinaryIO | None = None) -> bytes | None:
@@ -398,7 +398,7 @@ class EvidenceStore:
         Everything found is logged (kind ``item`` with ``recovered``, or ``quarantine``), nothing is dropped silently."""
         report: dict[str, Any] = {"relogged": [], "quarantined": [], "abandoned": [], "missing": []}
         for path in sorted((self.dir / "pending").glob("*.json")):
-            fh = open(path, "rb")  # noqa: SIM115
+            fh = open(path, "rb")
             try:
                 try:
                     fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)

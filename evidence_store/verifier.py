@@ -901,7 +901,7 @@ class _CommitSink(io.RawIOBase):
         self.fh = None
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self.fh = open(path, "wb")  # noqa: SIM115
+            self.fh = open(path, "wb")
         self.size = 0
 
     def write(self, b: Any) -> int:
