@@ -1,0 +1,276 @@
+"""Every tampering is detected, each with its own precise failure code."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from bundle_tools import lines, read_bundle, set_lines, tamper, write_bundle
+from evidence_store.log import NoteSigner
+from evidence_store.merkle import MerkleTree
+from evidence_store.verifier import TAG_SIZE, canonical_json, format_tlog_proof, leaf_hash, verify_bundle
+
+CS = 4096
+
+
+@pytest.fixture
+def bundle(store, auditor, tmp_path):
+    store.open_session("A", {"scheme": "SKM-1"})
+    store.open_session("B")
+    for i in range(4):
+        store.append("A", "answer", f"answer {i}".encode() * 1500, metadata={"q": i}, actor=("asesi", "c1"),
+                     client_time=f"t{i}", candidate_id="c1")
+        store.append("B", "answer", f"other {i}".encode(), metadata={"q": i}, actor=("asesi", "c2"), candidate_id="c2")
+    store.close_session("A")
+    store.close_session("B")
+    a = store.export_bundle("A", tmp_path / "a.zip", auditor.public_key())
+    b = store.export_bundle("B", tmp_path / "b.zip", auditor.public_key())
+    return a, b, str(store.signer.verifier_key)
+
+
+def check(path, vkey, auditor=None):
+    return verify_bundle(path, vkey, auditor)
+
+
+def test_clean_bundle_verifies_and_decrypts(bundle, auditor, tmp_path):
+    a, _, vkey = bundle
+    r = check(a, vkey, auditor)
+    assert r.ok, r.render()
+    assert r.items == 4 and r.decrypted == 4 and r.objects_checked == 4
+    r = verify_bundle(a, vkey, auditor, plaintext_dir=tmp_path / "plain")
+    files = sorted((tmp_path / "plain").rglob("*.rte"))
+    assert {f.read_bytes() for f in files} == {f"answer {i}".encode() * 1500 for i in range(4)}
+
+
+def first_item(files):
+    for i, line in enumerate(lines(files)):
+        e = json.loads(line)
+        if e["kind"] == "item":
+            return i, e
+    raise AssertionError
+
+
+def test_flipped_byte_in_object(bundle, tmp_path):
+    a, _, vkey = bundle
+
+    def fn(files):
+        _, e = first_item(files)
+        blob = bytearray(files["objects/" + e["object"]["key"]])
+        blob[-5] ^= 0x01
+        files["objects/" + e["object"]["key"]] = bytes(blob)
+
+    r = check(tamper(a, tmp_path / "t.zip", fn), vkey)
+    assert r.codes() == {"object_hash_mismatch"}
+
+
+def test_flipped_byte_without_fixing_manifest(bundle, tmp_path):
+    a, _, vkey = bundle
+
+    def fn(files):
+        _, e = first_item(files)
+        blob = bytearray(files["objects/" + e["object"]["key"]])
+        blob[-5] ^= 0x01
+        files["objects/" + e["object"]["key"]] = bytes(blob)
+
+    r = check(tamper(a, tmp_path / "t.zip", fn, fix_manifest=False), vkey)
+    assert "file_hash_mismatch" in r.codes() and "object_hash_mismatch" in r.codes()
+
+
+def test_flipped_byte_in_entry(bundle, tmp_path):
+    a, _, vkey = bundle
+
+    def fn(files):
+        ls = lines(files)
+        i, _ = first_item(files)
+        ls[i] = ls[i].replace(b'"client_time":"t0"', b'"client_time":"t9"')
+        set_lines(files, ls)
+
+    r = check(tamper(a, tmp_path / "t.zip", fn), vkey)
+    assert "inclusion_failed" in r.codes()
+    assert "chain_broken" in r.codes()  # the next entry's prev no longer matches
+
+
+def test_deleted_entry(bundle, tmp_path):
+    a, _, vkey = bundle
+
+    def fn(files):
+        ls = lines(files)
+        i, _ = first_item(files)
+        del ls[i + 1]
+        set_lines(files, ls)
+
+    r = check(tamper(a, tmp_path / "t.zip", fn), vkey)
+    assert "chain_gap" in r.codes()
+    assert any("1 entry is missing" in f.message for f in r.failures)
+
+
+def test_reordered_entries(bundle, tmp_path):
+    a, _, vkey = bundle
+
+    def fn(files):
+        ls = lines(files)
+        i, _ = first_item(files)
+        ls[i], ls[i + 1] = ls[i + 1], ls[i]
+        set_lines(files, ls)
+
+    r = check(tamper(a, tmp_path / "t.zip", fn), vkey)
+    assert {"entries_out_of_order", "chain_order"} <= r.codes()
+
+
+def rechain(ls: list[bytes], session: str) -> list[bytes]:
+    prev = None
+    out = []
+    for line in ls:
+        e = json.loads(line)
+        if e["chain"] == session:
+            if prev is not None:
+                e["prev"] = prev
+                if e["kind"] == "close":
+                    e["last_hash"] = prev
+            line = canonical_json(e)
+            prev = leaf_hash(line).hex()
+        out.append(line)
+    return out
+
+
+def test_entry_replaced_with_all_hashes_recomputed(bundle, tmp_path):
+    a, _, vkey = bundle
+
+    def fn(files):
+        ls = lines(files)
+        i, e = first_item(files)
+        e["metadata"]["q"] = 99
+        ls[i] = canonical_json(e)
+        set_lines(files, rechain(ls, "A"))
+
+    r = check(tamper(a, tmp_path / "t.zip", fn), vkey)
+    assert "chain_broken" not in r.codes()  # the forger made the chain consistent ...
+    assert "inclusion_failed" in r.codes()  # ... but the signed tree holds the original entries
+
+
+def test_entries_swapped_between_sessions(bundle, tmp_path):
+    a, b, vkey = bundle
+    other = read_bundle(b)
+
+    def fn(files):
+        ls = lines(files)
+        i, _ = first_item(files)
+        j, eb = first_item(other)
+        ls[i] = lines(other)[j]
+        files[f"proofs/{eb['log_index']}.tlog-proof"] = other[f"proofs/{eb['log_index']}.tlog-proof"]
+        set_lines(files, ls)
+
+    r = check(tamper(a, tmp_path / "t.zip", fn), vkey)
+    assert "entry_foreign_session" in r.codes()
+
+
+def test_old_chunk_replayed_in_object(bundle, auditor, tmp_path):
+    a, _, vkey = bundle
+
+    def fn(files):
+        _, e = first_item(files)
+        name = "objects/" + e["object"]["key"]
+        blob = files[name]
+        hlen = 8 + int.from_bytes(blob[4:8], "big")
+        seg = CS + TAG_SIZE
+        assert len(blob) > hlen + seg
+        files[name] = blob[: hlen + seg] + blob[hlen : hlen + seg] + blob[hlen + 2 * seg :]
+
+    r = check(tamper(a, tmp_path / "t.zip", fn), vkey, auditor)
+    assert {"object_hash_mismatch", "object_chunk_replayed"} <= r.codes()
+
+
+def test_truncated_tail(bundle, tmp_path):
+    a, _, vkey = bundle
+
+    def fn(files):
+        ls = [x for x in lines(files) if json.loads(x)["kind"] != "close"]
+        set_lines(files, ls[:-1])
+
+    r = check(tamper(a, tmp_path / "t.zip", fn), vkey)
+    assert r.codes() == {"chain_not_closed"}
+
+
+def test_entries_file_cut_mid_line(bundle, tmp_path):
+    a, _, vkey = bundle
+
+    def fn(files):
+        files["entries.jsonl"] = files["entries.jsonl"][:-40]
+
+    r = check(tamper(a, tmp_path / "t.zip", fn), vkey)
+    assert {"entries_truncated", "entry_malformed", "chain_not_closed"} <= r.codes()
+
+
+def test_log_rechained_and_resigned_after_edit(bundle, store, tmp_path):
+    """The operator edits an entry, rechains, rebuilds the whole tree and signs a new checkpoint with another key."""
+    a, _, vkey = bundle
+    all_lines = (store.dir / "log" / "entries.jsonl").read_bytes().rstrip(b"\n").split(b"\n")
+    for k, line in enumerate(all_lines):
+        e = json.loads(line)
+        if e["kind"] == "item" and e["chain"] == "A":
+            e["metadata"]["q"] = 42
+            all_lines[k] = canonical_json(e)
+            break
+    all_lines = rechain(all_lines, "A")
+    tree = MerkleTree()
+    for line in all_lines:
+        tree.append(line)
+    forger = NoteSigner(store.signer.name, Ed25519PrivateKey.generate())
+    cp = forger.sign(f"{forger.name}\n{tree.size}\n{base64.b64encode(tree.root()).decode()}\n".encode())
+
+    def fn(files):
+        keep = [json.loads(x)["log_index"] for x in lines(files)]
+        set_lines(files, [all_lines[i] for i in keep])
+        files["checkpoint"] = cp
+        for i in keep:
+            files[f"proofs/{i}.tlog-proof"] = format_tlog_proof(i, tree.inclusion_proof(i), cp)
+
+    forged = tamper(a, tmp_path / "t.zip", fn)
+    r = check(forged, vkey)
+    assert r.codes() == {"checkpoint_wrong_key"}
+    # with the forger's own key everything is consistent: which is why the auditor must pin the LSP's key
+    assert check(forged, str(forger.verifier_key)).ok
+
+
+def test_forged_checkpoint_signature(bundle, tmp_path):
+    a, _, vkey = bundle
+
+    def fn(files):
+        cp = files["checkpoint"]
+        body, sig = cp.split(b"\n\n")
+        parts = body.split(b"\n")
+        parts[1] = str(int(parts[1]) + 1).encode()
+        files["checkpoint"] = b"\n".join(parts) + b"\n\n" + sig
+
+    r = check(tamper(a, tmp_path / "t.zip", fn), vkey)
+    assert r.codes() == {"checkpoint_bad_signature"}
+
+
+def test_wrong_verifier_key(bundle, tmp_path):
+    a, _, _ = bundle
+    other = NoteSigner("remote-tuk.example/evidence", Ed25519PrivateKey.generate())
+    r = check(a, str(other.verifier_key))
+    assert r.codes() == {"checkpoint_wrong_key"}
+
+
+def test_unlisted_and_unsafe_files(bundle, tmp_path):
+    a, _, vkey = bundle
+    files = read_bundle(a)
+    files["extra.txt"] = b"hi"
+    r = check(write_bundle(tmp_path / "t.zip", files, fix_manifest=False), vkey)
+    assert r.codes() == {"file_unlisted"}
+    files = read_bundle(a)
+    files["../evil"] = b"x"
+    r = check(write_bundle(tmp_path / "t2.zip", files, fix_manifest=False), vkey)
+    assert r.codes() == {"bundle_malformed"}
+
+
+def test_shredded_items_still_verify(bundle, store, auditor, tmp_path):
+    store.shred_candidate("c1", ("dpo", "x"))
+    path = store.export_bundle("A", tmp_path / "shred.zip", auditor.public_key())
+    r = check(path, str(store.signer.verifier_key), auditor)
+    assert r.ok, r.render()
+    assert len(r.shredded) == 4 and r.decrypted == 0
