@@ -230,26 +230,29 @@ class EvidenceStore:
         kek_id = self.keys.put(key_id, session_id, candidate_id, object_key, dk, salt)
         header, prefix = build_header(object_id, session_id, type, key_id, self.chunk_size)
         staging = self.dir / "staging" / f"{object_id}.rte"
-        with open(staging, "wb") as out:
-            res = encrypt_stream(data, out, dk, salt, header, prefix, self.chunk_size)
-            out.flush()
-            os.fsync(out.fileno())
-        del dk, salt
-        if isinstance(media_range, tuple | list):
-            media_range = {"start_ms": int(media_range[0]), "end_ms": int(media_range[1])}
-        fields = {
-            "chain": session_id, "kind": "item", "session_id": session_id, "type": type,
-            "metadata": metadata or {}, "actor": _actor(actor),
-            "client_time": None if client_time is None else str(client_time),
-            "media_range": media_range, "candidate_id": candidate_id,
-            "object": {"key": object_key, "id": object_id, "version": None, "sha256": res.sha256, "size": res.size,
-                       "plaintext_size": res.plaintext_size},
-            "commitment": res.commitment,
-            "enc": {"alg": STREAM_ALG, "chunk_size": self.chunk_size, "chunks": res.chunks, "key_id": key_id,
-                    "kek_id": kek_id, "key_wrap": KEK_WRAP_ALG, "tag_size": TAG_SIZE},
-        }
         intent_path = self.dir / "pending" / f"{object_id}.json"
-        with self._intent(intent_path, fields):
+        with self._intent(intent_path, {"state": "encrypting", "session_id": session_id,
+                                        "object": {"key": object_key, "id": object_id},
+                                        "enc": {"key_id": key_id}}) as update_intent:
+            with open(staging, "wb") as out:
+                res = encrypt_stream(data, out, dk, salt, header, prefix, self.chunk_size)
+                out.flush()
+                os.fsync(out.fileno())
+            del dk, salt
+            if isinstance(media_range, tuple | list):
+                media_range = {"start_ms": int(media_range[0]), "end_ms": int(media_range[1])}
+            fields = {
+                "chain": session_id, "kind": "item", "session_id": session_id, "type": type,
+                "metadata": metadata or {}, "actor": _actor(actor),
+                "client_time": None if client_time is None else str(client_time),
+                "media_range": media_range, "candidate_id": candidate_id,
+                "object": {"key": object_key, "id": object_id, "version": None, "sha256": res.sha256,
+                           "size": res.size, "plaintext_size": res.plaintext_size},
+                "commitment": res.commitment,
+                "enc": {"alg": STREAM_ALG, "chunk_size": self.chunk_size, "chunks": res.chunks, "key_id": key_id,
+                        "kek_id": kek_id, "key_wrap": KEK_WRAP_ALG, "tag_size": TAG_SIZE},
+            }
+            update_intent(fields)
             spooled = False
             version: str | None = None
             if self.spool_depth() == 0:
@@ -286,16 +289,25 @@ class EvidenceStore:
         return Receipt(idx, h, object_key, version, spooled)
 
     @contextmanager
-    def _intent(self, path: Path, fields: dict[str, Any]) -> Iterator[None]:
-        """A durable, locked record of an in-flight append, so recovery can tell in-flight from orphaned."""
-        _write_json_durable(path, fields)
-        fh = open(path, "rb")
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+    def _intent(self, path: Path, fields: dict[str, Any]) -> Iterator[Any]:
+        """A durable, locked record of an in-flight append (created before the ciphertext is written), so recovery
+        can tell an append in flight in a live process from one interrupted by a crash."""
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+
+        def update(obj: dict[str, Any]) -> None:
+            data = json.dumps(obj, sort_keys=True).encode()
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, data, 0)
+            os.fsync(fd)
+
         try:
-            yield
+            update(fields)
+            fsync_dir(path.parent)
+            yield update
             path.unlink()
         finally:
-            fh.close()
+            os.close(fd)
 
     # ------------------------------------------------------------------------------------------------------------
     # reading
@@ -411,7 +423,14 @@ class EvidenceStore:
                 except ValueError:
                     path.unlink()  # torn intent: written before the object, so nothing was stored under it
                     continue
-                self._recover_intent(fields, report)
+                if fields.get("state") == "encrypting":
+                    # crashed while encrypting: nothing was stored or acknowledged; drop the partial ciphertext
+                    with suppress(FileNotFoundError):
+                        (self.dir / "staging" / f"{fields['object']['id']}.rte").unlink()
+                    self.keys.delete([fields["enc"]["key_id"]])
+                    report["abandoned"].append(fields["object"]["key"])
+                else:
+                    self._recover_intent(fields, report)
                 path.unlink()
             finally:
                 fh.close()

@@ -1,0 +1,304 @@
+"""EvidenceStore behaviour: concurrency, recovery, spool, shredding, KEK rotation, CLI, parameters."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from conftest import make_store
+
+from evidence_store.errors import KeyUnavailable, SessionError, StoreUnavailable
+from evidence_store.verifier import verify_bundle
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def test_append_read_and_entry_fields(store):
+    store.open_session("S1", {"scheme": "SKM"})
+    rc = store.append("S1", "recording", b"x" * 10000, metadata={"track": "video"}, actor=("asesi", "c1"),
+                      client_time="2026-01-01T00:00:00Z", media_range=(1000, 3000), candidate_id="c1")
+    e = [x for x in store.list_entries("S1") if x["kind"] == "item"][0]
+    assert e["log_index"] == rc.log_index and e["seq"] == 1 and e["session_id"] == "S1"
+    assert e["media_range"] == {"start_ms": 1000, "end_ms": 3000}
+    assert e["actor"] == {"role": "asesi", "id": "c1"} and e["client_time"] == "2026-01-01T00:00:00Z"
+    assert e["commitment"].startswith("sha256-salted:") and e["object"]["size"] > 10000
+    assert e["enc"]["alg"] == "AES-256-GCM-STREAM-v1" and e["enc"]["kek_id"] == "kek-1"
+    # the commitment is salted: not the bare hash of the plaintext
+    import hashlib
+
+    assert hashlib.sha256(b"x" * 10000).hexdigest() not in json.dumps(e)
+    assert store.read(rc.object_key, ("asesor", "a1")) == b"x" * 10000
+    reads = [x for x in store.list_entries("S1") if x["kind"] == "read"]
+    assert reads[0]["actor"] == {"role": "asesor", "id": "a1"} and reads[0]["object"]["key"] == rc.object_key
+    # the object on disk is ciphertext only
+    raw = (store.dir / "objects" / rc.object_key).read_bytes()
+    assert b"x" * 64 not in raw and raw.startswith(b"RTE1")
+
+
+def test_session_rules(store):
+    with pytest.raises(SessionError):
+        store.append("nope", "t", b"", actor=("a", "b"))
+    store.open_session("S")
+    with pytest.raises(SessionError):
+        store.open_session("S")
+    store.close_session("S")
+    with pytest.raises(SessionError):
+        store.append("S", "t", b"", actor=("a", "b"))
+    with pytest.raises(ValueError):
+        store.open_session("../etc")
+
+
+def test_many_threads_one_chain(store, auditor, tmp_path):
+    store.open_session("T")
+    receipts = []
+    lock = threading.Lock()
+
+    def work(n):
+        for i in range(10):
+            rc = store.append("T", "chunk", os.urandom(100 + i), actor=("system", f"t{n}"))
+            with lock:
+                receipts.append(rc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    store.close_session("T")
+    assert len({r.log_index for r in receipts}) == 60
+    r = verify_bundle(store.export_bundle("T", tmp_path / "t.zip", auditor.public_key()),
+                      str(store.signer.verifier_key), auditor)
+    assert r.ok and r.items == 60 and r.decrypted == 60, r.render()
+
+
+def run_cli(data_dir, *args, check=True):
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    p = subprocess.run([sys.executable, "-m", "evidence_store", "--data-dir", str(data_dir), *args],
+                       capture_output=True, text=True, env=env, cwd=ROOT, timeout=60)
+    if check:
+        assert p.returncode == 0, p.stderr
+    return p
+
+
+def test_cli_process_and_threads_append_concurrently(store, tmp_path):
+    store.open_session("C")
+    f = tmp_path / "f.bin"
+    f.write_bytes(b"cli evidence")
+    stop = threading.Event()
+    count = [0]
+
+    def work():
+        while not stop.is_set():
+            store.append("C", "chunk", b"thread", actor=("system", "t"))
+            count[0] += 1
+
+    t = threading.Thread(target=work)
+    t.start()
+    outs = [run_cli(store.dir, "append", "--session", "C", "--type", "doc", "--file", str(f),
+                    "--actor", "asesor:7").stdout for _ in range(3)]
+    stop.set()
+    t.join()
+    store.close_session("C")
+    assert all(o.startswith("log_index=") for o in outs)
+    items = [e for e in store.list_entries("C") if e["kind"] == "item"]
+    assert len(items) == count[0] + 3
+    assert sum(e["actor"]["id"] == "7" for e in items) == 3
+    r = verify_bundle(store.export_bundle("C", tmp_path / "c.zip"), str(store.signer.verifier_key))
+    assert r.ok, r.render()
+
+
+def test_cli_end_to_end(tmp_path):
+    d = tmp_path / "ev"
+    f = tmp_path / "f.txt"
+    f.write_bytes(b"jawaban")
+    out = run_cli(d, "append", "--session", "X", "--type", "answer", "--file", str(f), "--open").stdout
+    assert "log_index=1" in out and "entry_hash=" in out
+    run_cli(d, "close", "--session", "X")
+    run_cli(d, "auditor-keygen", "--out", str(tmp_path / "aud"))
+    run_cli(d, "export", "--session", "X", "--out", str(tmp_path / "x.zip"), "--auditor-key", str(tmp_path / "aud.pub"))
+    status = json.loads(run_cli(d, "status").stdout)
+    assert status["spool_depth"] == 0 and status["log_size"] == 3
+    ok = run_cli(d, "verify", str(tmp_path / "x.zip"), "--pubkey", status["verifier_key"],
+                 "--decrypt-with", str(tmp_path / "aud"))
+    assert "VERIFIED" in ok.stdout and "1 decrypted" in ok.stdout
+    blob = bytearray((tmp_path / "x.zip").read_bytes())
+    blob[len(blob) // 3] ^= 0xFF
+    (tmp_path / "bad.zip").write_bytes(bytes(blob))
+    bad = run_cli(d, "verify", str(tmp_path / "bad.zip"), "--pubkey", status["verifier_key"], check=False)
+    assert bad.returncode == 1 and "FAIL" in bad.stdout
+    params = json.loads(run_cli(d, "parameters").stdout)
+    assert params["encryption"]["chunk_size_bytes"] == 64 * 1024
+
+
+def test_recovery_relogs_interrupted_append(tmp_path):
+    s = make_store(tmp_path)
+    s.open_session("R")
+    original = s.log.append
+
+    def crash(build):
+        raise KeyboardInterrupt("simulated crash between object write and log append")
+
+    s.log.append = crash
+    with pytest.raises(KeyboardInterrupt):
+        s.append("R", "doc", b"precious", actor=("asesi", "c"))
+    s.log.append = original
+    s.close()
+    s2 = make_store(tmp_path)
+    assert len(s2.last_recovery["relogged"]) == 1
+    items = [e for e in s2.list_entries("R") if e["kind"] == "item"]
+    assert items[0]["metadata"] == {"recovered": True}
+    assert s2.read(items[0]["object"]["key"], ("auditor", "x")) == b"precious"
+    s2.close()
+
+
+def test_recovery_quarantines_orphans_and_missing_objects(tmp_path):
+    s = make_store(tmp_path)
+    s.open_session("Q")
+    rc = s.append("Q", "doc", b"one", actor=("a", "b"))
+    s.close()
+    objdir = tmp_path / "evidence" / "objects"
+    (objdir / "sessions" / "Q" / "stray.rte").write_bytes(b"RTE1 not logged")
+    os.chmod(objdir / rc.object_key, 0o644)
+    (objdir / rc.object_key).unlink()
+    s2 = make_store(tmp_path)
+    assert s2.last_recovery["quarantined"] == ["sessions/Q/stray.rte"]
+    assert s2.last_recovery["missing"] == [rc.object_key]
+    reasons = {e["object"]["key"]: e["reason"] for e in s2.list_entries("Q") if e["kind"] == "quarantine"}
+    assert "without a log entry" in reasons["sessions/Q/stray.rte"]
+    assert "missing" in reasons[rc.object_key]
+    s2.close()
+    s3 = make_store(tmp_path)  # reported once, not again
+    assert s3.last_recovery["quarantined"] == [] and s3.last_recovery["missing"] == []
+    s3.close()
+
+
+def test_torn_log_line_is_truncated(tmp_path):
+    s = make_store(tmp_path)
+    s.open_session("W")
+    s.append("W", "doc", b"ok", actor=("a", "b"))
+    s.close()
+    with open(tmp_path / "evidence" / "log" / "entries.jsonl", "ab") as fh:
+        fh.write(b'{"chain":"W","kind":"item","log_ind')
+    s2 = make_store(tmp_path)
+    s2.append("W", "doc", b"after", actor=("a", "b"))
+    s2.close_session("W")
+    r = verify_bundle(s2.export_bundle("W", tmp_path / "w.zip"), str(s2.signer.verifier_key))
+    assert r.ok and r.items == 2, r.render()
+    s2.close()
+
+
+class FlakyStore:
+    """Wraps a backend; while ``down`` every call raises StoreUnavailable (as the S3 adapter does)."""
+
+    def __init__(self, inner):
+        self.inner, self.down, self.name = inner, False, inner.name
+        self.put_order = []
+
+    def __getattr__(self, name):
+        attr = getattr(self.inner, name)
+
+        def call(*a, **kw):
+            if self.down:
+                raise StoreUnavailable("down")
+            if name == "put_file":
+                self.put_order.append(a[0])
+            return attr(*a, **kw)
+
+        return call
+
+
+def test_spool_during_outage_drains_in_order(store, auditor, tmp_path):
+    flaky = FlakyStore(store.backend)
+    store.backend = flaky
+    store.open_session("O")
+    keys = [store.append("O", "chunk", f"c{i}".encode(), actor=("s", "x")).object_key for i in range(3)]
+    flaky.down = True
+    spooled = [store.append("O", "chunk", f"s{i}".encode(), actor=("s", "x")) for i in range(5)]
+    assert all(r.spooled for r in spooled) and store.status()["spool_depth"] == 5
+    assert store.read(spooled[0].object_key, ("asesor", "a")) == b"s0"  # readable from the spool
+    assert store.drain_spool() == 0
+    flaky.down = False
+    more = store.append("O", "chunk", b"after", actor=("s", "x"))
+    assert more.spooled  # order is kept: nothing overtakes the spool
+    assert store.drain_spool() == 6 and store.status()["spool_depth"] == 0
+    assert flaky.put_order == keys + [r.object_key for r in spooled] + [more.object_key]
+    stored = [e for e in store.list_entries("O") if e["kind"] == "object_stored"]
+    assert [e["object"]["key"] for e in stored] == [r.object_key for r in spooled] + [more.object_key]
+    store.close_session("O")
+    r = verify_bundle(store.export_bundle("O", tmp_path / "o.zip", auditor.public_key()),
+                      str(store.signer.verifier_key), auditor)
+    assert r.ok and r.decrypted == 9, r.render()
+
+
+def test_shred_and_rotate(tmp_path, auditor):
+    s = make_store(tmp_path)
+    s.open_session("K")
+    a = s.append("K", "face", b"biometric", actor=("s", "x"), candidate_id="cand1")
+    b = s.append("K", "answer", b"other", actor=("s", "x"), candidate_id="cand2")
+    rot = s.rotate_kek()
+    assert rot["rewrapped"] == 2 and rot["new_kek_id"] == "kek-2"
+    assert s.read(a.object_key, ("asesor", "1")) == b"biometric"
+    rcs = s.shred_candidate("cand1", ("dpo", "1"))
+    assert len(rcs) == 1
+    with pytest.raises(KeyUnavailable):
+        s.read(a.object_key, ("asesor", "1"))
+    s.close_session("K")
+    s.close()
+    s2 = make_store(tmp_path)  # the rotated KEK was persisted (development mode)
+    assert s2.read(b.object_key, ("asesor", "1")) == b"other"
+    assert s2.describe_parameters()["encryption"]["kek_id"] == "kek-2"
+    r = verify_bundle(s2.export_bundle("K", tmp_path / "k.zip", auditor.public_key()),
+                      str(s2.signer.verifier_key), auditor)
+    assert r.ok and r.shredded == [f"dk-{a.object_key.split('/')[-1][:-4]}"] and r.decrypted == 1, r.render()
+    kinds = [e["kind"] for e in s2.list_entries("K")]
+    assert "key_shred" in kinds
+    s2.close()
+
+
+def test_kek_from_settings_and_rotation_with_given_key(tmp_path):
+    kek = base64.b64encode(os.urandom(32)).decode()
+    s = make_store(tmp_path, kek=kek, kek_id="prod-1")
+    s.open_session("P")
+    rc = s.append("P", "doc", b"d", actor=("s", "x"))
+    new = os.urandom(32)
+    s.rotate_kek(new, "prod-2")
+    s.close()
+    assert not (tmp_path / "evidence" / "keys" / "kek.json").exists()
+    s2 = make_store(tmp_path, kek=base64.b64encode(new).decode(), kek_id="prod-2")
+    assert s2.read(rc.object_key, ("a", "b")) == b"d"
+    s2.close()
+    s3 = make_store(tmp_path, kek=kek, kek_id="prod-1")  # the old KEK alone no longer opens the keys
+    with pytest.raises(KeyUnavailable):
+        s3.read(rc.object_key, ("a", "b"))
+    s3.close()
+
+
+def test_checkpoints_every_n_entries_and_consistency(store):
+    from evidence_store.verifier import VerifierKey, verify_checkpoint, verify_consistency
+
+    store.open_session("N")
+    for i in range(20):
+        store.append("N", "c", str(i).encode(), actor=("s", "x"))
+    sizes = sorted(int(p.stem) for p in (store.dir / "log" / "checkpoints").glob("*.note"))
+    assert sizes == [1, 9, 17]  # the first entry of an empty log is checkpointed at once, then every 8
+    key = VerifierKey.parse(str(store.signer.verifier_key))
+    old = verify_checkpoint((store.dir / "log" / "checkpoints" / "8.note").read_bytes(), key)
+    new = verify_checkpoint(store.checkpoint(), key)
+    assert new.size == 21
+    assert verify_consistency(8, 21, old.root, new.root, store.consistency_proof(8, 21))
+
+
+def test_describe_parameters(store):
+    p = store.describe_parameters()
+    assert p["encryption"]["cipher"] == "AES-256-GCM" and p["encryption"]["data_key_bits"] == 256
+    assert p["encryption"]["chunk_size_bytes"] == 4096
+    assert p["log"]["checkpoint_every_entries"] == 8 and p["log"]["signature"] == "Ed25519"
+    assert p["retention_days"] == 1825 and p["backend"] == "filesystem"
+    assert p["verifier_key"].startswith("remote-tuk.example/evidence+")
+    json.dumps(p)
