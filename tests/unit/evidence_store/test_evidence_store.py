@@ -288,10 +288,11 @@ def test_checkpoints_every_n_entries_and_consistency(store):
     sizes = sorted(int(p.stem) for p in (store.dir / "log" / "checkpoints").glob("*.note"))
     assert sizes == [1, 9, 17]  # the first entry of an empty log is checkpointed at once, then every 8
     key = VerifierKey.parse(str(store.signer.verifier_key))
-    old = verify_checkpoint((store.dir / "log" / "checkpoints" / "8.note").read_bytes(), key)
+    old = verify_checkpoint((store.dir / "log" / "checkpoints" / "9.note").read_bytes(), key)
     new = verify_checkpoint(store.checkpoint(), key)
     assert new.size == 21
-    assert verify_consistency(8, 21, old.root, new.root, store.consistency_proof(8, 21))
+    assert verify_consistency(9, 21, old.root, new.root, store.consistency_proof(9, 21))
+    assert not verify_consistency(9, 21, new.root, new.root, store.consistency_proof(9, 21))
 
 
 def test_describe_parameters(store):
