@@ -48,7 +48,8 @@ def architecture_dot(inputs: DossierInputs) -> str:
     lines = [
         "digraph arsitektur {",
         '  graph [rankdir=TB, fontname="Noto Sans", fontsize=10, nodesep=0.35, ranksep=0.55, pad=0.1];',
-        '  node [shape=box, style="rounded,filled", fillcolor="#f2f5f9", color="#34495e", fontname="Noto Sans", fontsize=9];',
+        '  node [shape=box, style="rounded,filled", fillcolor="#f2f5f9", color="#34495e",'
+        ' fontname="Noto Sans", fontsize=9];',
         '  edge [fontname="Noto Sans", fontsize=8, color="#34495e"];',
         '  subgraph cluster_user { label="Pengguna (TUK jarak jauh dan LSP)"; style=dashed; color="#7f8c8d";',
         '    asesi [label="Peramban asesi\\nkamera, mikrofon"];',
@@ -58,13 +59,15 @@ def architecture_dot(inputs: DossierInputs) -> str:
     ]
     server = dep.server_location or "lokasi server"
     nodes = "node" if dep.app_nodes == 1 else f"{dep.app_nodes} node"
-    lines.append(
-        f'  subgraph cluster_server {{ label={_q(_wrap("Server aplikasi: " + server, 60))}; style=rounded; color="#2c3e50";'
-    )
+    server_label = _q(_wrap("Server aplikasi: " + server, 60))
+    lines.append(f'  subgraph cluster_server {{ label={server_label}; style=rounded; color="#2c3e50";')
     app_label = f"Aplikasi web ({nodes})\nautentikasi, peran,\npemeriksaan TUK, asesmen"
     lines.append(f"    app [label={_q(app_label)}];")
     lines.append('    media [label="Media langsung\\n(WebRTC)"];')
-    evidence_label = f"Pustaka bukti\nenkripsi {ev.encryption_algorithm or '-'}\nlog Merkle, checkpoint {ev.signature_algorithm or '-'}"
+    evidence_label = (
+        f"Pustaka bukti\nenkripsi {ev.encryption_algorithm or '-'}\n"
+        f"log Merkle, checkpoint {ev.signature_algorithm or '-'}"
+    )
     lines.append(f"    bukti [label={_q(evidence_label)}];")
     db_label = "Basis data\n" + (dep.database or "-")
     lines.append(f"    db [shape=cylinder, label={_q(db_label)}];")

@@ -73,7 +73,9 @@ def example_inputs() -> DossierInputs:
             {
                 "hash": "SHA-256",
                 "aead": "AES-256-GCM",
-                "streaming": "AES-GCM-HKDF streaming (indeks potongan dan penanda potongan terakhir terikat pada nonce)",
+                "streaming": (
+                    "AES-GCM-HKDF streaming (indeks potongan dan penanda potongan terakhir terikat pada nonce)"
+                ),
                 "key_wrap": "AES-256 Key Wrap (RFC 3394)",
                 "kek_id": "kek-2026-01",
                 "signature": "Ed25519",
@@ -188,7 +190,9 @@ def example_inputs() -> DossierInputs:
             server_location="Pusat data PT Awan Nusantara, Jakarta Selatan (Indonesia)",
             hosting_provider="PT Awan Nusantara (penyelenggara sistem elektronik terdaftar)",
             database="PostgreSQL 16",
-            backup="Cadangan basis data harian pukul 01.00 WIB (pg_dump terenkripsi) dan replikasi bucket bukti setiap jam",
+            backup=(
+                "Cadangan basis data harian pukul 01.00 WIB (pg_dump terenkripsi) dan replikasi bucket bukti setiap jam"
+            ),
             backup_location="Pusat data kedua PT Awan Nusantara, Surabaya (Indonesia)",
             backup_retention_days=90,
             public_url="https://uji.lsp-tdn.example",

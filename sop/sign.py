@@ -19,7 +19,7 @@ from typing import Any
 from config.settings import SopSettings
 
 DEMO_P12_NAME = "demo-dossier-signer.p12"
-DEMO_PASSWORD_NAME = "demo-dossier-signer.password"
+DEMO_PASSWORD_NAME = "demo-dossier-signer.password"  # noqa: S105 - a file name, not a password
 DEMO_COMMON_NAME = "DEMO penanda tangan dokumen SOP (sertifikat uji, tidak sah)"
 
 
@@ -96,7 +96,7 @@ def ensure_demo_p12(directory: Path) -> tuple[Path, bytes]:
                 decipher_only=False,
             ),
             critical=True,
-        )  # fmt: skip
+        )
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
         .sign(key, hashes.SHA256())
     )
@@ -204,8 +204,9 @@ def verify_pdf_signature(path: Path | str, *, trust_roots: list[Any] | None = No
             if not sigs:
                 return SignatureCheck(valid=False, error="PDF tidak memuat tanda tangan elektronik.")
             sig = sigs[-1]
-            context = ValidationContext(trust_roots=roots, allow_fetching=False) if roots else None
-            status = validate_pdf_signature(sig, context) if context else validate_pdf_signature(sig)
+            # Only the roots given are trusted (never the operating system's list); nothing is fetched.
+            context = ValidationContext(trust_roots=roots, allow_fetching=False)
+            status = validate_pdf_signature(sig, context)
             subject = status.signing_cert.subject.human_friendly if status.signing_cert is not None else None
             whole = status.coverage == SignatureCoverageLevel.ENTIRE_FILE
             ok = bool(status.intact and status.valid and whole)
@@ -218,7 +219,7 @@ def verify_pdf_signature(path: Path | str, *, trust_roots: list[Any] | None = No
                 signer_subject=subject,
                 error=None if ok else "Tanda tangan tidak valid atau berkas telah diubah setelah ditandatangani.",
             )
-    except Exception as exc:  # a corrupted file can fail anywhere in parsing
+    except Exception as exc:  # noqa: BLE001 - a corrupted file can fail anywhere in parsing
         return SignatureCheck(valid=False, error=f"Tanda tangan tidak dapat diperiksa: {exc}")
     finally:
         quiet.setLevel(level)
