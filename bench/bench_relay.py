@@ -294,10 +294,41 @@ def latency(loop, seconds: float) -> dict[str, float]:
         server.stop()
 
 
+def cpu_part(clip, opus, warmup, window, loop) -> None:
+    print("\n1) server CPU per session (candidate + assessor), same run")
+    print(f"{'sessions':>8} {'mode':>12} {'server %core':>13} {'client %core':>13} {'viewer fps min':>15}")
+    for count in (1, 2):
+        res = {}
+        for mode in ("passthrough", "reencode"):
+            r = res[mode] = run_sessions(mode, count, clip, opus, warmup, window, loop)
+            print(f"{count:>8} {mode:>12} {100 * r['server_cpu']:>12.1f}% {100 * r['client_cpu']:>12.1f}% "
+                  f"{r['min_fps']:>15.1f}")
+        ratio = res["reencode"]["server_cpu"] / max(res["passthrough"]["server_cpu"], 1e-9)
+        print(f"{count:>8} {'ratio':>12} re-encode / pass-through = {ratio:.1f}x")
+
+
+def scale_part(clip, opus, warmup, window, loop, args) -> None:
+    print("\n2) concurrent sessions with every assessor receiving >= 25 fps (pass-through)")
+    steps = [1, 2, 4, 8, 16, 24, 32, 40, 48, 56, 64] if not args.quick else [1, 4, 8, 16]
+    held = 0
+    for count in [s for s in steps if s <= args.max_sessions]:
+        r = run_sessions("passthrough", count, clip, opus, warmup, window, loop)
+        ok = r["min_fps"] >= 25
+        print(f"{count:>3} sessions: server {100 * r['server_cpu']:5.1f}% of a core, clients "
+              f"{100 * r['client_cpu']:5.1f}%, viewer fps min {r['min_fps']:.1f} mean {r['mean_fps']:.1f}"
+              f" {'ok' if ok else 'BELOW 25'}")
+        if not ok:
+            break
+        held = count
+    print(f"   held: {held} sessions")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--max-sessions", type=int, default=16)
+    parser.add_argument("--max-sessions", type=int, default=64)
+    parser.add_argument("--only", choices=["cpu", "scale", "latency"], action="append",
+                        help="run only these parts (repeatable)")
     args = parser.parse_args()
     warmup, window = (2.0, 4.0) if args.quick else (3.0, 8.0)
 
@@ -311,35 +342,16 @@ def main() -> None:
         loop = RtcLoop("bench-clients")
         loop.start()
         try:
-            print("\n1) server CPU per session (candidate + assessor), same run")
-            print(f"{'sessions':>8} {'mode':>12} {'server %core':>13} {'client %core':>13} {'viewer fps min':>15}")
-            for count in (1, 2):
-                res = {}
-                for mode in ("passthrough", "reencode"):
-                    r = res[mode] = run_sessions(mode, count, clip, opus, warmup, window, loop)
-                    print(f"{count:>8} {mode:>12} {100 * r['server_cpu']:>12.1f}% {100 * r['client_cpu']:>12.1f}% "
-                          f"{r['min_fps']:>15.1f}")
-                ratio = res["reencode"]["server_cpu"] / max(res["passthrough"]["server_cpu"], 1e-9)
-                print(f"{count:>8} {'ratio':>12} re-encode / pass-through = {ratio:.1f}x")
-
-            print("\n2) concurrent sessions with every assessor receiving >= 25 fps (pass-through)")
-            steps = [1, 2, 4, 8, 12, 16, 24, 32] if not args.quick else [1, 4, 8, 16]
-            held = 0
-            for count in [s for s in steps if s <= args.max_sessions]:
-                r = run_sessions("passthrough", count, clip, opus, warmup, window, loop)
-                ok = r["min_fps"] >= 25
-                print(f"{count:>3} sessions: server {100 * r['server_cpu']:5.1f}% of a core, clients "
-                      f"{100 * r['client_cpu']:5.1f}%, viewer fps min {r['min_fps']:.1f} mean {r['mean_fps']:.1f}"
-                      f" {'ok' if ok else 'BELOW 25'}")
-                if not ok:
-                    break
-                held = count
-            print(f"   held: {held} sessions")
-
-            print("\n3) glass-to-glass latency (aiortc candidate encodes live -> server -> aiortc viewer decodes)")
-            lat = latency(loop, 4.0 if args.quick else 8.0)
-            print(f"   {lat['frames']} frames: median {lat['median_ms']:.0f} ms, p95 {lat['p95_ms']:.0f} ms, "
-                  f"max {lat['max_ms']:.0f} ms")
+            parts = set(args.only or ["cpu", "scale", "latency"])
+            if "cpu" in parts:
+                cpu_part(clip, opus, warmup, window, loop)
+            if "scale" in parts:
+                scale_part(clip, opus, warmup, window, loop, args)
+            if "latency" in parts:
+                print("\n3) glass-to-glass latency (aiortc candidate encodes live -> server -> aiortc viewer decodes)")
+                lat = latency(loop, 4.0 if args.quick else 8.0)
+                print(f"   {lat['frames']} frames: median {lat['median_ms']:.0f} ms, p95 {lat['p95_ms']:.0f} ms, "
+                      f"max {lat['max_ms']:.0f} ms")
         finally:
             loop.stop()
 
