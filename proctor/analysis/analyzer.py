@@ -49,7 +49,7 @@ class AnalyzerConfig:
     frozen_max_mean_diff: float = sig.FROZEN_MAX_MEAN_DIFF
     loop_history_s: float = 120.0
     loop_min_lag_s: float = 3.0
-    loop_min_run: int = 5
+    loop_min_run: int = 8
     match_interval_s: float = 3.0
     identity_window_s: float = 60.0
     identity_min_samples: int = 3

@@ -104,6 +104,21 @@ def test_looped_video(face_frame, rng):
     assert FindingKind.FROZEN not in kinds(findings)
 
 
+def test_loop_of_any_length_is_found_within_a_few_replays(face_frame, rng):
+    # a 30 fps source looping every 303 frames (10.1 s): the 5 fps samples of the replay fall between the recorded ones
+    gray = cv2.cvtColor(face_frame, cv2.COLOR_BGR2GRAY)
+    source = [gray[:240, x : x + 320] for x in range(303)]
+    analyzer = FrameAnalyzer()
+    found = []
+    for i, frame in enumerate(source * 4):
+        found += analyzer.submit(with_noise(frame, rng), i / 30.0, "gray")
+    looped = [f for f in found if f.kind is FindingKind.LOOPED]
+    assert looped and looped[0].time < 3 * 10.1
+    # the lag found is where the samples line up: the loop length or a multiple of it (here 2 x 10.1 s)
+    repeats = looped[0].value / 10.1
+    assert round(repeats) >= 1 and abs(looped[0].value - round(repeats) * 10.1) < 0.2
+
+
 def test_samples_at_the_configured_rate(face_frame, rng):
     analyzer = FrameAnalyzer(AnalyzerConfig(sample_fps=5.0))
     frames = live(face_frame, rng, 60)  # 2 s at 30 fps

@@ -84,7 +84,7 @@ def test_frozen_compares_with_a_frame_at_least_one_second_old():
 
 def test_replayed_clip_is_a_loop_and_live_motion_is_not(face_frame, rng):
     clip = panning_clip(cv2.cvtColor(face_frame, cv2.COLOR_BGR2GRAY), 30, rng)  # 6 s at 5 fps, moving
-    det = LoopDetector(min_lag_s=3.0, min_run=5)
+    det = LoopDetector()
     hits = []
     for i, frame in enumerate(clip + [with_noise(f, rng) for f in clip]):  # the same 6 s played again
         hit = det.update(i * 0.2, frame)
@@ -92,19 +92,40 @@ def test_replayed_clip_is_a_loop_and_live_motion_is_not(face_frame, rng):
             hits.append((i, hit))
     assert hits, "replay not detected"
     first, match = hits[0]
-    assert 30 <= first < 30 + 8
+    assert 30 + 7 <= first < 30 + 10  # the 8th replayed sample
     assert match.lag_s == pytest.approx(6.0, abs=0.3)
 
 
 def test_continuous_live_motion_is_not_a_loop(rng):
     wide = cv2.resize(cv2.cvtColor(np.asarray(_scene(rng)), cv2.COLOR_BGR2GRAY), (2400, 240))
-    det = LoopDetector(min_lag_s=3.0, min_run=5)
+    det = LoopDetector()
     assert not any(det.update(i * 0.2, f) for i, f in enumerate(panning_clip(wide, 150, rng, step=13)))
+
+
+def _wandering_clip(gray: np.ndarray, n: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """A camera view moving left and right irregularly (like a person): positions recur, sequences do not."""
+    x, direction, frames = 0, 1, []
+    for _ in range(n):
+        x += direction * int(rng.integers(3, 10))
+        if not 0 <= x <= 320:
+            direction, x = -direction, min(max(x, 0), 320)
+        frames.append(with_noise(gray[:240, x : x + 320], rng))
+    return frames
+
+
+def test_irregular_back_and_forth_movement_is_not_a_loop_but_its_replay_is(face_frame, rng):
+    gray = cv2.cvtColor(face_frame, cv2.COLOR_BGR2GRAY)
+    clip = _wandering_clip(gray, 300, rng)  # 60 s
+    det = LoopDetector(history_s=120.0)
+    assert not any(det.update(i * 0.2, f) for i, f in enumerate(clip))
+    replay = [det.update((300 + i) * 0.2, with_noise(f, rng)) for i, f in enumerate(clip[:40])]
+    hits = [m for m in replay if m]
+    assert hits and hits[0].lag_s == pytest.approx(60.0, abs=0.3)
 
 
 def test_still_scene_is_not_a_loop(face_frame, rng):
     gray = prepare(face_frame).gray
-    det = LoopDetector(min_lag_s=3.0, min_run=5)
+    det = LoopDetector()
     assert not any(det.update(i * 0.2, with_noise(gray, rng)) for i in range(60))
 
 
