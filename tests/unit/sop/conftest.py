@@ -55,9 +55,7 @@ def built(tools, demo_signer, tmp_path_factory: pytest.TempPathFactory):
 
 def pdf_pages(path: Path) -> list[str]:
     """The text of each page (pdftotext -layout), in order."""
-    text = subprocess.run(
-        ["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True
-    ).stdout
+    text = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True).stdout
     pages = text.split("\f")
     if pages and not pages[-1].strip():
         pages.pop()

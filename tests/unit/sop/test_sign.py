@@ -1,0 +1,71 @@
+"""Signing with the LSP's PKCS#12 from settings, and the cached demo certificate."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import pkcs12
+from cryptography.x509.oid import NameOID
+
+from config.settings import SopSettings
+from sop import SigningError, build_dossier, load_signer, sign_pdf, verify_pdf_signature
+
+
+@pytest.fixture
+def lsp_p12(tmp_path):
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "LSP Teknologi Digital Nusantara")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(hours=1))
+        .not_valid_after(now + dt.timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )  # fmt: skip
+    path = tmp_path / "lsp.p12"
+    path.write_bytes(
+        pkcs12.serialize_key_and_certificates(
+            b"lsp", key, cert, None, serialization.BestAvailableEncryption(b"rahasia")
+        )
+    )
+    return path, cert
+
+
+def test_demo_certificate_is_generated_once_and_cached(demo_dir, demo_signer):
+    again = load_signer(SopSettings(signing_p12=""), demo_dir=demo_dir)
+    assert again.demo and demo_signer.demo
+    assert again.certificate.serial_number == demo_signer.certificate.serial_number
+    assert "DEMO" in again.subject
+
+
+def test_no_p12_and_no_demo_dir_is_refused():
+    with pytest.raises(SigningError):
+        load_signer(SopSettings(signing_p12=""))
+
+
+def test_wrong_password_or_missing_file_is_a_clear_error(lsp_p12, tmp_path):
+    path, _ = lsp_p12
+    with pytest.raises(SigningError):
+        load_signer(SopSettings(signing_p12=str(tmp_path / "nope.p12")))
+    with pytest.raises(SigningError):
+        load_signer(SopSettings(signing_p12=str(path), signing_p12_password="salah"))
+
+
+def test_lsp_certificate_from_settings_signs_without_demo_label(tools, inputs, lsp_p12, tmp_path):
+    path, cert = lsp_p12
+    signer = load_signer(SopSettings(signing_p12=str(path), signing_p12_password="rahasia"))
+    assert not signer.demo
+    html = build_dossier(inputs, html_only=True, signer=signer).html
+    assert "sertifikat DEMO" not in html
+
+    unsigned = build_dossier(inputs, pdf_path=tmp_path / "plain.pdf")
+    assert verify_pdf_signature(unsigned.pdf_path).error == "PDF tidak memuat tanda tangan elektronik."
+    signed = sign_pdf(unsigned.pdf_path, tmp_path / "signed.pdf", signer=signer)
+    check = verify_pdf_signature(signed, trust_roots=[cert])
+    assert check.valid and check.trusted and not check.demo
+    assert "LSP Teknologi Digital Nusantara" in check.signer_subject
