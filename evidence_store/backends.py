@@ -130,7 +130,8 @@ class S3Store:
         import urllib3
         from minio import Minio
 
-        self.bucket, self.lock_mode, self.retention_days, self.legal_hold = bucket, lock_mode, retention_days, legal_hold
+        self.bucket, self.lock_mode = bucket, lock_mode
+        self.retention_days, self.legal_hold = retention_days, legal_hold
         self.endpoint, self.secure = endpoint, secure
         http = urllib3.PoolManager(
             timeout=urllib3.Timeout(connect=min(timeout, 3.0), read=timeout),

@@ -135,7 +135,8 @@ class TransparencyLog:
         e = json.loads(line)
         idx = st.tree.size
         if e["log_index"] != idx:
-            raise RuntimeError(f"log is corrupt: line at offset {offset} has log index {e['log_index']}, expected {idx}")
+            raise RuntimeError(f"log is corrupt: line at offset {offset} has log index {e['log_index']}, "
+                               f"expected {idx}")
         leaf = st.tree.append(line)
         st.offsets.append(offset)
         chain = e["chain"]

@@ -407,7 +407,8 @@ class EvidenceStore:
     def recover(self, scan_store: bool = True) -> dict[str, Any]:
         """Reconcile after a crash: re-log objects whose append was interrupted after the object was stored,
         quarantine objects without entries and entries without objects, clear stale staging files.
-        Everything found is logged (kind ``item`` with ``recovered``, or ``quarantine``), nothing is dropped silently."""
+        Everything found is logged (kind ``item`` with ``recovered``, or ``quarantine``); nothing is dropped
+        silently."""
         report: dict[str, Any] = {"relogged": [], "quarantined": [], "abandoned": [], "missing": []}
         for path in sorted((self.dir / "pending").glob("*.json")):
             fh = open(path, "rb")

@@ -54,6 +54,19 @@ ENTRY_KINDS = {"open", "item", "close", "read", "key_shred", "object_stored", "q
 # ----------------------------------------------------------------------------------------------------------------
 
 
+def b64decode_strict(text: str | bytes) -> bytes:
+    """Standard base64 (RFC 4648 section 4), padded, and canonical: re-encoding gives the same text."""
+    try:
+        if isinstance(text, bytes):
+            text = text.decode("ascii")
+        raw = base64.b64decode(text, validate=True)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise binascii.Error(str(exc)) from None
+    if base64.b64encode(raw).decode() != text:
+        raise binascii.Error("non-canonical base64")
+    return raw
+
+
 class VerificationError(Exception):
     """One precise reason why something does not verify. ``code`` is stable; ``message`` is for humans."""
 
@@ -204,36 +217,46 @@ class InclusionCache:
         self.known: dict[tuple[int, int], bytes] = {}
 
     def verify(self, leaf: bytes, index: int, path: list[bytes]) -> bool:
+        """Same result as :func:`verify_inclusion`; every path element is checked, hashing only where needed."""
         if index < 0 or index >= self.size:
             return False
-        fn, sn, r, level, pos = index, self.size - 1, leaf, 0, index
+        fn, sn, r, level = index, self.size - 1, leaf, 0
+        trusted = False
         visited: list[tuple[tuple[int, int], bytes]] = []
+        known = self.known
         for p in path:
-            known = self.known.get((level, pos))
-            if known is not None:
-                if known == r:
-                    self._remember(visited)
-                    return True
-                return False
-            visited.append(((level, pos), r))
             if sn == 0:
                 return False
-            if fn & 1 or fn == sn:
-                r = node_hash(p, r)
-                if not fn & 1:
-                    while not fn & 1 and fn != 0:
-                        fn >>= 1
-                        sn >>= 1
-                        level, pos = level + 1, pos >> 1
+            if fn == sn and not fn & 1:
+                while not fn & 1 and fn != 0:  # a right-edge node without a sibling moves up unchanged
+                    fn >>= 1
+                    sn >>= 1
+                    level += 1
+            left = bool(fn & 1)
+            node_key, sib_key = (level, fn), (level, fn ^ 1)
+            if not trusted:
+                k = known.get(node_key)
+                if k is not None:
+                    if k != r:
+                        return False
+                    trusted = True
+            if trusted:
+                if known.get(sib_key) != p:
+                    return False
             else:
-                r = node_hash(r, p)
+                visited.append((node_key, r))
+                visited.append((sib_key, p))
+                r = node_hash(p, r) if left else node_hash(r, p)
             fn >>= 1
             sn >>= 1
-            level, pos = level + 1, pos >> 1
-        if sn == 0 and r == self.root:
+            level += 1
+        if sn != 0:
+            return False
+        if not trusted:
+            if r != self.root:
+                return False
             self._remember(visited)
-            return True
-        return False
+        return True
 
     def _remember(self, visited: list[tuple[tuple[int, int], bytes]]) -> None:
         for key, value in visited:
@@ -268,7 +291,7 @@ class VerifierKey:
             raise VerificationError("verifier_key_malformed", "verifier key name is empty or contains spaces or '+'")
         try:
             key_hash = bytes.fromhex(hexhash)
-            raw = base64.b64decode(b64, validate=True)
+            raw = b64decode_strict(b64)
         except (ValueError, binascii.Error) as exc:
             raise VerificationError("verifier_key_malformed", f"verifier key encoding: {exc}") from None
         if len(key_hash) != 4 or len(raw) != 33 or raw[0] != 0x01:
@@ -308,7 +331,7 @@ def parse_checkpoint_body(body: bytes) -> tuple[str, int, bytes, tuple[str, ...]
     if not re.fullmatch(r"0|[1-9][0-9]{0,19}", size_s):
         raise VerificationError("checkpoint_malformed", f"checkpoint tree size {size_s!r} is not a decimal number")
     try:
-        root = base64.b64decode(root_s, validate=True)
+        root = b64decode_strict(root_s)
     except binascii.Error:
         raise VerificationError("checkpoint_malformed", "checkpoint root hash is not base64") from None
     if len(root) != 32:
@@ -338,7 +361,7 @@ def split_note(note: bytes) -> tuple[bytes, list[tuple[str, bytes]]]:
         if len(parts) != 2 or not parts[0]:
             raise VerificationError("checkpoint_malformed", "signature line is not '— name base64'")
         try:
-            blob = base64.b64decode(parts[1], validate=True)
+            blob = b64decode_strict(parts[1])
         except binascii.Error:
             raise VerificationError("checkpoint_malformed", "signature is not base64") from None
         if len(blob) < 5:
@@ -403,7 +426,7 @@ def parse_tlog_proof(data: bytes) -> TlogProof:
     extra = None
     if pos < len(lines) and lines[pos].startswith("extra "):
         try:
-            extra = base64.b64decode(lines[pos][6:], validate=True)
+            extra = b64decode_strict(lines[pos][6:])
         except binascii.Error:
             raise VerificationError("proof_malformed", "tlog-proof extra is not base64") from None
         pos += 1
@@ -413,7 +436,7 @@ def parse_tlog_proof(data: bytes) -> TlogProof:
     path: list[bytes] = []
     for line in lines[pos + 1 :]:
         try:
-            h = base64.b64decode(line, validate=True)
+            h = b64decode_strict(line)
         except binascii.Error:
             raise VerificationError("proof_malformed", "tlog-proof hash line is not base64") from None
         if len(h) != 32:
@@ -528,12 +551,14 @@ def _diagnose(aead: AESGCM, header: ObjectHeader, seg: bytes, index: int, last: 
         return DecryptionError("object_truncated", f"object is truncated: chunk {index} is the last one present "
                                "but was not encrypted as the final chunk")
     if not last and opens(index, True):
-        return DecryptionError("object_extended", f"chunk {index} was encrypted as the final chunk but more data follows")
+        return DecryptionError("object_extended", f"chunk {index} was encrypted as the final chunk but more data "
+                               "follows")
     if seg in history:
         return DecryptionError("object_chunk_replayed", f"chunk {index} is a replay of chunk {history.index(seg)}")
     for i in range(min(index + 64, 1 << 20)):
         if i != index and (opens(i, False) or opens(i, True)):
-            return DecryptionError("object_chunk_reordered", f"chunk at position {index} was encrypted for position {i}")
+            return DecryptionError("object_chunk_reordered",
+                                   f"chunk at position {index} was encrypted for position {i}")
     return DecryptionError("object_chunk_altered", f"chunk {index} fails authentication (altered, from another "
                            "object, or wrong key)")
 

@@ -89,7 +89,7 @@ def test_chunk_from_another_object_and_flipped_bit_are_detected():
 
 
 def test_header_is_bound_as_associated_data():
-    blob, key, hlen, _ = encrypt(os.urandom(CS))
+    blob, key, _, _ = encrypt(os.urandom(CS))
     hdr = read_object_header(io.BytesIO(blob))
     assert hdr.fields["session_id"] == "S" and hdr.fields["type"] == "video"
     edited = blob.replace(b'"type":"video"', b'"type":"audio"', 1)

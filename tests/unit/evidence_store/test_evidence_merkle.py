@@ -78,3 +78,23 @@ def test_inclusion_and_consistency_proofs_exhaustive_small_trees():
             if 0 < old < size:
                 assert not verify_consistency(old, size, hashlib.sha256(b"x").digest(), root, proof)
                 assert not verify_consistency(old, size, old_root, hashlib.sha256(b"y").digest(), proof)
+
+
+def test_inclusion_cache_agrees_with_plain_verification():
+    from evidence_store.verifier import InclusionCache
+
+    tree = MerkleTree()
+    for i in range(37):
+        tree.append(f"c{i}".encode())
+    for size in range(1, 38):
+        root = tree.root(size)
+        cache = InclusionCache(size, root)
+        for idx in range(size):
+            path = tree.inclusion_proof(idx, size)
+            for k in range(len(path)):  # any altered element is rejected even when the rest is cached
+                bad = list(path)
+                bad[k] = hashlib.sha256(bad[k]).digest()
+                assert not cache.verify(tree.leaf(idx), idx, bad)
+            assert cache.verify(tree.leaf(idx), idx, path)
+            assert not cache.verify(tree.leaf(idx), idx, path[:-1]) or not path
+            assert not cache.verify(hashlib.sha256(b"x").digest(), idx, path)

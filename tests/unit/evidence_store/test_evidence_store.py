@@ -23,7 +23,7 @@ def test_append_read_and_entry_fields(store):
     store.open_session("S1", {"scheme": "SKM"})
     rc = store.append("S1", "recording", b"x" * 10000, metadata={"track": "video"}, actor=("asesi", "c1"),
                       client_time="2026-01-01T00:00:00Z", media_range=(1000, 3000), candidate_id="c1")
-    e = [x for x in store.list_entries("S1") if x["kind"] == "item"][0]
+    e = next(x for x in store.list_entries("S1") if x["kind"] == "item")
     assert e["log_index"] == rc.log_index and e["seq"] == 1 and e["session_id"] == "S1"
     assert e["media_range"] == {"start_ms": 1000, "end_ms": 3000}
     assert e["actor"] == {"role": "asesi", "id": "c1"} and e["client_time"] == "2026-01-01T00:00:00Z"

@@ -6,9 +6,9 @@ import base64
 import json
 
 import pytest
+from bundle_tools import lines, read_bundle, set_lines, tamper, write_bundle
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from bundle_tools import lines, read_bundle, set_lines, tamper, write_bundle
 from evidence_store.log import NoteSigner
 from evidence_store.merkle import MerkleTree
 from evidence_store.verifier import TAG_SIZE, canonical_json, format_tlog_proof, leaf_hash, verify_bundle
