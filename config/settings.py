@@ -13,7 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 #: The development secret key. Production refuses to start with it.
-DEFAULT_SECRET_KEY = "dev-only-insecure-secret-key-change-me"
+DEFAULT_SECRET_KEY = "dev-only-insecure-secret-key-change-me"  # noqa: S105 - refused in production
 
 
 class ProductionConfigError(RuntimeError):

@@ -18,7 +18,11 @@ target_metadata = Base.metadata
 
 
 def _url() -> str:
-    return context.get_x_argument(as_dictionary=True).get("url") or config.attributes.get("url") or load_settings().sqlalchemy_url
+    return (
+        context.get_x_argument(as_dictionary=True).get("url")
+        or config.attributes.get("url")
+        or load_settings().sqlalchemy_url
+    )
 
 
 def run_migrations_offline() -> None:

@@ -88,4 +88,5 @@ _TOTP_EXEMPT = {"accounts.totp_enrol", "accounts.logout"}
 
 
 def current() -> User:
-    return current_user  # type: ignore[return-value]
+    """The signed-in user object itself (not the proxy, which would follow a later login or logout)."""
+    return current_user._get_current_object()  # type: ignore[attr-defined,no-any-return]

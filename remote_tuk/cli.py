@@ -34,7 +34,9 @@ def register_cli(app: Flask) -> None:
         click.echo("\nAkun demo / demo accounts:")
         for c in creds:
             click.echo(f"  {c['role']:<9} {c['username']:<12} {c['password']}")
-        click.echo("  (Admin dan asesor mendaftarkan TOTP saat pertama masuk / admin and assessor enrol TOTP at first login)")
+        click.echo(
+            "  (Admin dan asesor mendaftarkan TOTP saat pertama masuk / admin and assessor enrol TOTP at first login)"
+        )
 
     @app.cli.command("import-standard")
     @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
@@ -76,19 +78,30 @@ def register_cli(app: Flask) -> None:
     @click.option("--met", "met_number")
     @click.option("--nik")
     @click.password_option()
-    def create_user(username: str, full_name: str, role: str, met_number: str | None, nik: str | None,
-                    password: str) -> None:
+    def create_user(
+        username: str, full_name: str, role: str, met_number: str | None, nik: str | None, password: str
+    ) -> None:
         """Create an account (e.g. the first LSP admin in production)."""
         from remote_tuk.accounts.models import Role
         from remote_tuk.accounts.services import create_user as create
         from remote_tuk.errors import DomainError
 
         try:
-            create(db.session, username=username, full_name=full_name, role=Role(role), password=password,
-                   met_number=met_number, nik=nik, created_by=None)
+            create(
+                db.session,
+                username=username,
+                full_name=full_name,
+                role=Role(role),
+                password=password,
+                met_number=met_number,
+                nik=nik,
+                created_by=None,
+            )
             db.session.commit()
         except DomainError as err:
-            raise click.ClickException(f"{err.message} {json.dumps(err.details, ensure_ascii=False) if err.details else ''}") from err
+            raise click.ClickException(
+                f"{err.message} {json.dumps(err.details, ensure_ascii=False) if err.details else ''}"
+            ) from err
         click.echo(f"Pengguna {username} dibuat.")
 
     @app.cli.command("serve")

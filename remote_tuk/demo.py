@@ -27,8 +27,13 @@ DEMO_SCHEME = Path(__file__).parent / "lsp" / "demo" / "skema-junior-web-develop
 DEMO_USERS = [
     {"role": Role.LSP_ADMIN, "username": "admin", "full_name": "Rina Kusumawati (Admin LSP)"},
     {"role": Role.ASSESSOR, "username": "asesor", "full_name": "Budi Santoso", "met_number": "MET.000.004512.2019"},
-    {"role": Role.CANDIDATE, "username": "asesi", "full_name": "Siti Nurhaliza", "nik": "3273015507990002",
-     "phone": "081234567890"},
+    {
+        "role": Role.CANDIDATE,
+        "username": "asesi",
+        "full_name": "Siti Nurhaliza",
+        "nik": "3273015507990002",
+        "phone": "081234567890",
+    },
     {"role": Role.AUDITOR, "username": "auditor", "full_name": "Dr. Agus Prasetyo (Peninjau)"},
 ]
 
@@ -66,11 +71,23 @@ def seed(db: Session, credentials_path: Path) -> list[dict[str, str]]:
         if user is None:
             password = password or secrets.token_urlsafe(9)
             fields = {k: v for k, v in spec.items() if k not in ("role", "username", "full_name")}
-            user = create_user(db, username=username, full_name=str(spec["full_name"]), role=Role(spec["role"]),
-                               password=password, created_by=None, **fields)  # type: ignore[arg-type]
+            user = create_user(
+                db,
+                username=username,
+                full_name=str(spec["full_name"]),
+                role=Role(spec["role"]),
+                password=password,
+                created_by=None,
+                **fields,
+            )  # type: ignore[arg-type]
         users[username] = user
-        out.append({"role": Role(spec["role"]).value, "username": username,
-                    "password": password or "(diubah oleh pengguna / changed by the user)"})
+        out.append(
+            {
+                "role": Role(spec["role"]).value,
+                "username": username,
+                "password": password or "(diubah oleh pengguna / changed by the user)",
+            }
+        )
 
     admin = users["admin"]
     if db.scalar(select(Schedule.id).where(Schedule.title == "Uji Kompetensi Jarak Jauh – Demo")) is None:

@@ -1,4 +1,4 @@
-"""Domain errors and the one place that maps them to HTTP responses (JSON for API/socket clients, a page for browsers)."""
+"""Domain errors and the one place that maps them to HTTP (JSON for API and socket clients, a page for browsers)."""
 
 from __future__ import annotations
 
@@ -81,7 +81,9 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def _csrf(err: CSRFError) -> Any:
-        return _respond(400, "csrf_failed", _("Token keamanan formulir tidak valid atau kedaluwarsa. Muat ulang halaman."))
+        return _respond(
+            400, "csrf_failed", _("Token keamanan formulir tidak valid atau kedaluwarsa. Muat ulang halaman.")
+        )
 
     @app.errorhandler(HTTPException)
     def _http(err: HTTPException) -> Any:
@@ -93,7 +95,9 @@ def register_error_handlers(app: Flask) -> None:
             429: _("Terlalu banyak percobaan. Coba lagi nanti."),
         }
         status = err.code or 500
-        return _respond(status, (err.name or "error").lower().replace(" ", "_"), messages.get(status, err.description or ""))
+        return _respond(
+            status, (err.name or "error").lower().replace(" ", "_"), messages.get(status, err.description or "")
+        )
 
     @app.errorhandler(Exception)
     def _unexpected(err: Exception) -> Any:

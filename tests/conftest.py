@@ -67,7 +67,9 @@ def _seed(url: str) -> Cast:
         }
         users, totp = {}, {}
         for name, spec in specs.items():
-            u = create_user(s, username=name, full_name=name.replace("_", " ").title(), password=PASSWORD, created_by=None, **spec)
+            u = create_user(
+                s, username=name, full_name=name.replace("_", " ").title(), password=PASSWORD, created_by=None, **spec
+            )
             if spec["role"] in (Role.LSP_ADMIN, Role.ASSESSOR):
                 u.totp_secret, u.totp_enabled = pyotp.random_base32(), True
                 totp[name] = u.totp_secret
@@ -82,8 +84,14 @@ def _seed(url: str) -> Cast:
         for key, assessor in (("a", "asesor_a"), ("b", "asesor_b")):
             sched[key] = assessment.create_schedule(
                 s,
-                ScheduleIn(title=f"Jadwal {key.upper()}", scheme_id=scheme.id, starts_at=start, ends_at=start + timedelta(hours=3),
-                           assessor_id=users[assessor], assignment_letter=f"00{key}/ST/2026"),
+                ScheduleIn(
+                    title=f"Jadwal {key.upper()}",
+                    scheme_id=scheme.id,
+                    starts_at=start,
+                    ends_at=start + timedelta(hours=3),
+                    assessor_id=users[assessor],
+                    assignment_letter=f"00{key}/ST/2026",
+                ),
                 actor=admin,
             )
         sa = assessment.add_candidate(s, sched["a"], users["asesi_a"], actor=admin)
@@ -129,7 +137,7 @@ class _Backends:
         return self.templates[backend]
 
     def fresh(self, backend: str, tmp_path: Path) -> tuple[str, Cast]:
-        url, cast = self.template(backend)
+        _url, cast = self.template(backend)
         if backend == "sqlite":
             target = tmp_path / "test.sqlite3"
             shutil.copy(self.tmp / "template.sqlite3", target)
@@ -166,7 +174,9 @@ def backends(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Backends]:
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def backend(request: pytest.FixtureRequest) -> str:
     if request.param == "postgresql":
-        require(_pg_available(), "PostgreSQL", f"start PostgreSQL reachable at {PG_ADMIN_URL} (or set RTUK_TEST_PG_URL)")
+        require(
+            _pg_available(), "PostgreSQL", f"start PostgreSQL reachable at {PG_ADMIN_URL} (or set RTUK_TEST_PG_URL)"
+        )
     return request.param
 
 

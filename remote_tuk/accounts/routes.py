@@ -133,8 +133,10 @@ def totp_enrol() -> Any:
     if user.totp_enabled:
         flash("TOTP sudah aktif.", "info")
         return redirect(home_for(user))
-    if request.method == "GET" or not user.totp_secret:
+    if not user.totp_secret:
+        # The pending secret survives a reload, so a scanned QR code stays valid until the code is confirmed.
         services.start_totp_enrolment(db.session, user)
+    if request.method == "GET":
         return _render_enrol(user)
     try:
         form = parse(CodeIn, request.form)
@@ -173,5 +175,7 @@ def set_language() -> Any:
     lang = request.form.get("lang", "id")
     response = redirect(_safe_next(request.form.get("next")) or url_for("accounts.index"))
     if lang in ("id", "en"):
-        response.set_cookie("lang", lang, max_age=int(timedelta(days=365).total_seconds()), samesite="Lax", httponly=True)
+        response.set_cookie(
+            "lang", lang, max_age=int(timedelta(days=365).total_seconds()), samesite="Lax", httponly=True
+        )
     return response

@@ -50,7 +50,9 @@ def check_password_strength(password: str, *, username: str = "") -> None:
             f"Kata sandi minimal {MIN_PASSWORD_LENGTH} karakter.", details={"password": "terlalu pendek"}
         )
     if username and username.lower() in password.lower():
-        raise ValidationFailed("Kata sandi tidak boleh memuat nama pengguna.", details={"password": "memuat nama pengguna"})
+        raise ValidationFailed(
+            "Kata sandi tidak boleh memuat nama pengguna.", details={"password": "memuat nama pengguna"}
+        )
 
 
 def verify_password(user: User | None, password: str) -> bool:
@@ -66,7 +68,10 @@ def authenticate(db: Session, username: str, password: str, *, ip: str | None, n
     """Check a username and password; logs success and failure. Raises on failure or lockout."""
     now = now or utcnow()
     username = username.strip().lower()
-    if audit.count_recent(db, audit.LOGIN_FAILED, subject=username, window=LOCKOUT_WINDOW, now=now) >= LOCKOUT_THRESHOLD:
+    if (
+        audit.count_recent(db, audit.LOGIN_FAILED, subject=username, window=LOCKOUT_WINDOW, now=now)
+        >= LOCKOUT_THRESHOLD
+    ):
         audit.record(db, audit.LOGIN_FAILED, subject=username, ip=ip, now=now, reason="locked")
         db.commit()
         raise TooManyAttempts("Terlalu banyak percobaan masuk untuk akun ini. Coba lagi dalam 15 menit.")
@@ -138,7 +143,10 @@ def confirm_totp_enrolment(db: Session, user: User, code: str, *, ip: str | None
 
 def verify_totp(db: Session, user: User, code: str, *, ip: str | None, now: datetime | None = None) -> None:
     now = now or utcnow()
-    if audit.count_recent(db, audit.TOTP_FAILED, subject=user.username, window=LOCKOUT_WINDOW, now=now) >= LOCKOUT_THRESHOLD:
+    if (
+        audit.count_recent(db, audit.TOTP_FAILED, subject=user.username, window=LOCKOUT_WINDOW, now=now)
+        >= LOCKOUT_THRESHOLD
+    ):
         raise TooManyAttempts("Terlalu banyak kode salah. Coba lagi dalam 15 menit.")
     if not _accept_code(user, code, now):
         audit.record(db, audit.TOTP_FAILED, actor_id=user.id, subject=user.username, ip=ip, now=now)
@@ -173,7 +181,9 @@ def issue_join_link(
     return IssuedJoinLink(token=token, expires_at=link.expires_at)
 
 
-def redeem_join_link(db: Session, secret_key: str, token: str, *, ip: str | None, now: datetime | None = None) -> JoinLink:
+def redeem_join_link(
+    db: Session, secret_key: str, token: str, *, ip: str | None, now: datetime | None = None
+) -> JoinLink:
     """Validate signature, expiry and single use; marks the link used and returns it."""
     now = now or utcnow()
     serializer = URLSafeTimedSerializer(secret_key, salt=_JOIN_SALT)
@@ -276,7 +286,9 @@ def change_role(db: Session, user: User, role: Role, *, actor: User) -> None:
     if role is Role.CANDIDATE and not user.nik:
         raise ValidationFailed("Isi NIK sebelum menjadikan pengguna asesi.")
     if user.role != role:
-        audit.record(db, audit.ROLE_CHANGED, actor_id=actor.id, subject=user.username, old=user.role.value, new=role.value)
+        audit.record(
+            db, audit.ROLE_CHANGED, actor_id=actor.id, subject=user.username, old=user.role.value, new=role.value
+        )
         user.role = role
         user.auth_version += 1
         if role not in TOTP_ROLES:

@@ -37,9 +37,9 @@ def index() -> Any:
         "users": db.session.scalar(select(func.count()).select_from(User)),
         "schedules": db.session.scalar(select(func.count()).select_from(Schedule)),
         "live": db.session.scalar(
-            select(func.count()).select_from(AssessmentSession).where(
-                AssessmentSession.state.in_([SessionState.LIVE, SessionState.PAUSED])
-            )
+            select(func.count())
+            .select_from(AssessmentSession)
+            .where(AssessmentSession.state.in_([SessionState.LIVE, SessionState.PAUSED]))
         ),
     }
     return render_template("admin/index.html", lsp=lsp_services.get_lsp(db.session), counts=counts)
@@ -57,7 +57,9 @@ def lsp_profile() -> Any:
             data = parse(LspProfileIn, request.form)
             lsp_services.update_lsp(db.session, data, actor_id=current().id)
         except ValidationFailed as err:
-            return render_template("admin/lsp.html", lsp=lsp, form=request.form, errors=err.details, types=LSP_TYPE_LABELS), 422
+            return render_template(
+                "admin/lsp.html", lsp=lsp, form=request.form, errors=err.details, types=LSP_TYPE_LABELS
+            ), 422
         flash("Profil LSP disimpan.", "success")
         return redirect(url_for("admin.lsp_profile"))
     return render_template("admin/lsp.html", lsp=lsp, form=None, errors={}, types=LSP_TYPE_LABELS)
@@ -78,7 +80,9 @@ def import_scheme() -> Any:
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         return render_template(
-            "admin/schemes.html", schemes=lsp_services.list_schemes(db.session), import_error="Pilih berkas .json atau .csv."
+            "admin/schemes.html",
+            schemes=lsp_services.list_schemes(db.session),
+            import_error="Pilih berkas .json atau .csv.",
         ), 422
     try:
         scheme = lsp_services.import_scheme(db.session, upload.read(), upload.filename, actor_id=current().id)
@@ -189,7 +193,9 @@ def user_role(user_id: int) -> Any:
 
 
 def _people(role: Role) -> list[User]:
-    return list(db.session.scalars(select(User).where(User.role == role, User.active.is_(True)).order_by(User.full_name)))
+    return list(
+        db.session.scalars(select(User).where(User.role == role, User.active.is_(True)).order_by(User.full_name))
+    )
 
 
 @bp.route("/jadwal", methods=["GET", "POST"])
@@ -225,8 +231,13 @@ def schedule_detail(schedule_id: int) -> Any:
     return _render_schedule(schedule)
 
 
-def _render_schedule(schedule: Schedule, *, errors: dict[str, Any] | None = None, join_link: dict[str, Any] | None = None,
-                     status: int = 200) -> Any:
+def _render_schedule(
+    schedule: Schedule,
+    *,
+    errors: dict[str, Any] | None = None,
+    join_link: dict[str, Any] | None = None,
+    status: int = 200,
+) -> Any:
     enrolled = {s.candidate_id for s in schedule.sessions}
     granted = {g.auditor_id for g in schedule.grants}
     return render_template(
@@ -325,5 +336,10 @@ def audit_log() -> Any:
     events = list(db.session.scalars(stmt))
     names = {u.id: u.username for u in db.session.scalars(select(User))}
     return render_template(
-        "admin/audit.html", events=events, names=names, labels=audit.KIND_LABELS, page=page, has_more=len(events) == per_page
+        "admin/audit.html",
+        events=events,
+        names=names,
+        labels=audit.KIND_LABELS,
+        page=page,
+        has_more=len(events) == per_page,
     )

@@ -32,8 +32,12 @@ def room_of(public_id: str) -> str:
 def broadcast_transition(session: AssessmentSession, record: SessionTransition) -> None:
     socketio.emit(
         "state",
-        {"session": session.public_id, "state": session.state.value, "label": session.state_label,
-         "at": record.at.isoformat()},
+        {
+            "session": session.public_id,
+            "state": session.state.value,
+            "label": session.state_label,
+            "at": record.at.isoformat(),
+        },
         to=room_of(session.public_id),
         namespace=NAMESPACE,
     )

@@ -22,7 +22,9 @@ bp = Blueprint("assessment", __name__)
 @bp.get("/asesor/")
 @roles_required(Role.ASSESSOR)
 def assessor_dashboard() -> Any:
-    return render_template("assessment/assessor_dashboard.html", schedules=services.schedules_for(db.session, current()))
+    return render_template(
+        "assessment/assessor_dashboard.html", schedules=services.schedules_for(db.session, current())
+    )
 
 
 @bp.get("/asesi/")

@@ -57,6 +57,3 @@ class FollowIn(BaseModel):
 
 class SocketTransitionIn(TransitionIn):
     session: str = Field(min_length=8, max_length=24, pattern=r"^[A-Za-z0-9_\-]+$")
-
-
-

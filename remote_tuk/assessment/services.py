@@ -63,7 +63,7 @@ def transition(
     emit: Emit | None = None,
     now: datetime | None = None,
 ) -> SessionTransition:
-    """Move *session* to *to* if the state machine and the actor's role allow it; refuse with a clear error otherwise."""
+    """Move *session* to *to* if the state machine and the actor's role allow it; refuse clearly otherwise."""
     ensure_can_view(db, actor, session)
     src = session.state
     roles = TRANSITIONS.get((src, to))
@@ -82,7 +82,9 @@ def transition(
     if to in REASON_REQUIRED and not reason:
         raise ValidationFailed("Alasan wajib diisi.", details={"reason": "wajib diisi"})
     if reason and len(reason) > 2000:
-        raise ValidationFailed("Alasan terlalu panjang (maksimal 2000 karakter).", details={"reason": "terlalu panjang"})
+        raise ValidationFailed(
+            "Alasan terlalu panjang (maksimal 2000 karakter).", details={"reason": "terlalu panjang"}
+        )
     for guard in guards:
         guard(db, session, to, actor)
     now = now or utcnow()
@@ -91,7 +93,13 @@ def transition(
     session.state_changed_at = now
     db.add(record)
     audit.record(
-        db, audit.SESSION_STATE, actor_id=actor.id, session=session.public_id, old=src.value, new=to.value, reason=reason
+        db,
+        audit.SESSION_STATE,
+        actor_id=actor.id,
+        session=session.public_id,
+        old=src.value,
+        new=to.value,
+        reason=reason,
     )
     db.commit()
     if emit is not None:
@@ -211,7 +219,9 @@ def assign_assessor(
     assessor = _user_with_role(db, assessor_id, Role.ASSESSOR, "assessor_id")
     schedule.assessor_id = assessor.id
     schedule.assignment_letter = letter
-    audit.record(db, audit.ASSESSOR_ASSIGNED, actor_id=actor.id, schedule=schedule.id, assessor=assessor.username, letter=letter)
+    audit.record(
+        db, audit.ASSESSOR_ASSIGNED, actor_id=actor.id, schedule=schedule.id, assessor=assessor.username, letter=letter
+    )
     if commit:
         db.commit()
 

@@ -15,7 +15,7 @@ from remote_tuk.db import utcnow
 LOGIN = "login"
 LOGIN_FAILED = "login_failed"
 LOGOUT = "logout"
-PASSWORD_CHANGED = "password_changed"
+PASSWORD_CHANGED = "password_changed"  # noqa: S105 - an event name
 TOTP_ENROLLED = "totp_enrolled"
 TOTP_FAILED = "totp_failed"
 JOIN_LINK_CREATED = "join_link_created"

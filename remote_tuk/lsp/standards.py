@@ -39,7 +39,16 @@ CSV_COLUMNS = [
     "kuk_number",
     "kuk_text",
 ]
-_REQUIRED_CSV = {"scheme_code", "scheme_title", "unit_code", "unit_title", "element_number", "element_title", "kuk_number", "kuk_text"}
+_REQUIRED_CSV = {
+    "scheme_code",
+    "scheme_title",
+    "unit_code",
+    "unit_title",
+    "element_number",
+    "element_title",
+    "kuk_number",
+    "kuk_text",
+}
 
 CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.\-/_]{1,59}$")
 UNIT_CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.\-/_]{1,39}$")
@@ -118,7 +127,9 @@ class _Collector:
 def _validate_tree(scheme: SchemeData, col: _Collector, path: str = "") -> None:
     """Structural rules shared by both formats (codes, numbering, duplicates, non-empty levels)."""
     if scheme.code and not CODE_RE.match(scheme.code):
-        col.add(scheme.line, f"{path}code", "kode skema hanya boleh huruf, angka, titik, garis miring atau tanda hubung")
+        col.add(
+            scheme.line, f"{path}code", "kode skema hanya boleh huruf, angka, titik, garis miring atau tanda hubung"
+        )
     if not scheme.units:
         col.add(scheme.line, f"{path}units", "skema harus memiliki minimal satu unit kompetensi")
     seen_units: set[str] = set()
@@ -146,9 +157,15 @@ def _validate_tree(scheme: SchemeData, col: _Collector, path: str = "") -> None:
                 kpath = f"{epath}kuk[{ki}]."
                 m = KUK_NO_RE.match(kuk.number)
                 if kuk.number and not m:
-                    col.add(kuk.line, f"{kpath}number", f"nomor KUK '{kuk.number}' harus berbentuk <elemen>.<urutan>, mis. 1.1")
+                    col.add(
+                        kuk.line,
+                        f"{kpath}number",
+                        f"nomor KUK '{kuk.number}' harus berbentuk <elemen>.<urutan>, mis. 1.1",
+                    )
                 elif m and el.number and m.group(1) != el.number:
-                    col.add(kuk.line, f"{kpath}number", f"nomor KUK '{kuk.number}' tidak sesuai dengan elemen {el.number}")
+                    col.add(
+                        kuk.line, f"{kpath}number", f"nomor KUK '{kuk.number}' tidak sesuai dengan elemen {el.number}"
+                    )
                 if kuk.number in seen_kuk:
                     col.add(kuk.line, f"{kpath}number", f"nomor KUK '{kuk.number}' muncul dua kali")
                 seen_kuk.add(kuk.number)
@@ -191,7 +208,9 @@ def parse_json(text: str) -> SchemeData:
         ) from err
     col = _Collector()
     if not isinstance(doc, dict):
-        raise ValidationFailed("Berkas JSON harus berupa objek.", details=[RowError(1, "(akar)", "bukan objek").as_dict()])
+        raise ValidationFailed(
+            "Berkas JSON harus berupa objek.", details=[RowError(1, "(akar)", "bukan objek").as_dict()]
+        )
     if doc.get("format") != FORMAT_ID:
         col.add(_line(doc), "format", f"harus '{FORMAT_ID}'")
     raw = doc.get("scheme")
@@ -259,7 +278,9 @@ def parse_json(text: str) -> SchemeData:
                 )
     _validate_tree(scheme, col, "scheme.")
     if col.errors:
-        raise ValidationFailed("Berkas standar tidak valid; tidak ada yang diimpor.", details=[e.as_dict() for e in col.errors])
+        raise ValidationFailed(
+            "Berkas standar tidak valid; tidak ada yang diimpor.", details=[e.as_dict() for e in col.errors]
+        )
     return scheme
 
 
@@ -277,9 +298,13 @@ def parse_csv(text: str) -> SchemeData:
     try:
         header = next(reader)
     except StopIteration:
-        raise ValidationFailed("Berkas CSV kosong.", details=[RowError(1, "(header)", "tidak ada baris").as_dict()]) from None
+        raise ValidationFailed(
+            "Berkas CSV kosong.", details=[RowError(1, "(header)", "tidak ada baris").as_dict()]
+        ) from None
     except csv.Error as err:
-        raise ValidationFailed("Berkas CSV tidak dapat dibaca.", details=[RowError(1, "(sintaks)", str(err)).as_dict()]) from err
+        raise ValidationFailed(
+            "Berkas CSV tidak dapat dibaca.", details=[RowError(1, "(sintaks)", str(err)).as_dict()]
+        ) from err
     header = [h.strip() for h in header]
     missing = [c for c in CSV_COLUMNS if c in _REQUIRED_CSV and c not in header]
     unknown = [h for h in header if h not in CSV_COLUMNS]
@@ -288,7 +313,9 @@ def parse_csv(text: str) -> SchemeData:
     for h in unknown:
         col.add(1, h or "(kosong)", "kolom tidak dikenal")
     if col.errors:
-        raise ValidationFailed("Baris judul CSV tidak valid; tidak ada yang diimpor.", details=[e.as_dict() for e in col.errors])
+        raise ValidationFailed(
+            "Baris judul CSV tidak valid; tidak ada yang diimpor.", details=[e.as_dict() for e in col.errors]
+        )
 
     scheme: SchemeData | None = None
     units: dict[str, UnitData] = {}
@@ -312,7 +339,11 @@ def parse_csv(text: str) -> SchemeData:
         def t(name: str, required: bool, limit: int = MAX_TEXT, row: dict[str, str] = row, line: int = line) -> str:
             return col.text(line, name, row.get(name, ""), required=required, limit=limit)
 
-        s_code, s_title, s_desc = t("scheme_code", True, 60), t("scheme_title", True, MAX_TITLE), t("scheme_description", False)
+        s_code, s_title, s_desc = (
+            t("scheme_code", True, 60),
+            t("scheme_title", True, MAX_TITLE),
+            t("scheme_description", False),
+        )
         if scheme is None:
             scheme = SchemeData(code=s_code, title=s_title, description=s_desc, line=line)
         else:
@@ -348,10 +379,14 @@ def parse_csv(text: str) -> SchemeData:
             _same(col, line, "element_title", element.title, e_title)
         element.kuk.append(KukData(number=t("kuk_number", True, 12), text=t("kuk_text", True), line=line))
     if scheme is None:
-        raise ValidationFailed("Berkas CSV tidak berisi data.", details=[RowError(2, "(baris)", "tidak ada baris data").as_dict()])
+        raise ValidationFailed(
+            "Berkas CSV tidak berisi data.", details=[RowError(2, "(baris)", "tidak ada baris data").as_dict()]
+        )
     _validate_tree(scheme, col)
     if col.errors:
-        raise ValidationFailed("Berkas standar tidak valid; tidak ada yang diimpor.", details=[e.as_dict() for e in col.errors])
+        raise ValidationFailed(
+            "Berkas standar tidak valid; tidak ada yang diimpor.", details=[e.as_dict() for e in col.errors]
+        )
     return scheme
 
 
@@ -368,7 +403,8 @@ def parse(data: bytes, filename: str) -> SchemeData:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         raise ValidationFailed(
-            "Berkas harus berenkode UTF-8.", details=[RowError(None, "(berkas)", f"byte tidak valid di posisi {err.start}").as_dict()]
+            "Berkas harus berenkode UTF-8.",
+            details=[RowError(None, "(berkas)", f"byte tidak valid di posisi {err.start}").as_dict()],
         ) from err
     name = filename.lower()
     if name.endswith(".json"):
@@ -376,7 +412,8 @@ def parse(data: bytes, filename: str) -> SchemeData:
     if name.endswith(".csv"):
         return parse_csv(text)
     raise ValidationFailed(
-        "Format berkas tidak dikenal: gunakan .json atau .csv.", details=[RowError(None, "(berkas)", "ekstensi tidak dikenal").as_dict()]
+        "Format berkas tidak dikenal: gunakan .json atau .csv.",
+        details=[RowError(None, "(berkas)", "ekstensi tidak dikenal").as_dict()],
     )
 
 
@@ -422,7 +459,11 @@ def to_json(scheme: Scheme) -> str:
                     "range_statement": u.range_statement,
                     "evidence_guide": u.evidence_guide,
                     "elements": [
-                        {"number": e.number, "title": e.title, "kuk": [{"number": k.number, "text": k.text} for k in e.kuks]}
+                        {
+                            "number": e.number,
+                            "title": e.title,
+                            "kuk": [{"number": k.number, "text": k.text} for k in e.kuks],
+                        }
                         for e in u.elements
                     ],
                 }

@@ -131,6 +131,8 @@ def test_api_transition_cross_user_refused(login_as, cast):
     assert resp.status_code == 404
     own = login_as("asesor_a")
     token = csrf_token(own, "/akun/kata-sandi")
-    ok = own.post(f"/api/v1/sessions/{cast.session_a}/transition", json={"to": "checking"}, headers={"X-CSRFToken": token})
+    ok = own.post(
+        f"/api/v1/sessions/{cast.session_a}/transition", json={"to": "checking"}, headers={"X-CSRFToken": token}
+    )
     assert ok.status_code == 200
     assert ok.get_json()["state"] == "checking"
