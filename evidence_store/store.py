@@ -226,14 +226,14 @@ class EvidenceStore:
         object_id = uuid.uuid4().hex
         key_id = f"dk-{object_id}"
         object_key = f"sessions/{session_id}/{object_id}.rte"
-        dk, salt = secrets.token_bytes(32), secrets.token_bytes(32)
-        kek_id = self.keys.put(key_id, session_id, candidate_id, object_key, dk, salt)
         header, prefix = build_header(object_id, session_id, type, key_id, self.chunk_size)
         staging = self.dir / "staging" / f"{object_id}.rte"
         intent_path = self.dir / "pending" / f"{object_id}.json"
         with self._intent(intent_path, {"state": "encrypting", "session_id": session_id,
                                         "object": {"key": object_key, "id": object_id},
                                         "enc": {"key_id": key_id}}) as update_intent:
+            dk, salt = secrets.token_bytes(32), secrets.token_bytes(32)
+            kek_id = self.keys.put(key_id, session_id, candidate_id, object_key, dk, salt)
             with open(staging, "wb") as out:
                 res = encrypt_stream(data, out, dk, salt, header, prefix, self.chunk_size)
                 out.flush()
