@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import secrets
 from pathlib import Path
 from typing import Any
@@ -117,6 +118,8 @@ def register_cli(app: Flask) -> None:
         kwargs: dict[str, Any] = {"host": host, "port": port, "use_reloader": False}
         if not settings.is_production:
             kwargs["allow_unsafe_werkzeug"] = True
+        # Flask ignores app.run() inside its own CLI unless told this is the intended server.
+        os.environ.pop("FLASK_RUN_FROM_CLI", None)
         socketio.run(current_app._get_current_object(), **kwargs)  # type: ignore[attr-defined]
 
     @app.cli.command("gen-secret")
