@@ -217,9 +217,16 @@ class S3Store:
     def retention(self, key: str, version: str | None = None) -> tuple[str | None, dt.datetime | None, bool]:
         try:
             r = self.client.get_object_retention(self.bucket, key, version_id=version)
-            hold = self.client.is_object_legal_hold_enabled(self.bucket, key, version_id=version)
         except Exception as exc:
             raise self._translate(exc, key) from exc
+        try:
+            hold = self.client.is_object_legal_hold_enabled(self.bucket, key, version_id=version)
+        except Exception as exc:
+            from minio.error import S3Error
+
+            if not (isinstance(exc, S3Error) and exc.code == "NoSuchObjectLegalHold"):
+                raise self._translate(exc, key) from exc
+            hold = False
         return (r.mode if r else None), (r.retain_until_date if r else None), hold
 
     def list_keys(self, prefix: str = "") -> Iterator[str]:
