@@ -7,8 +7,8 @@ import hashlib
 import uuid
 
 import pytest
-from conftest import ACCESS_KEY, PORTS, S3_ENDPOINT, SECRET_KEY, Proxy
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from evidence_s3_helpers import ACCESS_KEY, PORTS, S3_ENDPOINT, SECRET_KEY, Proxy
 
 from config.settings import EvidenceSettings
 from evidence_store import EvidenceStore

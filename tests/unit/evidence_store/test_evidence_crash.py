@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import make_store
+from evidence_unit_helpers import make_store
 
 from evidence_store.verifier import leaf_hash, verify_bundle
 

@@ -26,8 +26,8 @@ FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCh
 
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory):
-    from conftest import make_store
     from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+    from evidence_unit_helpers import make_store
 
     tmp = tmp_path_factory.mktemp("fuzz")
     store = make_store(tmp)

@@ -11,7 +11,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from conftest import make_store
+from evidence_unit_helpers import make_store
 
 from evidence_store.errors import KeyUnavailable, SessionError, StoreUnavailable
 from evidence_store.verifier import verify_bundle
