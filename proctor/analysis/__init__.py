@@ -32,7 +32,7 @@ from proctor.analysis.matching import (
     embed_face,
     extract_embedding,
 )
-from proctor.analysis.models import ModelUnavailableError, model_paths
+from proctor.analysis.models import ModelUnavailableError, model_paths, warm_up
 from proctor.analysis.signals import (
     BLUR_SHARPNESS,
     COVERED_STD,
@@ -92,4 +92,5 @@ __all__ = [
     "region_sharpness",
     "sharpness",
     "to_i420",
+    "warm_up",
 ]

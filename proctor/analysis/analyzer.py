@@ -145,6 +145,12 @@ class FrameAnalyzer:
         with self._lock:
             return [k for k, c in self._conditions.items() if c.last_emitted is not None]
 
+    def due(self, t: float) -> bool:
+        """Whether a frame at ``t`` would be sampled: check before converting a decoded frame to numpy."""
+        with self._lock:
+            last = self._last_sample_t
+            return last is None or t < last or t - last >= 1.0 / self.config.sample_fps - 1e-3
+
     def submit(
         self,
         frame: FrameInput,

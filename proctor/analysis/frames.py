@@ -1,8 +1,8 @@
 """Frame input: BGR (``frame.to_ndarray(format="bgr24")``), grey, or I420 (``format="yuv420p"``) to what we analyse.
 
 Everything downstream works on two small copies of a frame: a BGR image about 320 px wide for the face detector and a
-grey (luma) image of the same size for the cheap signals. For I420 input the luma plane is used directly, so the
-cheap signals never convert colour.
+grey (luma) image of the same size for the cheap signals. For I420 input the luma plane is used directly (expanded
+from BT.601 limited range 16-235 to 0-255 with a lookup table), so the cheap signals never convert colour.
 """
 
 from __future__ import annotations

