@@ -113,16 +113,14 @@ def architecture_dot(inputs: DossierInputs) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _dot(source: str, fmt: str) -> bytes:
+def render_dot(source: str, fmt: str = "svg") -> bytes:
+    """Lay out *source* with ``dot`` and return it as *fmt* (PNG at 150 dpi; SVG at its natural size)."""
     exe = shutil.which("dot")
     if exe is None:
         raise DiagramError("Graphviz 'dot' tidak ditemukan: pasang paket Debian 'graphviz'.")
+    argv = [exe, f"-T{fmt}"] + (["-Gdpi=150"] if fmt == "png" else [])
     proc = subprocess.run(  # noqa: S603 - fixed executable, source passed on stdin
-        [exe, f"-T{fmt}", "-Gdpi=150"] if fmt == "png" else [exe, f"-T{fmt}"],
-        input=source.encode("utf-8"),
-        capture_output=True,
-        timeout=30,
-        check=False,
+        argv, input=source.encode("utf-8"), capture_output=True, timeout=30, check=False
     )
     if proc.returncode != 0:
         raise DiagramError(f"Graphviz gagal: {proc.stderr.decode('utf-8', 'replace').strip()}")
@@ -131,4 +129,4 @@ def _dot(source: str, fmt: str) -> bytes:
 
 def render_architecture(inputs: DossierInputs, *, png: bool = True) -> Diagram:
     source = architecture_dot(inputs)
-    return Diagram(dot=source, svg=_dot(source, "svg"), png=_dot(source, "png") if png else b"")
+    return Diagram(dot=source, svg=render_dot(source, "svg"), png=render_dot(source, "png") if png else b"")

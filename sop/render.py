@@ -112,6 +112,12 @@ def fmt_days(value: int | None) -> str:
     return text
 
 
+def sentence(value: str | None) -> str:
+    """*value* ending with exactly one full stop."""
+    text = (value or "").rstrip()
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
 def licence_label(value: str | None) -> str:
     return _LICENCE.get(value or "", "")
 
@@ -124,7 +130,9 @@ def _env() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(date=fmt_date, int=fmt_int, bytes=fmt_bytes, days=fmt_days, licence=licence_label)
+    env.filters.update(
+        sentence=sentence, date=fmt_date, int=fmt_int, bytes=fmt_bytes, days=fmt_days, licence=licence_label
+    )
     return env
 
 

@@ -122,7 +122,7 @@ def test_cover_carries_a_qr_code_of_the_hash(built):
 def test_demo_signature_is_labelled_on_the_cover_and_every_page(pages):
     assert "sertifikat DEMO" in _squash(pages[0])
     for page in pages[1:]:
-        assert "DEMO: ditandatangani dengan sertifikat uji" in _squash(page)
+        assert "DEMO: ditandatangani dengan sertifikat uji (self-signed), bukan sertifikat LSP" in _squash(page)
 
 
 def test_signature_validates_then_fails_after_one_flipped_byte(built, tmp_path):
@@ -142,3 +142,9 @@ def test_signature_validates_then_fails_after_one_flipped_byte(built, tmp_path):
 def test_signature_is_trusted_when_its_root_is_given(built, demo_signer):
     check = verify_pdf_signature(built.pdf_path, trust_roots=[demo_signer.certificate])
     assert check.valid and check.trusted
+
+
+def test_cover_letter_and_its_signature_fit_on_one_page(pages):
+    letter = next(p for p in pages if "Dengan hormat," in p)
+    assert "Hormat kami," in letter
+    assert example_inputs().lsp.director.name in letter
