@@ -37,7 +37,7 @@ class EvidenceSink(Protocol):
     def append(
         self,
         session_id: str,
-        type: str,  # noqa: A002 - the evidence item type, e.g. "recording.server_segment"
+        type: str,  # the evidence item type, e.g. "recording.server_segment"
         data: bytes,
         metadata: Mapping[str, Any],
         media_range: MediaRange | None,
@@ -61,6 +61,25 @@ class EngineEvent:
 
 
 EventCallback = Callable[[EngineEvent], None]
+
+
+@dataclass(frozen=True)
+class SampledFrame:
+    """A decoded frame of the candidate's video, sampled for proctoring analysis (``EngineOptions.analysis_fps``).
+
+    ``i420`` is the frame as ``av.VideoFrame.to_ndarray(format="yuv420p")`` returns it: a uint8 array of shape
+    (H*3/2, W) (Y plane, then U, then V), which ``proctor.analysis.frames.prepare(frame, "yuv420p")`` accepts.
+    """
+
+    session_id: str
+    media_s: float
+    at_utc: float
+    width: int
+    height: int
+    i420: Any
+
+
+FrameSampleCallback = Callable[[SampledFrame], None]
 
 EVENT_PEER_JOINED = "peer.joined"  # data: role, can_talk, replaced (bool: a rejoin replaced a connection)
 EVENT_PEER_STATE = "peer.state"  # data: role, state (new|connecting|connected|failed|closed)

@@ -30,6 +30,7 @@ from aiortc import (
     RTCSessionDescription,
 )
 from aiortc.contrib.media import MediaRelay
+from aiortc.mediastreams import MediaStreamError
 
 from config.settings import RtcSettings
 from proctor.errors import (
@@ -67,6 +68,8 @@ from proctor.sink import (
     EngineEvent,
     EventCallback,
     EvidenceSink,
+    FrameSampleCallback,
+    SampledFrame,
 )
 
 logger = logging.getLogger(__name__)
@@ -87,6 +90,8 @@ class EngineOptions:
     segment_s: float = 4.0
     #: No candidate video for this long = a stall (evidence event, recording segment closed).
     stall_after_s: float = 2.0
+    #: Decoded frames per second handed to ``on_frame`` for analysis (0 = never decode the candidate's video).
+    analysis_fps: float = 0.0
     #: How long a synchronous call waits for the loop thread.
     call_timeout_s: float = 20.0
     max_sdp_bytes: int = MAX_SDP_BYTES
@@ -176,6 +181,7 @@ class _Session:
         self.audio_rate = _Rate()
         self.segmenter: IvfSegmenter | None = None
         self.last_recorder_pli = 0.0
+        self.analysis_busy = False
         self.decoded_relay: MediaRelay | None = None
         self.decoded_track: MediaStreamTrack | None = None
         self.closed = False
@@ -204,8 +210,10 @@ class MediaEngine:
         on_event: EventCallback | None = None,
         options: EngineOptions | None = None,
         loop: RtcLoop | None = None,
+        on_frame: FrameSampleCallback | None = None,
     ) -> None:
         check_aiortc_internals()
+        self._on_frame = on_frame
         self.settings = settings
         self.options = options or EngineOptions()
         self._sink = sink
@@ -214,6 +222,7 @@ class MediaEngine:
         self._own_loop = loop is None
         self._sessions: dict[str, _Session] = {}
         self._dispatcher: concurrent.futures.ThreadPoolExecutor | None = None
+        self._frames_pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._watchdog: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Future[Any]] = set()
 
@@ -226,6 +235,10 @@ class MediaEngine:
     def start(self) -> MediaEngine:
         if self._dispatcher is None:
             self._dispatcher = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="proctor-sink")
+        if self._frames_pool is None and self._analysis_on:
+            self._frames_pool = concurrent.futures.ThreadPoolExecutor(
+                max_workers=1, thread_name_prefix="proctor-frames"
+            )
         self._loop.start()
         self._loop.run(self._start_watchdog(), self.options.call_timeout_s)
         return self
@@ -239,9 +252,16 @@ class MediaEngine:
                 logger.exception("closing sessions on stop failed")
             if self._own_loop:
                 self._loop.stop()
+        if self._frames_pool is not None:
+            self._frames_pool.shutdown(wait=True, cancel_futures=True)
+            self._frames_pool = None
         if self._dispatcher is not None:
             self._dispatcher.shutdown(wait=True)
             self._dispatcher = None
+
+    @property
+    def _analysis_on(self) -> bool:
+        return self._on_frame is not None and self.options.analysis_fps > 0 and self.options.relay_mode == "passthrough"
 
     def __enter__(self) -> MediaEngine:
         return self.start()
@@ -268,8 +288,8 @@ class MediaEngine:
         """
         if not viewer_id or viewer_id == CANDIDATE:
             raise UnknownPeer(f"invalid viewer id {viewer_id!r}")
-        parse_offer(sdp, "assessor" if can_talk else "witness", self.options.max_sdp_bytes)
-        return self._call(self._viewer_offer(session_id, viewer_id, sdp, can_talk))
+        summary = parse_offer(sdp, "assessor" if can_talk else "witness", self.options.max_sdp_bytes)
+        return self._call(self._viewer_offer(session_id, viewer_id, sdp, can_talk, summary.audio_direction is not None))
 
     def restart_ice(self, session_id: str, peer_id: str, sdp: str) -> str:
         """Reconnect *peer_id* (``"candidate"`` or a viewer id) with a fresh offer from a NEW RTCPeerConnection.
@@ -381,16 +401,22 @@ class MediaEngine:
     async def _watch(self) -> None:
         while True:
             await asyncio.sleep(0.25)
-            now = time.monotonic()
-            for session in list(self._sessions.values()):
-                last = session.last_video_mono
-                if last is None or session.stalled or session.closed:
-                    continue
-                if now - last >= self.options.stall_after_s:
-                    session.stalled = True
-                    if session.segmenter is not None:
-                        session.segmenter.close("stall")
-                    self._emit(session, EVENT_MEDIA_STALLED, CANDIDATE, kind="video", silent_s=round(now - last, 3))
+            try:
+                self._check_stalls()
+            except Exception:
+                logger.exception("media watchdog failed")
+
+    def _check_stalls(self) -> None:
+        now = time.monotonic()
+        for session in list(self._sessions.values()):
+            last = session.last_video_mono
+            if last is None or session.stalled or session.closed:
+                continue
+            if now - last >= self.options.stall_after_s:
+                session.stalled = True
+                if session.segmenter is not None:
+                    session.segmenter.close("stall")
+                self._emit(session, EVENT_MEDIA_STALLED, CANDIDATE, kind="video", silent_s=round(now - last, 3))
 
     def _new_pc(self) -> RTCPeerConnection:
         return RTCPeerConnection(ice_configuration(self.settings))
@@ -446,7 +472,9 @@ class MediaEngine:
             peer.receivers[track.kind] = receiver
             if track.kind == "video":
                 tap_receiver(receiver, lambda c, d, ts: self._on_candidate_video(session, peer, receiver, c, d, ts),
-                             decode=reencode)
+                             decode=reencode or self._analysis_on)
+                if self._analysis_on:
+                    self.spawn(self._sample_frames(session, peer, track))
                 if reencode:
                     session.decoded_track = track
                     session.decoded_relay = MediaRelay()
@@ -454,7 +482,11 @@ class MediaEngine:
                 tap_receiver(receiver, lambda c, d, ts: self._on_candidate_audio(session, peer, receiver, d, ts))
 
         self._watch_state(session, peer)
-        answer = await self._answer(pc, sdp)
+        try:
+            answer = await self._answer(pc, sdp)
+        except BaseException:
+            self._discard_failed(session, peer)
+            raise
 
         previous = session.candidate
         session.candidate = peer
@@ -516,7 +548,7 @@ class MediaEngine:
         session.talker_last = now
         session.talkback.push(receiver, data, ts, False)
 
-    async def _viewer_offer(self, session_id: str, viewer_id: str, sdp: str, can_talk: bool) -> str:
+    async def _viewer_offer(self, session_id: str, viewer_id: str, sdp: str, can_talk: bool, has_audio: bool) -> str:
         session = self._session(session_id, create=True)
         pc = self._new_pc()
         role: Role = "assessor" if can_talk else "witness"
@@ -536,7 +568,7 @@ class MediaEngine:
         if isinstance(video_track, PacketTrack):
             on_keyframe_request(video_t.sender, video_track.request_keyframe)
 
-        if "m=audio" in sdp:
+        if has_audio:
             audio_track = session.audio.subscribe()
             peer.tracks.append(audio_track)
             audio_t = pc.addTransceiver(audio_track, direction="sendrecv" if can_talk else "sendonly")
@@ -554,7 +586,11 @@ class MediaEngine:
                 tap_receiver(receiver, lambda c, d, ts: None)
 
         self._watch_state(session, peer)
-        answer = await self._answer(pc, sdp)
+        try:
+            answer = await self._answer(pc, sdp)
+        except BaseException:
+            self._discard_failed(session, peer)
+            raise
 
         previous = session.viewers.get(viewer_id)
         session.viewers[viewer_id] = peer
@@ -564,6 +600,42 @@ class MediaEngine:
         if session.candidate is not None:
             session.video.want_keyframe()
         return answer
+
+    def _discard_failed(self, session: _Session, peer: _Peer) -> None:
+        """Undo a refused offer: its tracks go, and a session that only existed for it goes too."""
+        peer.closing = True
+        for track in peer.tracks:
+            track.stop()
+        if session.candidate is None and not session.viewers and session.origin_mono is None:
+            self._sessions.pop(session.id, None)
+
+    async def _sample_frames(self, session: _Session, peer: _Peer, track: MediaStreamTrack) -> None:
+        """Read the decoded candidate video (decoded in aiortc's decoder thread) and hand some frames on."""
+        interval = 1.0 / self.options.analysis_fps
+        next_due = 0.0
+        try:
+            while True:
+                frame = await track.recv()
+                now = time.monotonic()
+                if now < next_due or session.analysis_busy or session.closed or self._frames_pool is None:
+                    continue  # not due yet, or the analysis is still busy with the previous frame: drop
+                next_due = now + interval
+                session.analysis_busy = True
+                media_s = session.media_s(now) or 0.0
+                self._frames_pool.submit(self._deliver_frame, session, frame, media_s, time.time())
+        except MediaStreamError:
+            pass
+
+    def _deliver_frame(self, session: _Session, frame: Any, media_s: float, utc: float) -> None:
+        try:
+            sample = SampledFrame(session_id=session.id, media_s=media_s, at_utc=utc, width=frame.width,
+                                  height=frame.height, i420=frame.to_ndarray(format="yuv420p"))
+            assert self._on_frame is not None
+            self._on_frame(sample)
+        except Exception:
+            logger.exception("on_frame callback failed for session %s", session.id)
+        finally:
+            session.analysis_busy = False
 
     async def _close_peer(self, session: _Session, peer: _Peer, reason: str) -> None:
         if peer.closing:

@@ -135,3 +135,41 @@ def test_candidate_rejoin_keeps_viewer_and_logs_downtime(harness: EngineHarness)
     assert "stall" in reasons
     for peer in (second, viewer):
         h.clients.run(peer.close(), 10)
+
+
+def test_sampled_frames_for_analysis() -> None:
+    from config.settings import RtcSettings
+    from proctor.rtc.engine import EngineOptions, MediaEngine
+    from proctor.rtc.loop import RtcLoop
+    from proctor.rtc.testing import loopback_ice
+    from proctor.sink import SampledFrame
+    from tests.integration.proctor.conftest import MemorySink
+    from tests.media.face import read_counter
+
+    samples: list[SampledFrame] = []
+    with loopback_ice():
+        engine = MediaEngine(RtcSettings(ice_servers=[]), MemorySink(), None,
+                             EngineOptions(analysis_fps=5, record=False), on_frame=samples.append).start()
+        clients = RtcLoop("test-clients")
+        clients.start()
+        try:
+            h = EngineHarness(engine, MemorySink(), [], clients)
+            candidate = _join_candidate(h)
+            _wait(lambda: len(samples) >= 15, 20)
+            t0, n0 = time.monotonic(), len(samples)
+            time.sleep(2)
+            rate = (len(samples) - n0) / (time.monotonic() - t0)
+            engine.close_session("s1")
+            clients.run(candidate.close(), 10)
+        finally:
+            engine.stop()
+            clients.stop()
+
+    assert 3.5 <= rate <= 5.5
+    first = samples[0]
+    assert (first.width, first.height) == (WIDTH, HEIGHT)
+    assert first.i420.shape == (HEIGHT * 3 // 2, WIDTH)
+    media = [s.media_s for s in samples]
+    assert media == sorted(media)
+    counters = [read_counter(s.i420[:HEIGHT]) for s in samples[-5:]]
+    assert counters == sorted(counters) and counters[-1] - counters[0] >= 20  # real frames, ~6 apart
