@@ -126,6 +126,16 @@ class FrameAnalyzer:
         self._frozen = sig.FrozenDetector(min_age_s=c.frozen_min_age_s, max_mean_diff=c.frozen_max_mean_diff)
         self._loop = sig.LoopDetector(history_s=c.loop_history_s, min_lag_s=c.loop_min_lag_s, min_run=c.loop_min_run)
 
+    def _restart_timeline(self) -> None:
+        self._reset_temporal()
+        self._conditions = {kind: _Condition() for kind in FindingKind}
+        if self._identity is not None:
+            self._identity = IdentityWindow(
+                self._identity.reference,
+                window_s=self.config.identity_window_s,
+                min_samples=self.config.identity_min_samples,
+            )
+
     def set_reference(self, reference: np.ndarray) -> None:
         """The reference face embedding (from the KTP snapshot, see :func:`extract_embedding`)."""
         window = IdentityWindow(
@@ -161,8 +171,8 @@ class FrameAnalyzer:
         with self._lock:
             interval = 1.0 / self.config.sample_fps
             if self._last_sample_t is not None:
-                if t < self._last_sample_t:  # the clock went back (new track): start the temporal state again
-                    self._reset_temporal()
+                if t < self._last_sample_t:  # the clock went back (new track): start the timeline again
+                    self._restart_timeline()
                 elif t - self._last_sample_t < interval - 1e-3:
                     self.skipped += 1
                     return []

@@ -136,11 +136,13 @@ def test_due_tells_the_caller_which_frames_to_convert(face_frame):
     assert analyzer.due(-1.0)  # a new timeline
 
 
-def test_clock_going_back_restarts_the_timeline(face_frame, rng):
+def test_clock_going_back_restarts_the_timeline(face_frame, non_faces, rng):
     analyzer = FrameAnalyzer()
-    run(analyzer, live(face_frame, rng, 10), t0=100.0)
+    run(analyzer, live(non_faces["coffee"], rng, 10), t0=100.0)  # 2 s without a face at t=100
     assert run(analyzer, live(face_frame, rng, 10), t0=0.0) == []
     assert analyzer.sampled == 20
+    findings = run(analyzer, live(non_faces["coffee"], rng, 20), t0=2.0)  # a new absence on the new timeline
+    assert [(f.kind, f.time) for f in findings] == [(FindingKind.NO_FACE, pytest.approx(5.0))]
 
 
 def test_i420_input(non_faces, rng):
