@@ -97,3 +97,38 @@ def test_chromium_candidate_to_chromium_assessor(harness: EngineHarness, browser
     frames = [f for item in segments for f in decode_ivf(item.data)]
     assert {(f.width, f.height) for f in frames} == {(640, 480)}
     assert len(frames) >= 25 * 5
+
+
+def test_chromium_candidate_drops_for_10_s_and_rejoins(harness: EngineHarness, browser) -> None:
+    with PageServer(harness.engine) as server:
+        candidate = browser.new_context().new_page()
+        candidate.goto(f"{server.url}/candidate.html?session=s1")
+        _wait(candidate, lambda s: s["state"] == "connected", 20)
+        assessor = browser.new_context().new_page()
+        assessor.goto(f"{server.url}/viewer.html?session=s1&viewer=assessor-1&talk=1")
+        _wait(assessor, lambda s: s["video"] and (s["video"]["framesDecoded"] or 0) > 30, 30)
+
+        candidate.evaluate("window.dropAndRejoin(10000)")
+        _wait(candidate, lambda s: s["state"] == "closed", 5)
+        time.sleep(10)
+        _wait(candidate, lambda s: s["state"] == "connected", 20)
+        before = _stats(assessor)["video"]["framesDecoded"]
+        after = _wait(assessor, lambda s: s["video"]["framesDecoded"] > before + 60, 20)
+        assert after["state"] == "connected"  # the assessor's own connection was never touched
+        assert (after["video"]["frameWidth"], after["video"]["frameHeight"]) == (640, 480)
+        harness.engine.close_session("s1")
+
+    types = harness.event_types()
+    stalled = [e for e in harness.events if e.type == "media.stalled"]
+    resumed = [e for e in harness.events if e.type == "media.resumed"]
+    assert len(stalled) == 1 and len(resumed) == 1
+    assert resumed[0].data["downtime_s"] >= 10
+    joins = [e.data["replaced"] for e in harness.events if e.type == "peer.joined" and e.peer_id == "candidate"]
+    assert joins == [False, True]
+    assert types.count("peer.joined") == 3  # candidate, assessor, candidate again
+    # Recording continued after the gap, and the media clock includes the downtime.
+    segments = [i for i in harness.sink.items if i.type == EVIDENCE_SERVER_SEGMENT]
+    assert "stall" in [s.metadata["closed_because"] for s in segments]
+    last = segments[-1]
+    assert last.media_range.start_s >= resumed[0].media_s - 1
+    assert decode_ivf(last.data)

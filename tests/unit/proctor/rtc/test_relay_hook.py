@@ -174,8 +174,12 @@ def test_fanout_starts_viewers_at_a_keyframe_rebases_sources_and_recovers_slow_v
         first = await track.recv()
         assert bytes(first) == frames[3][2]
         second = await track.recv()
-        # A new source (the candidate rejoined) starts again at 0: the output keeps going up.
-        out = fanout.push(source_b, frames[0][2], 0, keyframe=True)
+        # A new source (the candidate rejoined) starts again at 0: its delta frames wait for its first keyframe,
+        # and the output timestamps keep going up.
+        requests.clear()
+        fanout.push(source_b, frames[1][2], 0, keyframe=False)
+        assert requests and track._queue.empty()
+        out = fanout.push(source_b, frames[0][2], 3000, keyframe=True)
         assert out > second.pts
         third = await track.recv()
         assert third.pts == out and third.time_base == fractions.Fraction(1, 90000)
