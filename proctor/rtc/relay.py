@@ -159,6 +159,9 @@ class PacketTrack(MediaStreamTrack):
                 return
         self._queue.put_nowait(packet)
 
+    def restart_at_keyframe(self) -> None:
+        self._need_keyframe = self.kind == "video"
+
     def request_keyframe(self) -> None:
         """The viewer asked for a keyframe (PLI): ask the source."""
         self._fanout.want_keyframe()
@@ -237,6 +240,12 @@ class Fanout:
     def push(self, source: object, data: bytes, timestamp: int, keyframe: bool) -> int:
         """Forward one encoded frame from *source*; returns its output timestamp (in the stream's clock)."""
         if source is not self._source:
+            if self._source is not None and self.kind == "video":
+                # A new source's delta frames do not follow the old one's: every viewer restarts at a keyframe.
+                for track in self._subscribers:
+                    track.restart_at_keyframe()
+                if not keyframe:
+                    self.want_keyframe()
             self._source = source
             base = 0 if self._last_out is None else self._last_out + self._frame_ticks
             self._offset = base - timestamp

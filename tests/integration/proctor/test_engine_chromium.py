@@ -108,7 +108,7 @@ def test_chromium_candidate_drops_for_10_s_and_rejoins(harness: EngineHarness, b
         assessor.goto(f"{server.url}/viewer.html?session=s1&viewer=assessor-1&talk=1")
         _wait(assessor, lambda s: s["video"] and (s["video"]["framesDecoded"] or 0) > 30, 30)
 
-        candidate.evaluate("window.dropAndRejoin(10000)")
+        candidate.evaluate("() => { window.dropAndRejoin(10000); }")  # do not wait for the promise
         _wait(candidate, lambda s: s["state"] == "closed", 5)
         time.sleep(10)
         _wait(candidate, lambda s: s["state"] == "connected", 20)
