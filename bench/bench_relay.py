@@ -311,6 +311,61 @@ def latency(loop, seconds: float) -> dict[str, float]:
         server.stop()
 
 
+def latency_chromium(loop, seconds: float) -> dict[str, float] | None:
+    """Python candidate (live encode, frame counter) -> server -> Chromium viewer page that reads the counter off
+    each painted frame (requestVideoFrameCallback + canvas): glass-to-glass up to the compositor."""
+    from proctor.rtc.testing import SyntheticPeer
+    from tests.integration.proctor.chromium import CHROMIUM, chromium_args, chromium_available
+    from tests.integration.proctor.pageserver import PageServer
+    from tests.media.face import face_track, tone_track, write_wav, write_y4m
+
+    if not chromium_available():
+        return None
+    from playwright.sync_api import sync_playwright
+
+    server = Server("passthrough")
+
+    class Remote:  # what PageServer needs from an engine, forwarded to the server process
+        def candidate_offer(self, session_id: str, sdp: str) -> str:
+            return server.call("candidate", session_id, sdp)
+
+        def viewer_offer(self, session_id: str, viewer_id: str, sdp: str, can_talk: bool) -> str:
+            return server.call("viewer", session_id, viewer_id, sdp, can_talk)
+
+    import tempfile
+    from pathlib import Path
+
+    try:
+        async def setup():
+            track = face_track()
+            candidate = SyntheticPeer(send=[track, tone_track()], recv=["audio"], decode_video=False)
+            await _connect(server, candidate, "candidate", "glass")
+            return track, candidate
+
+        track, candidate = loop.run(setup(), 60)
+        with tempfile.TemporaryDirectory() as tmp, PageServer(Remote()) as pages, sync_playwright() as p:
+            y4m, wav = write_y4m(Path(tmp) / "f.y4m", seconds=1), write_wav(Path(tmp) / "t.wav", seconds=1)
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=chromium_args(y4m, wav))
+            page = browser.new_page()
+            page.goto(f"{pages.url}/viewer.html?session=glass&viewer=a&talk=0&latency=1")
+            time.sleep(3 + seconds)
+            painted = page.evaluate("window.painted")
+            browser.close()
+        loop.run(candidate.close(), 10)
+    finally:
+        server.stop()
+    delays = []
+    for counter, shown_ms in painted[60:]:
+        sent = track.sent_wall.get(counter)
+        if sent is not None and 0 <= shown_ms / 1000 - sent < 5:
+            delays.append(shown_ms - sent * 1000)
+    if not delays:
+        return {"frames": 0, "median_ms": float("nan"), "p95_ms": float("nan"), "max_ms": float("nan")}
+    delays.sort()
+    return {"frames": len(delays), "median_ms": statistics.median(delays),
+            "p95_ms": delays[max(0, int(len(delays) * 0.95) - 1)], "max_ms": delays[-1]}
+
+
 def cpu_part(clip, opus, warmup, window, loop) -> None:
     print("\n1) server CPU per session (candidate + assessor), same run")
     print(f"{'sessions':>8} {'mode':>12} {'server %core':>13} {'client %core':>13} {'other %core':>12} "
@@ -345,7 +400,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--max-sessions", type=int, default=64)
-    parser.add_argument("--only", choices=["cpu", "scale", "latency"], action="append",
+    parser.add_argument("--only", choices=["cpu", "scale", "latency", "chromium"], action="append",
                         help="run only these parts (repeatable)")
     args = parser.parse_args()
     warmup, window = (2.0, 4.0) if args.quick else (3.0, 8.0)
@@ -360,7 +415,7 @@ def main() -> None:
         loop = RtcLoop("bench-clients")
         loop.start()
         try:
-            parts = set(args.only or ["cpu", "scale", "latency"])
+            parts = set(args.only or ["cpu", "scale", "latency", "chromium"])
             if "cpu" in parts:
                 cpu_part(clip, opus, warmup, window, loop)
             if "scale" in parts:
@@ -370,6 +425,15 @@ def main() -> None:
                 lat = latency(loop, 4.0 if args.quick else 8.0)
                 print(f"   {lat['frames']} frames: median {lat['median_ms']:.0f} ms, p95 {lat['p95_ms']:.0f} ms, "
                       f"max {lat['max_ms']:.0f} ms")
+            if "chromium" in parts:
+                print("\n4) glass-to-glass latency to Chromium (aiortc candidate encodes live -> server -> Chromium"
+                      " decodes and paints; the counter is read off each painted frame)")
+                lat = latency_chromium(loop, 4.0 if args.quick else 8.0)
+                if lat is None:
+                    print("   skipped: Debian chromium and the playwright package are needed")
+                else:
+                    print(f"   {lat['frames']} frames: median {lat['median_ms']:.0f} ms, p95 {lat['p95_ms']:.0f} ms,"
+                          f" max {lat['max_ms']:.0f} ms")
         finally:
             loop.stop()
 

@@ -107,6 +107,7 @@ def _tracks():  # imported lazily so the file writers work without aiortc
             self._index = 0
             self._start: float | None = None
             self.sent_at: dict[int, float] = {}
+            self.sent_wall: dict[int, float] = {}
             y, u, v = face_i420()
             self._u, self._v, self._y = u, v, y
 
@@ -125,6 +126,7 @@ def _tracks():  # imported lazily so the file writers work without aiortc
             frame.pts = self._index * (90_000 // self.fps)
             frame.time_base = fractions.Fraction(1, 90_000)
             self.sent_at[self._index & 0xFFFF] = time.monotonic()
+            self.sent_wall[self._index & 0xFFFF] = time.time()
             self._index += 1
             return frame
 
