@@ -9,8 +9,10 @@ its CPU is that process's CPU time. Candidates and viewers are synthetic aiortc 
 candidates replay a pre-encoded 640x480 30 fps VP8 clip (+ Opus) so no encoder runs on the client side, and viewers
 count complete encoded frames without decoding them, so the clients' own load stays as small as it can be (it is
 reported too; on 2 cores it competes with the server). Chromium is not used here: its encoder and decoder would
-dominate the machine. The latency run uses a real-time-encoding candidate (frame counter stamped into each frame) and
-a decoding viewer and reads the counter back: capture -> encode -> server -> decode, display not included.
+dominate the machine. The latency runs use a real-time-encoding candidate (frame counter stamped into each frame):
+(3) an aiortc viewer decodes and reads the counter back (capture -> encode -> server -> decode); (4) a Chromium page
+reads it off each painted frame (requestVideoFrameCallback, expected display time) — glass-to-glass up to the
+compositor. The machine's other processes are reported ("other"): on a shared machine they compete for the cores.
 """
 
 from __future__ import annotations
@@ -386,6 +388,11 @@ def scale_part(clip, opus, warmup, window, loop, args) -> None:
     held = 0
     for count in [s for s in steps if s <= args.max_sessions]:
         r = run_sessions("passthrough", count, clip, opus, warmup, window, loop)
+        if r["min_fps"] < 25:
+            # Other users' jobs share these cores: confirm a failure once before calling it the limit.
+            print(f"{count:>3} sessions: viewer fps min {r['min_fps']:.1f} with other processes at "
+                  f"{100 * r['other_cpu']:.0f}% — measuring again")
+            r = run_sessions("passthrough", count, clip, opus, warmup, window, loop)
         ok = r["min_fps"] >= 25
         print(f"{count:>3} sessions: server {100 * r['server_cpu']:5.1f}% of a core, clients "
               f"{100 * r['client_cpu']:5.1f}%, other processes {100 * r['other_cpu']:5.1f}%, "
