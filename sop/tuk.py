@@ -14,10 +14,13 @@ _TEXT: dict[str, tuple[str, str]] = {
     "camera_fps": ("Laju bingkai kamera", "Jumlah bingkai video per detik yang diterima."),
     "camera_not_virtual": (
         "Kamera fisik, bukan kamera virtual",
-        "Nama perangkat kamera bukan perangkat lunak kamera virtual.",
+        "Kamera yang digunakan adalah perangkat fisik, bukan perangkat lunak kamera virtual.",
     ),
     "microphone_level": ("Tingkat suara mikrofon", "Mikrofon menangkap suara asesi di atas ambang."),
-    "speaker_check": ("Pengeras suara/headset berfungsi", "Asesi mendengar nada uji dan menjawab dengan benar."),
+    "speaker_check": (
+        "Pengeras suara/headset berfungsi",
+        "Asesi dapat mendengar suara melalui pengeras suara atau headset.",
+    ),
     "upload_bandwidth": ("Kecepatan unggah", "Laju unggah terukur dari perangkat asesi ke server."),
     "download_bandwidth": ("Kecepatan unduh", "Laju unduh terukur dari server ke perangkat asesi."),
     "round_trip_time": ("Waktu tempuh pulang-pergi (RTT)", "Keterlambatan jaringan antara perangkat asesi dan server."),
