@@ -36,6 +36,8 @@ KEK_WRAP_ALG = "AES-256-GCM-KEYWRAP-v1"
 
 #: one shared helper thread hashes plaintext while the caller's thread encrypts (hashlib releases the GIL)
 _HASHER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="evidence-hash")
+#: and one writer thread hashes and writes ciphertext blocks (in submission order)
+_WRITER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="evidence-write")
 
 
 def build_header(object_id: str, session_id: str, type_: str, key_id: str, chunk_size: int) -> tuple[bytes, bytes]:
@@ -69,48 +71,84 @@ def _read_exact(src: BinaryIO, n: int) -> bytes:
 
 
 def encrypt_stream(src: BinaryIO | bytes, dst: BinaryIO, data_key: bytes, salt: bytes, header: bytes,
-                   nonce_prefix: bytes, chunk_size: int) -> EncryptResult:
-    """Encrypt ``src`` into ``dst``, hashing the ciphertext and committing to the plaintext in one pass."""
+                   nonce_prefix: bytes, chunk_size: int, sync_every: int = 0) -> EncryptResult:
+    """Encrypt ``src`` into ``dst`` in one pass, hashing the ciphertext and committing to the plaintext.
+
+    Three stages overlap (hashlib, AES-GCM and file writes release the GIL): the plaintext commitment is hashed on one
+    helper thread, the caller's thread encrypts, and a writer thread hashes and writes the ciphertext (``os.writev``),
+    calling ``fdatasync`` every ``sync_every`` bytes so the final fsync has little left to flush.
+    """
     aead = AESGCM(data_key)
-    ct_hash = hashlib.sha256(header)
+    ct_hash = hashlib.sha256()
     commit = hashlib.sha256(salt)
-    dst.write(header)
+    fd = dst.fileno() if hasattr(dst, "fileno") and _is_raw(dst) else None
+    unsynced = [0]
+
+    def write(parts: list[bytes]) -> None:
+        for p in parts:
+            ct_hash.update(p)
+        if fd is not None:
+            total = sum(len(p) for p in parts)
+            done = os.writev(fd, parts)
+            if done != total:  # short write: finish it piecewise
+                data = b"".join(parts)[done:]
+                while data:
+                    data = data[os.write(fd, data):]
+            unsynced[0] += total
+            if sync_every and unsynced[0] >= sync_every:
+                os.fdatasync(fd)
+                unsynced[0] = 0
+        else:
+            for p in parts:
+                dst.write(p)
+
+    write([header])
     size = len(header)
     plain_size = 0
     index = 0
-    pending: Future[Any] | None = None
+    hashing: Future[Any] | None = None
+    writing: Future[Any] | None = None
     if isinstance(src, bytes | bytearray | memoryview):
         src = io.BytesIO(src)
-    # plaintext is read in blocks of whole chunks (~1 MiB) and hashed for the commitment on a helper thread
-    block = max(chunk_size, (1 << 20) // chunk_size * chunk_size)
+    block = max(chunk_size, (1 << 20) // chunk_size * chunk_size)  # whole chunks, ~1 MiB
     current = _read_exact(src, block)
-    while True:
-        nxt = _read_exact(src, block) if len(current) == block else b""
-        if pending is not None:
-            pending.result()
-        pending = _HASHER.submit(commit.update, current)
-        n = len(current)
-        final_block = not nxt
-        off = 0
-        view = memoryview(current)
+    try:
         while True:
-            piece = view[off : off + chunk_size]
-            off += len(piece)
-            last = final_block and off >= n
-            ct = aead.encrypt(chunk_nonce(nonce_prefix, index, last), piece, header)
-            ct_hash.update(ct)
-            dst.write(ct)
-            size += len(ct)
-            index += 1
-            if off >= n:
+            nxt = _read_exact(src, block) if len(current) == block else b""
+            if hashing is not None:
+                hashing.result()
+            hashing = _HASHER.submit(commit.update, current)
+            n = len(current)
+            final_block = not nxt
+            off = 0
+            view = memoryview(current)
+            parts = []
+            while True:
+                piece = view[off : off + chunk_size]
+                off += len(piece)
+                last = final_block and off >= n
+                parts.append(aead.encrypt(chunk_nonce(nonce_prefix, index, last), piece, header))
+                index += 1
+                if off >= n:
+                    break
+            size += sum(len(p) for p in parts)
+            if writing is not None:
+                writing.result()
+            writing = _WRITER.submit(write, parts)
+            plain_size += n
+            if final_block:
                 break
-        plain_size += n
-        if final_block:
-            break
-        current = nxt
-    if pending is not None:
-        pending.result()
+            current = nxt
+    finally:
+        for fut in (hashing, writing):
+            if fut is not None:
+                fut.result()
     return EncryptResult(ct_hash.hexdigest(), size, plain_size, COMMITMENT_PREFIX + commit.hexdigest(), index)
+
+
+def _is_raw(f: Any) -> bool:
+    """True for an unbuffered file (``open(..., buffering=0)``), whose fd we may write to directly."""
+    return isinstance(f, io.FileIO)
 
 
 # ----------------------------------------------------------------------------------------------------------------

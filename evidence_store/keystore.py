@@ -53,6 +53,7 @@ class KeyStore:
         if db is None:
             db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
             db.execute("PRAGMA secure_delete=ON")
+            db.execute("PRAGMA journal_mode=WAL")  # one fsync per commit; shredding checkpoints the WAL away
             db.execute("PRAGMA synchronous=FULL")
             db.execute("PRAGMA busy_timeout=60000")
             self._local.db = db
@@ -93,6 +94,8 @@ class KeyStore:
         except BaseException:
             db.execute("ROLLBACK")
             raise
+        # the deleted pages (overwritten by secure_delete) must also leave the write-ahead log
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def rewrap_all(self, new_id: str, new_kek: bytes) -> int:
         """Re-wrap every data key under a new KEK in one transaction. Returns the number of keys re-wrapped."""

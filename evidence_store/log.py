@@ -193,7 +193,7 @@ class TransparencyLog:
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
             try:
                 os.write(fd, line + b"\n")
-                os.fsync(fd)
+                os.fdatasync(fd)
             finally:
                 os.close(fd)
             offset = st.offset

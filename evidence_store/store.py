@@ -14,6 +14,7 @@ import threading
 import uuid
 import zipfile
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -233,11 +234,14 @@ class EvidenceStore:
                                         "object": {"key": object_key, "id": object_id},
                                         "enc": {"key_id": key_id}}) as update_intent:
             dk, salt = secrets.token_bytes(32), secrets.token_bytes(32)
-            kek_id = self.keys.put(key_id, session_id, candidate_id, object_key, dk, salt)
-            with open(staging, "wb") as out:
-                res = encrypt_stream(data, out, dk, salt, header, prefix, self.chunk_size)
-                out.flush()
-                os.fsync(out.fileno())
+            # the wrapped key is committed (one WAL fsync) on a helper thread while the object is encrypted
+            key_saved = _KEYS.submit(self.keys.put, key_id, session_id, candidate_id, object_key, dk, salt)
+            try:
+                with open(staging, "wb", buffering=0) as out:
+                    res = encrypt_stream(data, out, dk, salt, header, prefix, self.chunk_size, sync_every=8 << 20)
+                    os.fdatasync(out.fileno())
+            finally:
+                kek_id = key_saved.result()
             del dk, salt
             if isinstance(media_range, tuple | list):
                 media_range = {"start_ms": int(media_range[0]), "end_ms": int(media_range[1])}
@@ -290,20 +294,24 @@ class EvidenceStore:
 
     @contextmanager
     def _intent(self, path: Path, fields: dict[str, Any]) -> Iterator[Any]:
-        """A durable, locked record of an in-flight append (created before the ciphertext is written), so recovery
-        can tell an append in flight in a live process from one interrupted by a crash."""
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        """A locked record of an in-flight append (created before the data key and the ciphertext), so recovery can
+        tell an append in flight in a live process from one interrupted by a crash, and re-log an object that was
+        stored but not logged. It is not fsynced: if a power loss takes it, the store scan still finds the object
+        and quarantines it (logged), and the append was never acknowledged."""
+        # created under a temporary name and locked before it is renamed into place, so that a recovering process
+        # only ever sees complete intents, and sees them locked while their append is alive
+        tmp = path.with_name(f"{path.name}.creating")
+        fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
         fcntl.flock(fd, fcntl.LOCK_EX)
 
         def update(obj: dict[str, Any]) -> None:
             data = json.dumps(obj, sort_keys=True).encode()
             os.ftruncate(fd, 0)
             os.pwrite(fd, data, 0)
-            os.fsync(fd)
 
         try:
             update(fields)
-            fsync_dir(path.parent)
+            os.rename(tmp, path)
             yield update
             path.unlink()
         finally:
@@ -435,6 +443,15 @@ class EvidenceStore:
                 path.unlink()
             finally:
                 fh.close()
+        for creating in (self.dir / "pending").glob("*.creating"):
+            fd = os.open(creating, os.O_RDONLY)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                creating.unlink()  # died before its intent was complete: nothing was stored under it yet
+            except (BlockingIOError, FileNotFoundError):
+                pass
+            finally:
+                os.close(fd)
         for tmp in (self.dir / "staging").glob("*.rte"):
             oid = tmp.stem
             if not (self.dir / "pending" / f"{oid}.json").exists():
@@ -713,6 +730,8 @@ class _CommitWriter:
         return "sha256-salted:" + self.h.hexdigest()
 
 
+#: commits wrapped data keys while the caller encrypts
+_KEYS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="evidence-keys")
 _stamp_lock = threading.Lock()
 _last_stamp = [0]
 

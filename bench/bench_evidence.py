@@ -1,0 +1,154 @@
+"""Evidence store benchmarks (issue 3): run ``.venv/bin/python bench/bench_evidence.py [--entries N]``.
+
+1. Ingest: EvidenceStore.append (encrypt + hash + commit + store + log, fsynced) on the filesystem backend against plain
+   SHA-256 of the same bytes, in the same run; ratio = SHA-256 time / append time (1.0 = as fast as hashing alone).
+2. Verifying a log of N entries (default 1,000,000): chains + one RFC 9162 root over every leaf from the entries file
+   (``verifier.verify_log``), and N individual inclusion proofs + chains as a bundle verifier checks them.
+3. Checkpoint signing and verification rates (C2SP signed note, Ed25519).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from config.settings import EvidenceSettings
+from evidence_store import EvidenceStore
+from evidence_store.log import NoteSigner
+from evidence_store.merkle import MerkleTree
+from evidence_store.verifier import (
+    InclusionCache,
+    VerifierKey,
+    canonical_json,
+    leaf_hash,
+    verify_checkpoint,
+    verify_log,
+)
+
+
+def bench_ingest(size: int, reps: int, workdir: Path) -> dict:
+    data = os.urandom(size)
+    store = EvidenceStore.from_settings(EvidenceSettings(), data_dir=workdir / f"ingest-{size}")
+    store.open_session("BENCH")
+    sha_t, app_t = [], []
+    for _ in range(reps):
+        t = time.perf_counter()
+        hashlib.sha256(data).digest()
+        sha_t.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        store.append("BENCH", "recording", data, actor=("system", "bench"))
+        app_t.append(time.perf_counter() - t)
+    store.close()
+    sha, app = statistics.median(sha_t), statistics.median(app_t)
+    return {"size_mib": size / 2**20, "reps": reps, "sha256_ms": round(sha * 1e3, 2),
+            "append_ms": round(app * 1e3, 2), "sha256_MiB_s": round(size / 2**20 / sha),
+            "append_MiB_s": round(size / 2**20 / app), "ratio": round(sha / app, 3)}
+
+
+def make_log(n: int, sessions: int, path: Path, signer: NoteSigner) -> tuple[bytes, MerkleTree, list[bytes]]:
+    heads: dict[str, tuple[int, str]] = {}
+    tree = MerkleTree()
+    lines = []
+    with open(path, "wb") as fh:
+        for i in range(n):
+            chain = f"S{i % sessions:05d}"
+            head = heads.get(chain)
+            e = {"v": 1, "log_index": i, "chain": chain, "session_id": chain, "seq": 0 if head is None else head[0] + 1,
+                 "prev": None if head is None else head[1], "kind": "open" if head is None else "item",
+                 "server_time": "2026-11-23T20:00:00.000000Z", "type": "chunk",
+                 "object": {"key": f"sessions/{chain}/{i:012d}.rte", "sha256": "ab" * 32, "size": 1048592},
+                 "commitment": "sha256-salted:" + "cd" * 32}
+            line = canonical_json(e)
+            leaf = tree.append(line)
+            heads[chain] = (e["seq"], leaf.hex())
+            fh.write(line + b"\n")
+            lines.append(line)
+    cp = signer.sign(f"{signer.name}\n{n}\n{base64.b64encode(tree.root()).decode()}\n".encode())
+    return cp, tree, lines
+
+
+def bench_verify(n: int, workdir: Path) -> dict:
+    signer = NoteSigner("bench.example/log", Ed25519PrivateKey.generate())
+    vkey = str(signer.verifier_key)
+    t = time.perf_counter()
+    cp, tree, lines = make_log(n, max(1, n // 1000), workdir / "entries.jsonl", signer)
+    build = time.perf_counter() - t
+
+    t = time.perf_counter()
+    with open(workdir / "entries.jsonl", "rb") as fh:
+        report = verify_log(fh, cp, vkey)
+    full = time.perf_counter() - t
+    assert report.ok and report.entries == n, report.render()
+
+    t = time.perf_counter()
+    proofs = [tree.inclusion_proof(i) for i in range(n)]
+    gen = time.perf_counter() - t
+
+    # what a bundle verifier does per entry: parse the line, leaf hash, inclusion proof, chain link
+    key = VerifierKey.parse(vkey)
+    t = time.perf_counter()
+    c = verify_checkpoint(cp, key)
+    cache = InclusionCache(c.size, c.root)
+    heads: dict[str, str] = {}
+    loads = json.loads
+    for i, line in enumerate(lines):
+        e = loads(line)
+        leaf = leaf_hash(line)
+        if not cache.verify(leaf, e["log_index"], proofs[i]):
+            raise AssertionError(f"inclusion failed at {i}")
+        prev = heads.get(e["chain"])
+        if e["prev"] != prev:
+            raise AssertionError(f"chain broken at {i}")
+        heads[e["chain"]] = leaf.hex()
+    incl = time.perf_counter() - t
+    return {"entries": n, "build_log_s": round(build, 2), "verify_log_root_and_chains_s": round(full, 2),
+            "generate_inclusion_proofs_s": round(gen, 2), "verify_inclusion_proofs_and_chains_s": round(incl, 2)}
+
+
+def bench_checkpoints(count: int) -> dict:
+    signer = NoteSigner("bench.example/log", Ed25519PrivateKey.generate())
+    key = VerifierKey.parse(str(signer.verifier_key))
+    root = base64.b64encode(os.urandom(32)).decode()
+    bodies = [f"{signer.name}\n{i}\n{root}\n".encode() for i in range(count)]
+    t = time.perf_counter()
+    notes = [signer.sign(b) for b in bodies]
+    sign = time.perf_counter() - t
+    t = time.perf_counter()
+    for note in notes:
+        verify_checkpoint(note, key)
+    ver = time.perf_counter() - t
+    return {"checkpoints": count, "sign_per_s": round(count / sign), "verify_per_s": round(count / ver)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--entries", type=int, default=1_000_000)
+    ap.add_argument("--skip-ingest", action="store_true")
+    args = ap.parse_args()
+    out: dict = {"python": sys.version.split()[0], "cpus": os.cpu_count()}
+    with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_DIR")) as tmp:
+        work = Path(tmp)
+        if not args.skip_ingest:
+            out["ingest"] = [bench_ingest(1 << 20, 60, work), bench_ingest(64 << 20, 6, work)]
+            print(json.dumps(out["ingest"], indent=1), flush=True)
+        out["checkpoints"] = bench_checkpoints(5000)
+        print(json.dumps(out["checkpoints"]), flush=True)
+        out["verify"] = bench_verify(args.entries, work)
+        print(json.dumps(out["verify"]), flush=True)
+    print(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()
