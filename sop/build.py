@@ -45,8 +45,9 @@ def build_dossier(
     missing = missing_facts(inputs)
     if missing:
         raise MissingFactsError(missing)
+    # The preview says what the signed PDF will say, so its manifest hash is the one the PDF will carry.
     signing = SigningLabel(
-        signed=signer is not None and not html_only and pdf_path is not None,
+        signed=signer is not None and (html_only or pdf_path is not None or docx_path is None),
         demo=bool(signer and signer.demo),
         subject=signer.subject if signer else None,
     )

@@ -51,6 +51,12 @@ def missing_facts(inputs: DossierInputs) -> list[MissingFact]:
     need("lsp.city", lsp.city, "Isi kota kedudukan LSP.")
     if _blank(lsp.contact.phone) and _blank(lsp.contact.email):
         out.append(MissingFact("lsp.contact", "Isi sekurang-kurangnya satu kontak LSP (telepon atau surel)."))
+    if lsp.licence_valid_until and meta.date and lsp.licence_valid_until < meta.date:
+        out.append(
+            MissingFact(
+                "lsp.licence_valid_until", "Lisensi LSP sudah berakhir pada tanggal surat; perbarui data lisensi."
+            )
+        )
     need("lsp.director.name", lsp.director.name, "Isi nama Ketua/Direktur LSP yang menandatangani dokumen.")
     need("lsp.director.position", lsp.director.position, "Isi jabatan penanggung jawab LSP (mis. Ketua LSP).")
 
@@ -111,9 +117,26 @@ def missing_facts(inputs: DossierInputs) -> list[MissingFact]:
             f"Isi nomor registrasi MET asesor {assessor.name}.",
         )
 
+    covered = {code for assessor in inputs.personnel.assessors for code in assessor.schemes}
+    for i, scheme in enumerate(inputs.schemes):
+        if inputs.personnel.assessors and scheme.code and scheme.code not in covered:
+            out.append(
+                MissingFact(
+                    f"schemes[{i}].assessors", f"Tetapkan sekurang-kurangnya satu asesor untuk skema {scheme.code}."
+                )
+            )
+
     dep = inputs.deployment
     need("deployment.server_location", dep.server_location, "Nyatakan lokasi fisik server aplikasi.")
     need("deployment.database", dep.database, "Nyatakan basis data yang digunakan.")
     need("deployment.backup", dep.backup, "Uraikan cara dan jadwal pencadangan (backup).")
     need("deployment.backup_location", dep.backup_location, "Nyatakan lokasi penyimpanan cadangan.")
+    trial = inputs.trial_session
+    if trial is not None and not trial.verification_ok:
+        out.append(
+            MissingFact(
+                "trial_session.verification_ok",
+                "Verifikasi bukti uji coba sesi gagal: ulangi uji coba hingga valid atau kosongkan ringkasannya.",
+            )
+        )
     return out

@@ -51,3 +51,14 @@ def test_build_refuses_and_writes_no_file(inputs, tmp_path):
     assert [f.key for f in info.value.missing] == ["lsp.licence_number", "evidence.retention_days"]
     assert "nomor SK lisensi" in str(info.value)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_expired_licence_uncovered_scheme_and_failed_trial_are_reported(inputs):
+    import datetime as dt
+
+    inputs.lsp.licence_valid_until = dt.date(2026, 1, 1)
+    for assessor in inputs.personnel.assessors:
+        assessor.schemes = [code for code in assessor.schemes if code != "SKM-TDN-NA-02"]
+    inputs.trial_session.verification_ok = False
+    keys = [fact.key for fact in missing_facts(inputs)]
+    assert keys == ["lsp.licence_valid_until", "schemes[1].assessors", "trial_session.verification_ok"]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pypdf
 
-from sop import SECTIONS, verify_pdf_signature
+from sop import SECTIONS, build_dossier, verify_pdf_signature
 from sop.example import example_inputs
 from sop.render import MANIFEST_NAME, qr_data_uri
 
@@ -148,3 +148,9 @@ def test_cover_letter_and_its_signature_fit_on_one_page(pages):
     letter = next(p for p in pages if "Dengan hormat," in p)
     assert "Hormat kami," in letter
     assert example_inputs().lsp.director.name in letter
+
+
+def test_preview_with_the_same_signer_has_the_pdf_hash(built, demo_signer):
+    preview = build_dossier(example_inputs(), html_only=True, signer=demo_signer)
+    assert preview.manifest_sha256 == built.manifest_sha256
+    assert "sertifikat DEMO" in preview.html
