@@ -72,8 +72,9 @@ def main() -> None:
         port = free_port()
         env = {**os.environ, "RTUK_VAR_DIR": var, "RTUK_PORT": str(port), "RTUK_LOGIN_RATE_LIMIT": "100000 per minute"}
         prepare(env, args.clients)
-        server = subprocess.Popen([PY, "-m", "remote_tuk", "serve"], cwd=ROOT, env=env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        server = subprocess.Popen(
+            [PY, "-m", "remote_tuk", "serve"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         base = f"http://127.0.0.1:{port}"
         try:
             for _ in range(100):
@@ -109,9 +110,14 @@ def main() -> None:
             server.terminate()
             server.wait(10)
     q = statistics.quantiles(latencies, n=100)
-    print(f"clients={args.clients} rounds={args.rounds} flows={len(latencies)} errors={len(errors)} cores={os.cpu_count()}")
-    print(f"sign-in + dashboard (3 requests): p50={q[49] * 1000:.0f} ms  p95={q[94] * 1000:.0f} ms  "
-          f"max={max(latencies) * 1000:.0f} ms  throughput={len(latencies) / wall:.1f} flows/s")
+    print(
+        f"clients={args.clients} rounds={args.rounds} flows={len(latencies)} errors={len(errors)} "
+        f"cores={os.cpu_count()}"
+    )
+    print(
+        f"sign-in + dashboard (3 requests): p50={q[49] * 1000:.0f} ms  p95={q[94] * 1000:.0f} ms  "
+        f"max={max(latencies) * 1000:.0f} ms  throughput={len(latencies) / wall:.1f} flows/s"
+    )
     if errors:
         print("first error:", errors[0])
         sys.exit(1)

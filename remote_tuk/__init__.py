@@ -41,10 +41,11 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     from remote_tuk.auth import init_auth
     from remote_tuk.errors import register_error_handlers
-    from remote_tuk.extensions import csrf, db, limiter, socketio
+    from remote_tuk.extensions import csrf, db, evidence, limiter, socketio
     from remote_tuk.i18n import init_i18n
 
     db.init_app(app, settings.sqlalchemy_url)
+    evidence.init_app(app, settings)
     csrf.init_app(app)
     limiter.init_app(app)
     init_auth(app)
@@ -64,11 +65,13 @@ def create_app(settings: Settings | None = None) -> Flask:
     from remote_tuk.assessment.events import NAMESPACE, SessionNamespace
     from remote_tuk.assessment.routes import bp as assessment_bp
     from remote_tuk.cli import register_cli
+    from remote_tuk.dossier.routes import bp as dossier_bp
     from remote_tuk.views import register_template_helpers
 
     app.register_blueprint(accounts_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(assessment_bp)
+    app.register_blueprint(dossier_bp)
     socketio.on_namespace(SessionNamespace(NAMESPACE))
     register_template_helpers(app)
     register_cli(app)

@@ -11,8 +11,10 @@ from flask_socketio import SocketIO
 from flask_wtf.csrf import CSRFProtect
 
 from remote_tuk.db import Database
+from remote_tuk.evidence import Evidence
 
 db = Database()
+evidence = Evidence()
 csrf = CSRFProtect()
 login_manager = LoginManager()
 limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=True)

@@ -4,6 +4,7 @@ from remote_tuk.accounts.models import JoinLink, Role, User
 from remote_tuk.assessment.models import AssessmentSession, AuditorGrant, Schedule, SessionState, SessionTransition
 from remote_tuk.audit.models import AuditEvent
 from remote_tuk.db import Base
+from remote_tuk.dossier.models import Dossier, DossierDeclarations
 from remote_tuk.lsp.models import Element, Kuk, Lsp, LspType, Scheme, Unit
 
 __all__ = [
@@ -11,6 +12,8 @@ __all__ = [
     "AuditEvent",
     "AuditorGrant",
     "Base",
+    "Dossier",
+    "DossierDeclarations",
     "Element",
     "JoinLink",
     "Kuk",

@@ -34,9 +34,11 @@ class Lsp(Base):
         Enum(LspType, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e])
     )
     address: Mapped[str] = mapped_column(Text, default="")
+    city: Mapped[str] = mapped_column(String(120), default="")
     email: Mapped[str] = mapped_column(String(254), default="")
     phone: Mapped[str] = mapped_column(String(32), default="")
     director_name: Mapped[str] = mapped_column(String(160), default="")
+    director_position: Mapped[str] = mapped_column(String(120), default="")
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 

@@ -12,6 +12,8 @@ class LspProfileIn(BaseModel):
     licence_number: str = Field(default="", max_length=80)
     lsp_type: Literal["pihak_kesatu", "pihak_kedua", "pihak_ketiga"]
     address: str = Field(default="", max_length=2000)
+    city: str = Field(default="", max_length=120)
     email: EmailStr | Literal[""] = ""
     phone: str = Field(default="", max_length=32, pattern=r"^[0-9+() \-]*$")
     director_name: str = Field(default="", max_length=160)
+    director_position: str = Field(default="", max_length=120)

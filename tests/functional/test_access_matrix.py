@@ -33,6 +33,7 @@ PAGES = [
     ("/admin/jadwal", {"admin"}, None),
     ("/admin/jadwal/{schedule_a}", {"admin"}, None),
     ("/admin/audit", {"admin"}, None),
+    ("/admin/dosir/", {"admin"}, None),
     ("/asesor/", {"asesor"}, None),
     ("/asesi/", {"asesi"}, None),
     ("/auditor/", {"auditor"}, None),

@@ -24,8 +24,10 @@ def test_import_export_round_trip(app, tmp_path):
 
 def test_bad_import_exits_non_zero_with_lines(app, tmp_path):
     src = tmp_path / "rusak.csv"
-    src.write_text("scheme_code,scheme_title,unit_code,unit_title,element_number,element_title,kuk_number,kuk_text\n"
-                   "S-1,Skema,J.1,Unit,1,Elemen,1.1,\n")
+    src.write_text(
+        "scheme_code,scheme_title,unit_code,unit_title,element_number,element_title,kuk_number,kuk_text\n"
+        "S-1,Skema,J.1,Unit,1,Elemen,1.1,\n"
+    )
     result = app.test_cli_runner().invoke(args=["import-standard", str(src)])
     assert result.exit_code != 0
     assert "baris 2: kuk_text: wajib diisi" in result.output
@@ -34,10 +36,14 @@ def test_bad_import_exits_non_zero_with_lines(app, tmp_path):
 def test_unknown_export_and_bad_user(app):
     runner = app.test_cli_runner()
     assert runner.invoke(args=["export-standard", "TIDAK-ADA"]).exit_code != 0
-    result = runner.invoke(args=["create-user", "--username", "ases", "--name", "A", "--role", "asesor"],
-                           input="Kata-Sandi-Panjang-1\nKata-Sandi-Panjang-1\n")
+    result = runner.invoke(
+        args=["create-user", "--username", "ases", "--name", "A", "--role", "asesor"],
+        input="Kata-Sandi-Panjang-1\nKata-Sandi-Panjang-1\n",
+    )
     assert result.exit_code != 0
     assert "MET" in result.output
-    ok = runner.invoke(args=["create-user", "--username", "ases", "--name", "A", "--role", "asesor", "--met",
-                             "MET.1"], input="Kata-Sandi-Panjang-1\nKata-Sandi-Panjang-1\n")
+    ok = runner.invoke(
+        args=["create-user", "--username", "ases", "--name", "A", "--role", "asesor", "--met", "MET.1"],
+        input="Kata-Sandi-Panjang-1\nKata-Sandi-Panjang-1\n",
+    )
     assert ok.exit_code == 0, ok.output

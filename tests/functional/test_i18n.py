@@ -14,7 +14,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_catalogue_covers_every_ui_string():
     method_map = [("remote_tuk/**.py", "python"), ("remote_tuk/templates/**.html", "jinja2")]
-    found = {msg for _f, _l, msg, _c, _x in extract_from_dir(str(ROOT), method_map, keywords={"_": None, "gettext": None})}
+    found = {
+        msg for _f, _l, msg, _c, _x in extract_from_dir(str(ROOT), method_map, keywords={"_": None, "gettext": None})
+    }
     with (ROOT / "remote_tuk/translations/en/LC_MESSAGES/messages.po").open("rb") as fh:
         catalogue = read_po(fh)
     missing = sorted(m for m in found if isinstance(m, str) and (m not in catalogue or not catalogue[m].string))

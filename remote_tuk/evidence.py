@@ -1,0 +1,49 @@
+"""The app's evidence store (``evidence_store.EvidenceStore``), opened once per process on first use."""
+
+from __future__ import annotations
+
+import atexit
+import threading
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from config import Settings
+    from evidence_store.store import EvidenceStore
+
+
+class Evidence:
+    """Flask-style holder: ``init_app`` records the settings; ``store`` opens the store (recovery runs then)."""
+
+    def __init__(self) -> None:
+        self._settings: Settings | None = None
+        self._store: EvidenceStore | None = None
+        self._lock = threading.Lock()
+
+    def init_app(self, app: Any, settings: Settings) -> None:
+        self._settings = settings
+        self._store = None
+        app.extensions["rtuk_evidence"] = self
+
+    @property
+    def store(self) -> EvidenceStore:
+        with self._lock:
+            if self._store is None:
+                if self._settings is None:
+                    raise RuntimeError("evidence store is not initialised")
+                from evidence_store.store import EvidenceStore
+
+                self._store = EvidenceStore.from_settings(self._settings.evidence, data_dir=self._settings.evidence_dir)
+                self._store.start_background()
+                atexit.register(self.close)
+            return self._store
+
+    def close(self) -> None:
+        with self._lock:
+            if self._store is not None:
+                self._store.close()
+                self._store = None
+
+
+def actor_of(user: Any) -> tuple[str, str]:
+    """The evidence log's (role, id) for a user."""
+    return (user.role.value, str(user.id))
