@@ -154,3 +154,21 @@ def test_preview_with_the_same_signer_has_the_pdf_hash(built, demo_signer):
     preview = build_dossier(example_inputs(), html_only=True, signer=demo_signer)
     assert preview.manifest_sha256 == built.manifest_sha256
     assert "sertifikat DEMO" in preview.html
+
+
+def test_cover_qr_code_decodes_to_the_manifest_hash(built, tmp_path):
+    import importlib.util
+    import subprocess
+
+    from tests.components import require
+
+    require(importlib.util.find_spec("cv2") is not None, "OpenCV (cv2)", "pip install opencv-python-headless")
+    import cv2
+
+    subprocess.run(
+        ["pdftoppm", "-f", "1", "-l", "1", "-r", "150", "-png", str(built.pdf_path), str(tmp_path / "cover")],
+        check=True,
+    )
+    image = cv2.imread(str(next(tmp_path.glob("cover*.png"))))
+    decoded, _, _ = cv2.QRCodeDetector().detectAndDecode(image)
+    assert decoded == built.manifest_sha256
