@@ -306,8 +306,9 @@ class EvidenceStore:
 
         def update(obj: dict[str, Any]) -> None:
             data = json.dumps(obj, sort_keys=True).encode()
-            os.ftruncate(fd, 0)
+            # overwrite in place, then cut to length (never truncate to zero: ext4's auto_da_alloc would flush)
             os.pwrite(fd, data, 0)
+            os.ftruncate(fd, len(data))
 
         try:
             update(fields)
