@@ -19,6 +19,7 @@ from remote_tuk.accounts.models import Role, User
 from remote_tuk.accounts.services import create_user
 from remote_tuk.assessment.models import AssessmentSession, AuditorGrant, Schedule
 from remote_tuk.db import utcnow
+from remote_tuk.dossier.models import DossierDeclarations
 from remote_tuk.lsp import standards
 from remote_tuk.lsp.models import Lsp, LspType, Scheme
 
@@ -53,6 +54,8 @@ def seed(db: Session, credentials_path: Path) -> list[dict[str, str]]:
                 licence_number="BNSP-LSP-1234-ID (demo)",
                 lsp_type=LspType.THIRD_PARTY,
                 address="Jl. Merdeka No. 10, Bandung, Jawa Barat 40111",
+                city="Bandung",
+                director_position="Ketua LSP",
                 email="sertifikasi@lsp-tdn.example",
                 phone="022-1234567",
                 director_name="Ir. Hendra Wijaya, M.T.",
@@ -87,6 +90,20 @@ def seed(db: Session, credentials_path: Path) -> list[dict[str, str]]:
                 "username": username,
                 "password": password or "(diubah oleh pengguna / changed by the user)",
             }
+        )
+
+    if db.scalar(select(DossierDeclarations.id)) is None:
+        db.add(
+            DossierDeclarations(
+                letter_number="DEMO/001/LSP-TDN/XI/2026",
+                letter_date=utcnow().date(),
+                letter_place="Bandung",
+                server_location="Server demo di komputer lokal (bukan produksi)",
+                hosting_provider="Komputer lokal (demo)",
+                evidence_storage_location="Direktori var/evidence pada komputer lokal (demo)",
+                backup="Demo: tidak ada pencadangan otomatis; isi prosedur pencadangan LSP sebelum diajukan.",
+                backup_location="Belum ditetapkan (demo)",
+            )
         )
 
     admin = users["admin"]

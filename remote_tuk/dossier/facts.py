@@ -15,7 +15,7 @@ from config import DEFAULT_TUK_PROFILE, Settings
 from remote_tuk.accounts.models import ROLE_LABELS, User
 from remote_tuk.accounts.models import Role as UserRole
 from remote_tuk.accounts.services import TOTP_ROLES
-from remote_tuk.assessment.models import STATE_LABELS
+from remote_tuk.assessment.models import STATE_LABELS, Schedule
 from remote_tuk.assessment.services import TRANSITIONS
 from remote_tuk.dossier.models import DossierDeclarations
 from remote_tuk.lsp.models import Lsp
@@ -148,6 +148,12 @@ def gather(db: Session, settings: Settings, evidence_parameters: dict[str, Any])
     if decl and decl.scheme_codes:
         schemes = [s for s in schemes if s.code in set(decl.scheme_codes)]
     users = list(db.scalars(select(User).where(User.active.is_(True)).order_by(User.full_name)))
+    # The schemes an assessor assesses are those of the schedules they were assigned to by assignment letter.
+    assigned: dict[int, set[str]] = {}
+    for assessor_id, code in db.execute(
+        select(Schedule.assessor_id, SchemeModel.code).join(SchemeModel).where(Schedule.assessor_id.is_not(None))
+    ):
+        assigned.setdefault(assessor_id, set()).add(code)
     return DossierInputs(
         meta=DossierMeta(
             letter_number=decl.letter_number or None if decl else None,
@@ -181,7 +187,9 @@ def gather(db: Session, settings: Settings, evidence_parameters: dict[str, Any])
                 if u.role is UserRole.LSP_ADMIN
             ],
             assessors=[
-                Assessor(name=u.full_name, met_number=u.met_number) for u in users if u.role is UserRole.ASSESSOR
+                Assessor(name=u.full_name, met_number=u.met_number, schemes=sorted(assigned.get(u.id, set())))
+                for u in users
+                if u.role is UserRole.ASSESSOR
             ],
         ),
         deployment=Deployment(
