@@ -22,7 +22,7 @@ from sop.render import Rendered, SigningLabel, fmt_date
 _TEMPLATE_CACHE: bytes | None = None
 
 
-def _field(paragraph: Any, instruction: str) -> None:
+def _field(paragraph: Any, instruction: str, placeholder: str = "1") -> None:
     """Append a Word field (PAGE, NUMPAGES) to *paragraph*."""
     from docx.oxml import OxmlElement
     from docx.oxml.ns import qn
@@ -39,9 +39,9 @@ def _field(paragraph: Any, instruction: str) -> None:
     instr.text = f" {instruction} "
     run._r.append(instr)
     run._r.append(fld("separate"))
-    placeholder = OxmlElement("w:t")
-    placeholder.text = "1"
-    run._r.append(placeholder)
+    text = OxmlElement("w:t")
+    text.text = placeholder
+    run._r.append(text)
     run._r.append(fld("end"))
 
 
@@ -52,6 +52,8 @@ def default_template() -> bytes:
         return _TEMPLATE_CACHE
     from docx import Document
     from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_BREAK
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
     from docx.shared import Cm, Pt, RGBColor
 
     doc = Document()
@@ -88,7 +90,16 @@ def default_template() -> bytes:
     centered("{{ signature_note }}", 9, bold=True)
     centered("Versi DOCX ini dapat disunting. Versi resmi adalah berkas PDF bertanda tangan elektronik.", 8)
     doc.add_paragraph().add_run().add_break(WD_BREAK.PAGE)
+    doc.add_heading("Daftar Isi", level=1).style = doc.styles["Title"]
+    toc = doc.add_paragraph()
+    _field(toc, 'TOC \\o "1-1" \\h \\z', placeholder="Perbarui bidang (F9) untuk menampilkan daftar isi.")
+    doc.add_paragraph().add_run().add_break(WD_BREAK.PAGE)
     doc.add_paragraph("{{p body }}")
+    # Word recomputes the table of contents and page fields when the document is opened.
+    settings = doc.settings.element
+    update = OxmlElement("w:updateFields")
+    update.set(qn("w:val"), "true")
+    settings.append(update)
 
     footer = section.footer.paragraphs[0]
     footer.text = "SHA-256 manifes: {{ manifest_sha256 }}    Halaman "

@@ -40,3 +40,9 @@ def test_docx_footer_has_the_hash_and_page_fields_and_the_demo_label(built):
     assert "PAGE" in footer_xml and "NUMPAGES" in footer_xml
     assert "DEMO" in section.header.paragraphs[0].text
     assert "{{" not in _all_text(document)  # every placeholder was filled
+
+
+def test_docx_has_a_table_of_contents_field_word_updates_on_open(built):
+    document = docx.Document(str(built.docx_path))
+    assert 'TOC \\o "1-1"' in document.element.xml
+    assert "updateFields" in document.settings.element.xml
