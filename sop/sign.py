@@ -139,13 +139,22 @@ def sign_pdf(
     src: Path | str,
     dst: Path | str | None = None,
     *,
-    signer: DossierSigner,
+    signer: DossierSigner | None = None,
+    settings: SopSettings | None = None,
+    demo_dir: Path | str | None = None,
     reason: str = "Dokumen permohonan asesmen jarak jauh kepada BNSP",
     location: str | None = None,
 ) -> Path:
-    """Sign *src* (PAdES, incremental update, so PDF/A and the attachment stay) into *dst* (default: in place)."""
+    """Sign *src* (PAdES, incremental update, so PDF/A and the attachment stay) into *dst* (default: in place).
+
+    Without *signer*, the key is loaded with :func:`load_signer` from *settings* (the PKCS#12 in ``RTUK_SOP_*``), or the
+    demo certificate under *demo_dir*. Note that only :func:`sop.build_dossier` can label a dossier as DEMO-signed.
+    """
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
     from pyhanko.sign import fields, signers
+
+    if signer is None:
+        signer = load_signer(settings, demo_dir=demo_dir)
 
     src, dst = Path(src), Path(dst) if dst is not None else Path(src)
     meta = signers.PdfSignatureMetadata(

@@ -36,6 +36,13 @@ def lsp_p12(tmp_path):
     return path, cert
 
 
+@pytest.fixture(scope="module")
+def unsigned_pdf(tools, tmp_path_factory):
+    from sop.example import example_inputs
+
+    return build_dossier(example_inputs(), pdf_path=tmp_path_factory.mktemp("plain") / "plain.pdf").pdf_path
+
+
 def test_demo_certificate_is_generated_once_and_cached(demo_dir, demo_signer):
     again = load_signer(SopSettings(signing_p12=""), demo_dir=demo_dir)
     assert again.demo and demo_signer.demo
@@ -56,16 +63,25 @@ def test_wrong_password_or_missing_file_is_a_clear_error(lsp_p12, tmp_path):
         load_signer(SopSettings(signing_p12=str(path), signing_p12_password="salah"))
 
 
-def test_lsp_certificate_from_settings_signs_without_demo_label(tools, inputs, lsp_p12, tmp_path):
+def test_lsp_certificate_from_settings_signs_without_demo_label(inputs, lsp_p12, unsigned_pdf, tmp_path):
     path, cert = lsp_p12
     signer = load_signer(SopSettings(signing_p12=str(path), signing_p12_password="rahasia"))
     assert not signer.demo
     html = build_dossier(inputs, html_only=True, signer=signer).html
     assert "sertifikat DEMO" not in html
 
-    unsigned = build_dossier(inputs, pdf_path=tmp_path / "plain.pdf")
-    assert verify_pdf_signature(unsigned.pdf_path).error == "PDF tidak memuat tanda tangan elektronik."
-    signed = sign_pdf(unsigned.pdf_path, tmp_path / "signed.pdf", signer=signer)
+    assert verify_pdf_signature(unsigned_pdf).error == "PDF tidak memuat tanda tangan elektronik."
+    signed = sign_pdf(unsigned_pdf, tmp_path / "signed.pdf", signer=signer)
     check = verify_pdf_signature(signed, trust_roots=[cert])
     assert check.valid and check.trusted and not check.demo
     assert "LSP Teknologi Digital Nusantara" in check.signer_subject
+
+
+def test_sign_pdf_loads_the_key_from_settings_when_no_signer_is_given(lsp_p12, unsigned_pdf, tmp_path):
+    path, cert = lsp_p12
+    copy = tmp_path / "copy.pdf"
+    copy.write_bytes(unsigned_pdf.read_bytes())
+    settings = SopSettings(signing_p12=str(path), signing_p12_password="rahasia")
+    signed = sign_pdf(copy, settings=settings)
+    assert signed == copy
+    assert verify_pdf_signature(signed, trust_roots=[cert]).trusted
