@@ -11,10 +11,11 @@ from __future__ import annotations
 import datetime as dt
 import re
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from config.settings import EvidenceSettings
+from config.settings import EvidenceSettings, Settings
 from config.tuk_profile import TukRequirementProfile
 
 LicenceType = Literal["pihak_kesatu", "pihak_kedua", "pihak_ketiga"]
@@ -227,6 +228,29 @@ class Deployment(_Model):
     #: Socket.IO message queue between app nodes, if several nodes run.
     message_queue: str | None = None
     app_nodes: int = Field(default=1, ge=1)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **facts: Any) -> Deployment:
+        """Deployment facts the settings know (database kind, TLS, STUN/TURN, message queue); *facts* add the rest
+        (server location, backup, ...). Credentials in URLs are never copied."""
+        url = settings.sqlalchemy_url
+        database = "PostgreSQL" if url.startswith("postgresql") else "SQLite" if url.startswith("sqlite") else None
+        ice: list[str] = []
+        for server in settings.rtc.ice_servers:
+            urls = server.get("urls", [])
+            ice.extend([urls] if isinstance(urls, str) else list(urls))
+        queue = None
+        if settings.socketio_message_queue:
+            parts = urlsplit(settings.socketio_message_queue)
+            queue = f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+        base: dict[str, Any] = {
+            "database": database,
+            "tls": settings.behind_tls,
+            "ice_servers": ice,
+            "message_queue": queue,
+        }
+        base.update(facts)
+        return cls.model_validate(base)
 
 
 class Capabilities(_Model):

@@ -61,3 +61,20 @@ def test_diagram_is_drawn_from_the_configuration(inputs):
     assert "object lock" not in dot
     assert "Penyimpanan berkas" in dot
     assert '"rekaman"' not in dot
+
+
+def test_deployment_from_settings_never_copies_credentials():
+    from config.settings import Settings
+    from sop.inputs import Deployment
+
+    settings = Settings(
+        database_url="postgresql+psycopg://app:geheim@db.lsp:5432/rtuk",
+        behind_tls=True,
+        socketio_message_queue="redis://:geheim@redis.lsp:6379/0",
+        rtc={"ice_servers": [{"urls": ["turn:turn.lsp:3478"], "username": "u", "credential": "geheim"}]},
+    )
+    dep = Deployment.from_settings(settings, server_location="Jakarta", app_nodes=2)
+    assert (dep.database, dep.tls, dep.ice_servers) == ("PostgreSQL", True, ["turn:turn.lsp:3478"])
+    assert dep.message_queue == "redis://redis.lsp:6379"
+    assert dep.server_location == "Jakarta" and dep.app_nodes == 2
+    assert "geheim" not in dep.model_dump_json()
