@@ -28,7 +28,7 @@ _DEFAULT_PERSIST_S: dict[FindingKind, float] = {
     FindingKind.CAMERA_COVERED: 2.0,
     FindingKind.TOO_DARK: 3.0,
     FindingKind.BLURRED: 3.0,
-    FindingKind.FROZEN: 2.0,  # on top of the 1 s reference age: reported after 3 s without change
+    FindingKind.FROZEN: 0.0,  # the frozen detector already needs a full 3 s window (after 1 s of reference age)
     FindingKind.LOOPED: 0.0,  # the loop detector already needs a run of matching samples
     FindingKind.IDENTITY_MISMATCH: 0.0,  # the identity window already takes a median over several samples
     FindingKind.IDENTITY_UNCERTAIN: 0.0,
@@ -47,6 +47,7 @@ class AnalyzerConfig:
     turned_away_yaw_deg: float = TURNED_AWAY_YAW_DEG
     frozen_min_age_s: float = 1.0
     frozen_max_mean_diff: float = sig.FROZEN_MAX_MEAN_DIFF
+    frozen_window_s: float = 3.0
     loop_history_s: float = 120.0
     loop_min_lag_s: float = 3.0
     loop_min_run: int = 8
@@ -123,7 +124,9 @@ class FrameAnalyzer:
         c = self.config
         self._last_sample_t: float | None = None
         self._last_match_t: float | None = None
-        self._frozen = sig.FrozenDetector(min_age_s=c.frozen_min_age_s, max_mean_diff=c.frozen_max_mean_diff)
+        self._frozen = sig.FrozenDetector(
+            min_age_s=c.frozen_min_age_s, max_mean_diff=c.frozen_max_mean_diff, window_s=c.frozen_window_s
+        )
         self._loop = sig.LoopDetector(history_s=c.loop_history_s, min_lag_s=c.loop_min_lag_s, min_run=c.loop_min_run)
 
     def _restart_timeline(self) -> None:
@@ -206,10 +209,12 @@ class FrameAnalyzer:
         check(FindingKind.CAMERA_COVERED, s.covered, s.contrast)
         visible = not s.covered
         check(FindingKind.TOO_DARK, visible and s.brightness < c.too_dark_luma, s.brightness)
-        frozen = visible and self._frozen.is_frozen(diff)
+        frozen = visible and self._frozen.is_frozen()
+        # the picture has not changed since (about) the start of the window and the reference age before it
+        unchanged_before = c.frozen_min_age_s + c.frozen_window_s
         frozen_cond = self._conditions[FindingKind.FROZEN]
-        frozen_for = (t - frozen_cond.since + c.frozen_min_age_s) if frozen and frozen_cond.since is not None else 0.0
-        check(FindingKind.FROZEN, frozen, max(frozen_for, c.frozen_min_age_s), c.frozen_min_age_s)
+        frozen_for = unchanged_before + (t - frozen_cond.since if frozen and frozen_cond.since is not None else 0.0)
+        check(FindingKind.FROZEN, frozen, frozen_for, unchanged_before)
         check(FindingKind.LOOPED, visible and loop is not None, loop.lag_s if loop else 0.0)
         check(FindingKind.NO_FACE, visible and s.face_count == 0)
         check(FindingKind.MULTIPLE_FACES, s.face_count > 1, s.face_count)

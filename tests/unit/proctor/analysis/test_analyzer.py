@@ -87,12 +87,12 @@ def test_blurred(face_frame, rng):
 
 
 def test_frozen_picture(face_frame):
-    findings = run(FrameAnalyzer(), [face_frame] * 25)  # the same picture for 5 s
+    findings = run(FrameAnalyzer(), [face_frame] * 30)  # the same picture for 6 s
     frozen = [f for f in findings if f.kind is FindingKind.FROZEN]
     assert len(frozen) == 1
-    assert frozen[0].time == pytest.approx(3.0)
+    assert frozen[0].time == pytest.approx(4.0)  # 1 s reference age + a full 3 s window
     assert frozen[0].since == pytest.approx(0.0)
-    assert frozen[0].value == pytest.approx(3.0)
+    assert frozen[0].value == pytest.approx(4.0)
 
 
 def test_looped_video(face_frame, rng):

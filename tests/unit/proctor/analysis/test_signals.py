@@ -64,13 +64,27 @@ def test_identical_frames_are_frozen_and_a_live_still_scene_is_not(face_frame, r
     gray = prepare(face_frame).gray
     frozen, live = FrozenDetector(), FrozenDetector()
     results_frozen, results_live = [], []
-    for i in range(15):
+    for i in range(21):
         t = i * 0.2
         results_frozen.append(frozen.update(t, gray))
         results_live.append(live.update(t, with_noise(gray, rng, sigma=1.0)))
     assert results_frozen[:5] == [None] * 5  # no frame >= 1 s old yet
-    assert all(frozen.is_frozen(s) for s in results_frozen[5:])
-    assert not any(live.is_frozen(s) for s in results_live)
+    assert all(d == 0.0 for d in results_frozen[5:])
+    assert frozen.is_frozen()  # a full 3 s window of differences since t=1.0
+    assert not live.is_frozen()
+    assert min(results_live[5:]) > 0.3
+
+
+def test_frozen_needs_a_full_window_and_tolerates_encoder_refresh_bursts(face_frame):
+    gray = prepare(face_frame).gray
+    refreshed = cv2.add(gray, 1)  # a refresh burst: every pixel off by one level
+    det = FrozenDetector(window_s=3.0)
+    states = []
+    for i in range(30):
+        det.update(i * 0.2, refreshed if i % 15 in (0, 1) else gray)  # 2 of every 15 samples
+        states.append(det.is_frozen())
+    assert not any(states[:20])  # differences start at t=1.0; the window is full at t=4.0 (sample 20)
+    assert all(states[20:])
 
 
 def test_frozen_compares_with_a_frame_at_least_one_second_old():
