@@ -876,10 +876,12 @@ def _verify_bundle(path: str | Path | BinaryIO, verifier_key: str | VerifierKey,
         for e, _, _ in entries:
             if e["kind"] == "key_shred":
                 shredded.update(k for k in e.get("key_ids", []) if isinstance(k, str))
+        report.shredded = [e["enc"]["key_id"] for e in items if e["enc"]["key_id"] in shredded]
+        report.steps.append(f"STEP 9 {len(report.shredded)} item(s) crypto-shredded by logged key_shred entries")
 
         # STEP 10 (with --decrypt-with): unwrap data keys, decrypt, check headers and plaintext commitments.
         if decrypt_with is None:
-            report.steps.append("STEP 9/10 skipped: no auditor key given, contents not decrypted")
+            report.steps.append("STEP 10 skipped: no auditor key given, contents not decrypted")
             return
         keys: dict[str, Any] = {}
         if "keys.json" in names:
@@ -893,7 +895,6 @@ def _verify_bundle(path: str | Path | BinaryIO, verifier_key: str | VerifierKey,
             kid = e["enc"]["key_id"]
             obj = e["object"]
             if kid in shredded:
-                report.shredded.append(kid)
                 continue
             if kid not in keys:
                 report.fail("key_missing", f"no wrapped data key {kid} for object {obj['key']}")
@@ -1051,12 +1052,21 @@ def main(argv: list[str] | None = None) -> int:
     v.add_argument("--pubkey", required=True, help="note verifier key (name+hash+base64) or a file holding it")
     v.add_argument("--decrypt-with", help="auditor X25519 private key file (raw, base64 or PEM)")
     v.add_argument("--extract-to", help="with --decrypt-with: write decrypted plaintexts below this directory")
+    g = sub.add_parser("verify-log", help="verify a complete log (entries.jsonl + checkpoint)")
+    g.add_argument("entries")
+    g.add_argument("checkpoint")
+    g.add_argument("--pubkey", required=True)
     args = parser.parse_args(argv)
     try:
         vkey = VerifierKey.parse(_read_key_arg(args.pubkey))
     except VerificationError as exc:
         print(f"FAIL {exc.code}: {exc.message}")
         return 2
+    if args.cmd == "verify-log":
+        with open(args.entries, "rb") as fh:
+            report = verify_log(fh, Path(args.checkpoint).read_bytes(), vkey)
+        print(report.render())
+        return 0 if report.ok else 1
     priv = None
     if args.decrypt_with:
         try:

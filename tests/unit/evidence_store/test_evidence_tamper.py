@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from pathlib import Path
 
 import pytest
 from bundle_tools import lines, read_bundle, set_lines, tamper, write_bundle
@@ -274,3 +275,27 @@ def test_shredded_items_still_verify(bundle, store, auditor, tmp_path):
     r = check(path, str(store.signer.verifier_key), auditor)
     assert r.ok, r.render()
     assert len(r.shredded) == 4 and r.decrypted == 0
+
+
+def test_whole_log_verifies_and_any_edit_is_caught(bundle, store, tmp_path):
+    import io
+    import subprocess
+    import sys
+
+    from evidence_store.verifier import verify_log
+
+    log = (store.dir / "log" / "entries.jsonl").read_bytes()
+    cp = store.checkpoint()
+    vkey = str(store.signer.verifier_key)
+    assert verify_log(io.BytesIO(log), cp, vkey).ok
+    edited = log.replace(b'"client_time":"t1"', b'"client_time":"t2"', 1)
+    assert edited != log
+    assert "root_mismatch" in verify_log(io.BytesIO(edited), cp, vkey).codes()
+    lines_ = log.split(b"\n")
+    assert "entries_truncated" in verify_log(io.BytesIO(b"\n".join(lines_[:-3]) + b"\n"), cp, vkey).codes()
+    (tmp_path / "cp").write_bytes(cp)
+    (tmp_path / "log.jsonl").write_bytes(log)
+    root = Path(__file__).resolve().parents[3]
+    out = subprocess.run([sys.executable, "-m", "evidence_store.verifier", "verify-log", str(tmp_path / "log.jsonl"),
+                          str(tmp_path / "cp"), "--pubkey", vkey], capture_output=True, text=True, cwd=root)
+    assert out.returncode == 0 and "VERIFIED" in out.stdout, out.stdout + out.stderr
