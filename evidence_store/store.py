@@ -11,6 +11,7 @@ import os
 import re
 import secrets
 import threading
+import time
 import uuid
 import zipfile
 from collections.abc import Iterator
@@ -101,6 +102,9 @@ class EvidenceStore:
         self._spool_lock = threading.Lock()
         self._spool_file = open(self.dir / "spool" / ".lock", "a+b")
         self._stop = threading.Event()
+        self._last_drain = 0.0
+        #: an append retries draining the spool at most this often (seconds); the background thread does too
+        self.drain_interval = 2.0
         self._bg: threading.Thread | None = None
         self.last_recovery: dict[str, Any] = {}
         if recover:
@@ -259,6 +263,10 @@ class EvidenceStore:
             update_intent(fields)
             spooled = False
             version: str | None = None
+            if self.spool_depth() and time.monotonic() - self._last_drain >= self.drain_interval:
+                self._last_drain = time.monotonic()
+                with suppress(StoreUnavailable):
+                    self.drain_spool()  # the store may be back: catch up first so order is kept
             if self.spool_depth() == 0:
                 try:
                     stored = self.backend.put_file(object_key, staging, res.size)
@@ -738,8 +746,6 @@ _last_stamp = [0]
 
 
 def _spool_stamp() -> str:
-    import time
-
     with _stamp_lock:
         t = max(time.time_ns(), _last_stamp[0] + 1)
         _last_stamp[0] = t

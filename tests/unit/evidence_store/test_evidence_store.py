@@ -216,6 +216,7 @@ class FlakyStore:
 def test_spool_during_outage_drains_in_order(store, auditor, tmp_path):
     flaky = FlakyStore(store.backend)
     store.backend = flaky
+    store.drain_interval = 3600  # appends do not drain by themselves here: drain_spool() is called explicitly
     store.open_session("O")
     keys = [store.append("O", "chunk", f"c{i}".encode(), actor=("s", "x")).object_key for i in range(3)]
     flaky.down = True
@@ -303,3 +304,17 @@ def test_describe_parameters(store):
     assert p["retention_days"] == 1825 and p["backend"] == "filesystem"
     assert p["verifier_key"].startswith("remote-tuk.example/evidence+")
     json.dumps(p)
+
+
+def test_append_drains_the_spool_first_when_the_store_is_back(store):
+    flaky = FlakyStore(store.backend)
+    store.backend = flaky
+    store.drain_interval = 0
+    store.open_session("D")
+    flaky.down = True
+    spooled = [store.append("D", "chunk", b"s", actor=("s", "x")) for _ in range(3)]
+    assert all(r.spooled for r in spooled)
+    flaky.down = False
+    direct = store.append("D", "chunk", b"d", actor=("s", "x"))
+    assert not direct.spooled and store.spool_depth() == 0
+    assert flaky.put_order == [r.object_key for r in spooled] + [direct.object_key]
