@@ -75,6 +75,11 @@ from proctor.sink import (
 logger = logging.getLogger(__name__)
 
 CANDIDATE = "candidate"
+
+#: An Opus 20 ms CELT frame that decodes to silence. Sent to the candidate a few times a second while nobody talks, so
+#: the candidate's RTCP receiver reports give the server a round-trip time for the candidate's link.
+OPUS_SILENCE = b"\xf8\xff\xfe"
+_SILENCE = object()
 Role = Literal["candidate", "assessor", "witness"]
 RelayMode = Literal["passthrough", "reencode"]
 
@@ -403,8 +408,19 @@ class MediaEngine:
             await asyncio.sleep(0.25)
             try:
                 self._check_stalls()
+                self._keep_talkback_alive()
             except Exception:
                 logger.exception("media watchdog failed")
+
+    def _keep_talkback_alive(self) -> None:
+        now = time.monotonic()
+        for session in list(self._sessions.values()):
+            peer = session.candidate
+            if peer is None or peer.state != "connected" or session.closed:
+                continue
+            if session.talker is None or now - session.talker_last > 0.5:
+                session.talker = None
+                session.talkback.push(_SILENCE, OPUS_SILENCE, int(now * 48_000), False)
 
     def _check_stalls(self) -> None:
         now = time.monotonic()

@@ -124,6 +124,8 @@ def test_candidate_rejoin_keeps_viewer_and_logs_downtime(harness: EngineHarness)
     # The page rejoins with a new peer connection: the engine swaps it in, the viewer keeps its connection.
     second = _join_candidate(h)
     _wait(lambda: viewer.received.video_frames > before + 60, 20)
+    # Nobody talks (a witness only), yet the server knows the candidate's round-trip time (silence keeps RTCP going).
+    _wait(lambda: h.engine.stats("s1")["candidate"]["rtt_s"] is not None, 10)
     h.engine.close_session("s1")
 
     resumed = [e for e in h.events if e.type == EVENT_MEDIA_RESUMED]
