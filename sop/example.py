@@ -69,31 +69,55 @@ def example_inputs() -> DossierInputs:
             ),
         ],
         tuk_profile=DEFAULT_TUK_PROFILE,
+        # The shape of the evidence library's describe_parameters(), plus where the data physically is.
         evidence=EvidenceFacts.model_validate(
             {
-                "hash": "SHA-256",
-                "aead": "AES-256-GCM",
-                "streaming": (
-                    "AES-GCM-HKDF streaming (indeks potongan dan penanda potongan terakhir terikat pada nonce)"
-                ),
-                "key_wrap": "AES-256 Key Wrap (RFC 3394)",
-                "kek_id": "kek-2026-01",
-                "signature": "Ed25519",
-                "merkle": "RFC 9162 (Certificate Transparency v2) Merkle tree",
-                "checkpoint": "C2SP tlog-checkpoint, signed-note",
-                "commitment": "SHA-256(salt || plaintext), salt disimpan terenkripsi",
-                "chunk_size": 65536,
-                "checkpoint_every_entries": 256,
-                "checkpoint_every_seconds": 60,
+                "backend": "s3",
+                "backend_details": {
+                    "backend": "s3",
+                    "endpoint": "minio.lsp-tdn.example:9000",
+                    "bucket": "rtuk-evidence",
+                    "tls": True,
+                    "object_lock": "COMPLIANCE",
+                    "retention_days": 1825,
+                    "legal_hold": False,
+                },
                 "object_lock_mode": "COMPLIANCE",
                 "retention_days": 1825,
                 "legal_hold": False,
-                "backend": "s3",
-                "bucket": "rtuk-evidence",
-                "storage_location": "MinIO dengan object lock di pusat data PT Awan Nusantara, Jakarta Selatan",
-                "log_origin": "lsp-tdn.example/evidence",
+                "encryption": {
+                    "algorithm": "AES-256-GCM-STREAM-v1",
+                    "cipher": "AES-256-GCM",
+                    "data_key_bits": 256,
+                    "chunk_size_bytes": 65536,
+                    "tag_bytes": 16,
+                    "nonce": "7-byte random prefix || uint32 chunk index || last-chunk flag (96 bits)",
+                    "associated_data": "object header (object id, session id, type, key id, nonce prefix)",
+                    "data_key": "fresh random per object",
+                    "key_wrap": "AES-256-GCM-KEYWRAP-v1",
+                    "kek_id": "kek-2026-01",
+                    "kek_bits": 256,
+                    "kek_source": "settings",
+                },
+                "plaintext_commitment": (
+                    "SHA-256(32-byte random salt || plaintext), salt stored wrapped with the data key"
+                ),
+                "log": {
+                    "hashing": "RFC 9162 (SHA-256, leaf 0x00, node 0x01)",
+                    "entry_encoding": "canonical JSON, one line per entry",
+                    "checkpoint_format": "C2SP tlog-checkpoint / signed-note",
+                    "signature": "Ed25519",
+                    "proof_format": "C2SP tlog-proof@v1",
+                    "origin": "lsp-tdn.example/evidence",
+                    "checkpoint_every_entries": 256,
+                    "checkpoint_every_seconds": 60,
+                    "checkpoint_on_session_close": True,
+                },
                 "verifier_key": "lsp-tdn.example/evidence+9f3c1a2b+AdK3cJq6Xw1mTTZ0f8qG0q7yHk2r2mV5b9lA4sW3n8Ew",
-                "verifier": "python -m evidence_store.verify",
+                "auditor_key_wrap": "X25519-HKDF-SHA256-AES-256-GCM-v1",
+                "bundle_format": "rtuk-evidence-bundle/1",
+                "storage_location": "MinIO dengan object lock di pusat data PT Awan Nusantara, Jakarta Selatan",
+                "offline_verifier": "python -m evidence_store verify BUNDEL.zip --pubkey <kunci verifikasi>",
             }
         ),
         roles=[
@@ -220,6 +244,8 @@ def example_inputs() -> DossierInputs:
             checkpoint_root_hash="5f1d3c9e8a7b6d4c2e0f1a3b5c7d9e1f2a4b6c8d0e2f4a6b8c0d2e4f6a8b0c2d",
             verification_ok=True,
             verification_detail="rantai hash, bukti inklusi, dan tanda tangan checkpoint valid",
-            verifier_command="python -m evidence_store.verify bundle-UJI-COBA-2026-11-20-01.zip",
+            verifier_command=(
+                "python -m evidence_store verify bundle-UJI-COBA-2026-11-20-01.zip --pubkey <kunci verifikasi>"
+            ),
         ),
     )

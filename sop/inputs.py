@@ -65,6 +65,48 @@ class Scheme(_Model):
     units: list[Unit] = Field(default_factory=list)
 
 
+#: Nested groups of the evidence library's ``describe_parameters()``: key → field (None: not a dossier fact).
+_NESTED: dict[str, dict[str, str | None]] = {
+    "encryption": {
+        "algorithm": "streaming_scheme",
+        "cipher": "encryption_algorithm",
+        "data_key_bits": "encryption_key_bits",
+        "chunk_size_bytes": "chunk_size",
+        "tag_bytes": "tag_bytes",
+        "nonce": "nonce_scheme",
+        "associated_data": "associated_data",
+        "data_key": "data_key_policy",
+        "key_wrap": "key_wrap_algorithm",
+        "kek_id": "kek_id",
+        "kek_bits": "kek_bits",
+        "kek_source": "kek_source",
+    },
+    "log": {
+        "hashing": "merkle_tree",
+        "entry_encoding": "entry_encoding",
+        "checkpoint_format": "checkpoint_format",
+        "signature": "signature_algorithm",
+        "proof_format": "proof_format",
+        "origin": "log_origin",
+        "checkpoint_every_entries": "checkpoint_every_entries",
+        "checkpoint_every_seconds": "checkpoint_every_seconds",
+        "checkpoint_on_session_close": "checkpoint_on_session_close",
+    },
+    "backend_details": {
+        "backend": None,
+        "root": None,  # a server path: not for the dossier
+        "bucket": "bucket",
+        "endpoint": "storage_endpoint",
+        "tls": "storage_tls",
+        "object_lock": "object_lock_mode",
+        "retention_days": "retention_days",
+        "legal_hold": "legal_hold",
+        "write_once": "write_once",
+    },
+}
+_RENAMED = {"plaintext_commitment": "commitment_scheme"}
+
+
 class EvidenceFacts(BaseModel):
     """How evidence is protected, as the evidence library and its settings describe it.
 
@@ -120,6 +162,44 @@ class EvidenceFacts(BaseModel):
     offline_verifier: str | None = Field(
         default=None, validation_alias=AliasChoices("offline_verifier", "verifier", "verifier_cli")
     )
+    # Details the evidence library reports (``describe_parameters()``); printed only when present.
+    nonce_scheme: str | None = None
+    associated_data: str | None = None
+    tag_bytes: int | None = None
+    data_key_policy: str | None = None
+    kek_bits: int | None = None
+    kek_source: str | None = None
+    entry_encoding: str | None = None
+    proof_format: str | None = None
+    checkpoint_on_session_close: bool | None = None
+    auditor_key_wrap: str | None = None
+    bundle_format: str | None = None
+    storage_endpoint: str | None = None
+    storage_tls: bool | None = None
+    write_once: bool | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flatten(cls, data: Any) -> Any:
+        """Accept the evidence library's nested ``describe_parameters()`` dict as well as flat keys."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        for group, mapping in _NESTED.items():
+            sub = data.get(group)
+            if not isinstance(sub, dict):
+                continue
+            del data[group]
+            for key, value in sub.items():
+                target = mapping.get(key, f"{group}.{key}")
+                if target is None or value is None:
+                    continue
+                if data.get(target) is None:
+                    data[target] = value
+        for old, new in _RENAMED.items():
+            if old in data and data.get(new) is None:
+                data[new] = data.pop(old)
+        return {k: v for k, v in data.items() if v is not None}
 
     @field_validator("object_lock_mode", mode="before")
     @classmethod
@@ -127,11 +207,17 @@ class EvidenceFacts(BaseModel):
         return value.upper() if isinstance(value, str) else value
 
     @model_validator(mode="after")
-    def _key_bits(self) -> EvidenceFacts:
+    def _derived(self) -> EvidenceFacts:
         if self.encryption_key_bits is None and self.encryption_algorithm:
             match = re.search(r"(128|192|256)", self.encryption_algorithm)
             if match:
                 self.encryption_key_bits = int(match.group(1))
+        if self.hash_algorithm is None and self.merkle_tree:
+            match = re.search(r"SHA-?(256|384|512)", self.merkle_tree)
+            if match:
+                self.hash_algorithm = f"SHA-{match.group(1)}"
+        if self.object_lock_mode is None and self.backend == "filesystem":
+            self.object_lock_mode = "NONE"
         return self
 
     @classmethod
@@ -152,7 +238,11 @@ class EvidenceFacts(BaseModel):
             base["bucket"] = settings.s3_bucket
         else:
             base["object_lock_mode"] = "NONE"
-        base.update(parameters)
+        # What the library reports is what is in force: it wins over the settings.
+        reported = cls.model_validate(parameters).model_dump(exclude_none=True)
+        if parameters.get("backend") == "filesystem" and "object_lock_mode" not in parameters:
+            reported["object_lock_mode"] = "NONE"
+        base.update(reported)
         return cls.model_validate(base)
 
     def other_parameters(self) -> dict[str, Any]:

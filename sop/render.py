@@ -118,6 +118,29 @@ def sentence(value: str | None) -> str:
     return text if text.endswith((".", "!", "?")) else text + "."
 
 
+#: Fixed phrases the evidence library reports in English, in Indonesian. Anything else is printed as reported.
+_TERMS = {
+    "settings": "dari pengaturan server (RTUK_EVIDENCE_KEK), disimpan terpisah dari data",
+    "generated under the data dir": "dibuat otomatis di direktori data (konfigurasi pengembangan)",
+    "fresh random per object": "kunci data acak baru untuk setiap objek",
+    "canonical JSON, one line per entry": "JSON kanonis, satu baris per entri",
+    "object header (object id, session id, type, key id, nonce prefix)": (
+        "header objek (id objek, id sesi, jenis, id kunci, awalan nonce)"
+    ),
+    "7-byte random prefix || uint32 chunk index || last-chunk flag (96 bits)": (
+        "awalan acak 7 bita || indeks potongan (uint32) || penanda potongan terakhir (96 bit)"
+    ),
+    "SHA-256(32-byte random salt || plaintext), salt stored wrapped with the data key": (
+        "SHA-256(salt acak 32 bita || isi), salt disimpan terbungkus kunci data"
+    ),
+}
+
+
+def term(value: object) -> str:
+    text = "" if value is None else str(value)
+    return _TERMS.get(text, text)
+
+
 def licence_label(value: str | None) -> str:
     return _LICENCE.get(value or "", "")
 
@@ -131,7 +154,7 @@ def _env() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters.update(
-        sentence=sentence, date=fmt_date, int=fmt_int, bytes=fmt_bytes, days=fmt_days, licence=licence_label
+        term=term, sentence=sentence, date=fmt_date, int=fmt_int, bytes=fmt_bytes, days=fmt_days, licence=licence_label
     )
     return env
 

@@ -78,3 +78,36 @@ def test_deployment_from_settings_never_copies_credentials():
     assert dep.message_queue == "redis://redis.lsp:6379"
     assert dep.server_location == "Jakarta" and dep.app_nodes == 2
     assert "geheim" not in dep.model_dump_json()
+
+
+def test_evidence_facts_accept_the_evidence_librarys_nested_describe_parameters():
+    described = {  # the shape of evidence_store's Store.describe_parameters() with the filesystem backend
+        "backend": "filesystem",
+        "backend_details": {"backend": "filesystem", "root": "/srv/var/evidence", "write_once": True,
+                            "object_lock": None},
+        "object_lock_mode": None,
+        "retention_days": None,
+        "legal_hold": None,
+        "encryption": {"algorithm": "AES-256-GCM-STREAM-v1", "cipher": "AES-256-GCM", "data_key_bits": 256,
+                       "chunk_size_bytes": 131072, "key_wrap": "AES-256-GCM-KEYWRAP-v1", "kek_id": "kek-7",
+                       "kek_bits": 256, "kek_source": "generated under the data dir", "future_field": "x"},
+        "log": {"hashing": "RFC 9162 (SHA-256, leaf 0x00, node 0x01)", "signature": "Ed25519", "origin": "o/e",
+                "checkpoint_every_entries": 512, "checkpoint_every_seconds": 30, "checkpoint_on_session_close": True},
+        "verifier_key": "o/e+1234+AAAA",
+        "bundle_format": "rtuk-evidence-bundle/1",
+    }  # fmt: skip
+    facts = EvidenceFacts.from_settings(EvidenceSettings(backend="filesystem", retention_days=2000), **described)
+    assert facts.hash_algorithm == "SHA-256"  # from the log's hashing
+    assert (facts.encryption_algorithm, facts.encryption_key_bits, facts.chunk_size) == ("AES-256-GCM", 256, 131072)
+    assert (facts.key_wrap_algorithm, facts.kek_id, facts.signature_algorithm) == (
+        "AES-256-GCM-KEYWRAP-v1",
+        "kek-7",
+        "Ed25519",
+    )
+    assert (facts.checkpoint_every_entries, facts.checkpoint_every_seconds) == (512, 30)
+    assert facts.checkpoint_on_session_close is True
+    assert facts.retention_days == 2000  # the library reported none: the setting stands
+    assert facts.object_lock_mode == "NONE"
+    assert facts.log_origin == "o/e"
+    assert "/srv/var/evidence" not in facts.model_dump_json()  # server paths are not dossier facts
+    assert facts.other_parameters() == {"encryption.future_field": "x"}

@@ -47,6 +47,8 @@ def test_pdf_holds_the_actual_configuration_values(pages):
         "1.825 hari (5 tahun)",
         "object lock mode COMPLIANCE",
         "Ed25519",
+        "AES-256-GCM-KEYWRAP-v1, kunci pembungkus (KEK) 256 bit, identitas KEK kek-2026-01",
+        "serta setiap kali sesi ditutup",
         "lsp-tdn.example/evidence",
         "Pusat data PT Awan Nusantara, Jakarta Selatan",
         "3 × 24 jam",
