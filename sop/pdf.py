@@ -12,9 +12,12 @@ def write_pdf(rendered: Rendered, target: Path) -> int:
     """Write the dossier PDF to *target*; return its page count."""
     import weasyprint  # heavy import, only when a PDF is asked for
     from weasyprint.text.fonts import FontConfiguration
+    from weasyprint.urls import URLFetcher
 
     font_config = FontConfiguration()
-    document = weasyprint.HTML(string=rendered.html, base_url=str(Path(__file__).parent)).render(
+    # Only data: URIs (the diagram and the QR code) are resolved: the dossier never fetches anything.
+    offline = URLFetcher(allowed_protocols={"data"})
+    document = weasyprint.HTML(string=rendered.html, base_url=str(Path(__file__).parent), url_fetcher=offline).render(
         font_config=font_config
     )
     attachment = weasyprint.Attachment(

@@ -64,3 +64,10 @@ def test_same_inputs_give_the_same_manifest_hash(inputs):
     assert first.manifest_sha256 == second.manifest_sha256
     inputs.evidence.retention_days = 30
     assert build_dossier(inputs, html_only=True).manifest_sha256 != first.manifest_sha256
+
+
+def test_inputs_are_text_never_markup(inputs):
+    inputs.lsp.name = "LSP <img src='http://example.invalid/x.png'> & Co"
+    html = build_dossier(inputs, html_only=True).html
+    assert "<img src='http://example.invalid" not in html
+    assert "LSP &lt;img src=&#39;http://example.invalid/x.png&#39;&gt; &amp; Co" in html
