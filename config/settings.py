@@ -64,6 +64,12 @@ class RtcSettings(BaseSettings):
     #: Empty means no STUN/TURN at all (loopback / same LAN); the public default STUN server is never used.
     ice_servers: list[dict[str, Any]] = Field(default_factory=list)
     ice_gathering_timeout_s: float = Field(default=5.0, gt=0, le=60)
+    #: Gather only 127.0.0.1 host candidates (browser and server on one machine: tests, a local demo).
+    loopback_ice: bool = False
+    #: Length of the candidate browser's MediaRecorder chunks (the primary recording), in milliseconds.
+    chunk_ms: int = Field(default=2000, ge=500, le=10_000)
+    #: Largest recording chunk accepted, in bytes.
+    max_chunk_bytes: int = Field(default=8 * 1024 * 1024, ge=64 * 1024, le=64 * 1024 * 1024)
 
     @field_validator("ice_servers", mode="before")
     @classmethod

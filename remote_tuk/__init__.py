@@ -41,11 +41,12 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     from remote_tuk.auth import init_auth
     from remote_tuk.errors import register_error_handlers
-    from remote_tuk.extensions import csrf, db, evidence, limiter, socketio
+    from remote_tuk.extensions import csrf, db, evidence, limiter, media, socketio
     from remote_tuk.i18n import init_i18n
 
     db.init_app(app, settings.sqlalchemy_url)
     evidence.init_app(app, settings)
+    media.init_app(app, settings, db, evidence, socketio)
     csrf.init_app(app)
     limiter.init_app(app)
     init_auth(app)
@@ -66,12 +67,25 @@ def create_app(settings: Settings | None = None) -> Flask:
     from remote_tuk.assessment.routes import bp as assessment_bp
     from remote_tuk.cli import register_cli
     from remote_tuk.dossier.routes import bp as dossier_bp
+    from remote_tuk.live import events as live_events
+    from remote_tuk.live import hooks as live_hooks
+    from remote_tuk.live.routes import bp as live_bp
     from remote_tuk.views import register_template_helpers
 
     app.register_blueprint(accounts_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(assessment_bp)
     app.register_blueprint(dossier_bp)
+    app.register_blueprint(live_bp)
+    live_events.register(app)
+    from remote_tuk.assessment import services as assessment_services
+    from remote_tuk.assessment.events import TRANSITION_LISTENERS
+    from remote_tuk.live.services import require_all_units_decided
+
+    if live_hooks.after_transition not in TRANSITION_LISTENERS:
+        TRANSITION_LISTENERS.append(live_hooks.after_transition)
+    if require_all_units_decided not in assessment_services.GUARDS:
+        assessment_services.GUARDS.append(require_all_units_decided)
     socketio.on_namespace(SessionNamespace(NAMESPACE))
     register_template_helpers(app)
     register_cli(app)

@@ -12,9 +12,11 @@ from flask_wtf.csrf import CSRFProtect
 
 from remote_tuk.db import Database
 from remote_tuk.evidence import Evidence
+from remote_tuk.live.media import MediaHub
 
 db = Database()
 evidence = Evidence()
+media = MediaHub()
 csrf = CSRFProtect()
 login_manager = LoginManager()
 limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=True)

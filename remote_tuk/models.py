@@ -5,12 +5,19 @@ from remote_tuk.assessment.models import AssessmentSession, AuditorGrant, Schedu
 from remote_tuk.audit.models import AuditEvent
 from remote_tuk.db import Base
 from remote_tuk.dossier.models import Dossier, DossierDeclarations
+from remote_tuk.live.models import ChatMessage, Downtime, KukMark, RecordingChunk, SessionRecording, UnitDecision
 from remote_tuk.lsp.models import Element, Kuk, Lsp, LspType, Scheme, Unit
 
 __all__ = [
     "AssessmentSession",
     "AuditEvent",
     "AuditorGrant",
+    "ChatMessage",
+    "Downtime",
+    "KukMark",
+    "RecordingChunk",
+    "SessionRecording",
+    "UnitDecision",
     "Base",
     "Dossier",
     "DossierDeclarations",

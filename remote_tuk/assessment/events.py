@@ -29,7 +29,18 @@ def room_of(public_id: str) -> str:
     return f"session:{public_id}"
 
 
+#: Called after every committed transition, after the broadcast (the live session registers its hook here).
+TRANSITION_LISTENERS: list[Any] = []
+
+
 def broadcast_transition(session: AssessmentSession, record: SessionTransition) -> None:
+    """Tell every follower of the session, then the listeners (evidence, media engine, recording)."""
+    _emit_state(session, record)
+    for listener in TRANSITION_LISTENERS:
+        listener(session, record)
+
+
+def _emit_state(session: AssessmentSession, record: SessionTransition) -> None:
     socketio.emit(
         "state",
         {
@@ -43,7 +54,7 @@ def broadcast_transition(session: AssessmentSession, record: SessionTransition) 
     )
 
 
-def _user() -> User | None:
+def socket_user() -> User | None:
     if not current_user.is_authenticated:
         return None
     user: User = current_user  # type: ignore[assignment]
@@ -57,7 +68,7 @@ def guarded(handler: Any) -> Any:
 
     @wraps(handler)
     def wrapper(self: Any, payload: Any = None) -> Any:
-        user = _user()
+        user = socket_user()
         if user is None:
             emit("error", {"error": "unauthenticated", "message": "Silakan masuk terlebih dahulu."})
             return {"ok": False, "error": "unauthenticated"}
@@ -77,7 +88,7 @@ def guarded(handler: Any) -> Any:
 class SessionNamespace(Namespace):
     def on_connect(self, auth: Any = None) -> bool:
         # Refuse anonymous sockets outright (the client sees connect_error).
-        return _user() is not None
+        return socket_user() is not None
 
     @guarded
     def on_follow(self, user: User, payload: dict[str, Any]) -> dict[str, Any]:

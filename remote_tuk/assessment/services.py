@@ -44,6 +44,10 @@ Emit = Callable[[AssessmentSession, SessionTransition], Any]
 Guard = Callable[[Session, AssessmentSession, SessionState, User], None]
 
 
+#: Guards every transition passes (features register theirs at start-up: the pre-session gate, "all units decided").
+GUARDS: list[Guard] = []
+
+
 class InvalidTransition(Conflict):
     code = "invalid_transition"
 
@@ -85,7 +89,7 @@ def transition(
         raise ValidationFailed(
             "Alasan terlalu panjang (maksimal 2000 karakter).", details={"reason": "terlalu panjang"}
         )
-    for guard in guards:
+    for guard in (*GUARDS, *guards):
         guard(db, session, to, actor)
     now = now or utcnow()
     record = SessionTransition(session=session, from_state=src, to_state=to, actor_id=actor.id, reason=reason, at=now)

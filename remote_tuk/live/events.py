@@ -1,0 +1,193 @@
+"""Socket.IO namespace ``/live``: signaling (offer/answer, ICE restart), chat, control, stats (docs/LIVE-PROTOCOL.md).
+
+Every event authenticates the socket's user, checks that they may see the session, validates the payload and answers
+through the acknowledgement; a refusal changes nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import request
+from flask_socketio import Namespace, join_room, leave_room
+
+from remote_tuk.accounts.models import User
+from remote_tuk.assessment import services as assessment
+from remote_tuk.assessment.events import broadcast_transition, socket_user
+from remote_tuk.assessment.models import AssessmentSession, SessionState
+from remote_tuk.errors import DomainError, Forbidden
+from remote_tuk.extensions import db, evidence, media, socketio
+from remote_tuk.live import services
+from remote_tuk.live.media import NAMESPACE, room_of
+from remote_tuk.live.schemas import ChatIn, ControlIn, OfferIn, SessionIn
+from remote_tuk.validation import parse
+
+S = SessionState
+#: States in which media may flow (the TUK check uses it before the session goes live).
+MEDIA_STATES = (S.CHECKING, S.READY, S.LIVE, S.PAUSED)
+_ACTIONS = {"pause": S.PAUSED, "resume": S.LIVE, "end": S.ENDED}
+
+
+def _refuse(err: DomainError) -> dict[str, Any]:
+    db.session.rollback()
+    return {"ok": False, **err.to_dict()}
+
+
+def _proctor_error(err: Exception) -> dict[str, Any]:
+    code = getattr(err, "code", "media_error")
+    message = getattr(err, "message", str(err))
+    return {"ok": False, "error": code, "message": f"Media ditolak: {message}"}
+
+
+def _guard(handler: Any) -> Any:
+    def wrapper(self: Any, payload: Any = None) -> Any:
+        user = socket_user()
+        if user is None:
+            return {"ok": False, "error": "unauthenticated", "message": "Silakan masuk terlebih dahulu."}
+        if not isinstance(payload, dict):
+            return {"ok": False, "error": "validation_failed", "message": "Data harus berupa objek."}
+        try:
+            return handler(self, user, payload)
+        except DomainError as err:
+            return _refuse(err)
+        except Exception as err:
+            from proctor.errors import ProctorError
+
+            if isinstance(err, ProctorError):
+                db.session.rollback()
+                return _proctor_error(err)
+            raise
+
+    wrapper.__name__ = handler.__name__
+    return wrapper
+
+
+class LiveNamespace(Namespace):
+    def on_connect(self, auth: Any = None) -> bool:
+        return socket_user() is not None
+
+    def on_disconnect(self, *args: Any) -> None:
+        joined = _joined().pop(request.sid, None)  # type: ignore[attr-defined]
+        if joined is None:
+            return
+        public_id, user_id = joined
+        with db.new_session() as s:
+            from sqlalchemy import select
+
+            session = s.scalar(select(AssessmentSession).where(AssessmentSession.public_id == public_id))
+            user = s.get(User, user_id)
+            if session is not None and user is not None:
+                services.record_event(
+                    evidence.store,
+                    session,
+                    "page.disconnected",
+                    by=user,
+                    data={"role": services.participant(user, session).role},
+                )
+
+    def _session(self, user: User, payload: dict[str, Any], model: Any = SessionIn) -> tuple[Any, AssessmentSession]:
+        data = parse(model, payload)
+        return data, assessment.get_session_for(db.session, user, data.session)
+
+    @_guard
+    def on_join(self, user: User, payload: dict[str, Any]) -> dict[str, Any]:
+        _data, session = self._session(user, payload)
+        part = services.participant(user, session)
+        join_room(room_of(session.public_id))
+        _joined()[request.sid] = (session.public_id, user.id)  # type: ignore[attr-defined]
+        services.record_event(
+            evidence.store,
+            session,
+            "page.joined",
+            by=user,
+            data={"role": part.role},
+            media_s=services.live_elapsed(session),
+        )
+        return {
+            "ok": True,
+            "role": part.role,
+            "can_talk": part.can_talk,
+            "can_control": part.can_control,
+            "state": session.state.value,
+            "label": session.state_label,
+            "clock": services.clock(db.session, session),
+            "chat": services.recent_chat(db.session, session),
+        }
+
+    def _media_session(self, user: User, payload: dict[str, Any]) -> tuple[OfferIn, AssessmentSession, Any]:
+        data, session = self._session(user, payload, OfferIn)
+        if session.state not in MEDIA_STATES:
+            raise services.InvalidState(f"Media tidak dapat dihubungkan saat sesi berstatus '{session.state_label}'.")
+        return data, session, services.participant(user, session)
+
+    @_guard
+    def on_offer(self, user: User, payload: dict[str, Any]) -> dict[str, Any]:
+        data, session, part = self._media_session(user, payload)
+        services.ensure_evidence(evidence.store, session)
+        if part.role == "candidate":
+            answer = media.engine.candidate_offer(session.public_id, data.sdp)
+        else:
+            answer = media.engine.viewer_offer(session.public_id, part.peer_id, data.sdp, part.can_talk)
+        return {"ok": True, "sdp": answer}
+
+    @_guard
+    def on_restart(self, user: User, payload: dict[str, Any]) -> dict[str, Any]:
+        data, session, part = self._media_session(user, payload)
+        services.record_event(
+            evidence.store,
+            session,
+            "peer.reconnecting",
+            by=user,
+            data={"role": part.role},
+            media_s=services.live_elapsed(session),
+        )
+        answer = media.engine.restart_ice(session.public_id, part.peer_id, data.sdp)
+        return {"ok": True, "sdp": answer}
+
+    @_guard
+    def on_leave(self, user: User, payload: dict[str, Any]) -> dict[str, Any]:
+        _data, session = self._session(user, payload)
+        part = services.participant(user, session)
+        leave_room(room_of(session.public_id))
+        _joined().pop(request.sid, None)  # type: ignore[attr-defined]
+        if media.running and session.public_id in media.engine.session_ids():
+            if part.role == "candidate":
+                media.engine.close_candidate(session.public_id, reason="left")
+            else:
+                media.engine.close_viewer(session.public_id, part.peer_id, reason="left")
+        services.record_event(evidence.store, session, "page.left", by=user, data={"role": part.role})
+        return {"ok": True}
+
+    @_guard
+    def on_chat(self, user: User, payload: dict[str, Any]) -> dict[str, Any]:
+        data, session = self._session(user, payload, ChatIn)
+        msg = services.add_chat(db.session, evidence.store, session, user, data.text)
+        socketio.emit("chat", services.chat_json(msg), to=room_of(session.public_id), namespace=NAMESPACE)
+        return {"ok": True}
+
+    @_guard
+    def on_control(self, user: User, payload: dict[str, Any]) -> dict[str, Any]:
+        data, session = self._session(user, payload, ControlIn)
+        if not services.participant(user, session).can_control:
+            raise Forbidden("Hanya asesor yang ditugaskan yang mengendalikan sesi.")
+        assessment.transition(db.session, session, _ACTIONS[data.action], actor=user, emit=broadcast_transition)
+        return {"ok": True, "state": session.state.value, "clock": services.clock(db.session, session)}
+
+    @_guard
+    def on_stats(self, user: User, payload: dict[str, Any]) -> dict[str, Any]:
+        _data, session = self._session(user, payload)
+        if services.participant(user, session).role == "candidate":
+            raise Forbidden("Statistik koneksi hanya untuk asesor dan peninjau.")
+        return {"ok": True, "stats": media.stats(session.public_id), "clock": services.clock(db.session, session)}
+
+
+_JOINED: dict[str, tuple[str, int]] = {}
+
+
+def _joined() -> dict[str, tuple[str, int]]:
+    """Socket id → (session, user) for the sockets that joined a live session (to log their disconnect)."""
+    return _JOINED
+
+
+def register(app: Any) -> None:
+    socketio.on_namespace(LiveNamespace(NAMESPACE))
