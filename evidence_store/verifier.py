@@ -1032,6 +1032,108 @@ def verify_log(entries: BinaryIO, checkpoint: bytes, verifier_key: str | Verifie
     return report
 
 
+def _scan_segment(path: str, start: int, end: int) -> tuple[int | None, int, bytes, dict[str, list[Any]], list[str]]:
+    """Worker for :func:`verify_log_file`: leaf hashes and chain links of whole lines in [start, end)."""
+    with open(path, "rb") as fh:
+        fh.seek(start)
+        data = fh.read(end - start)
+    sha = hashlib.sha256
+    loads = json.loads
+    leaves = bytearray()
+    chains: dict[str, list[Any]] = {}  # chain -> [first seq, first prev, last seq, last leaf hex]
+    failures: list[str] = []
+    first_index: int | None = None
+    count = 0
+    for line in data.split(b"\n")[:-1]:
+        try:
+            e = loads(line)
+            idx, chain, seq, prev = e["log_index"], e["chain"], e["seq"], e["prev"]
+        except (ValueError, KeyError, TypeError) as exc:
+            failures.append(f"entry_malformed|entry at byte {start}+: {type(exc).__name__}: {exc}")
+            idx, chain, seq, prev = -1, None, -1, None
+        if first_index is None:
+            first_index = idx
+        elif idx != first_index + count:
+            failures.append(f"entries_out_of_order|log index {idx} where {first_index + count} was expected")
+        leaf = sha(b"\x00" + line).digest()
+        leaves += leaf
+        count += 1
+        if chain is None:
+            continue
+        c = chains.get(chain)
+        if c is None:
+            chains[chain] = [seq, prev, seq, leaf.hex()]
+        else:
+            if seq != c[2] + 1 or prev != c[3]:
+                failures.append(f"chain_broken|chain {chain!r} seq {seq} (log index {idx}) does not link to seq {c[2]}")
+            c[2], c[3] = seq, leaf.hex()
+    return first_index, count, bytes(leaves), chains, failures
+
+
+def verify_log_file(path: str | Path, checkpoint: bytes, verifier_key: str | VerifierKey,
+                    workers: int | None = None, min_parallel_bytes: int = 8 << 20) -> Report:
+    """:func:`verify_log` for a file, split over processes (one per CPU): each hashes the leaves and checks the chain
+    links of a contiguous range of lines; the ranges are then stitched and one root is computed over all leaves."""
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
+    report = Report()
+    try:
+        key = verifier_key if isinstance(verifier_key, VerifierKey) else VerifierKey.parse(verifier_key)
+        cp = verify_checkpoint(checkpoint, key)
+        report.checkpoint_size = cp.size
+        path = str(path)
+        size = os.path.getsize(path)
+        workers = workers or os.cpu_count() or 1
+        if size < min_parallel_bytes:
+            workers = 1
+        bounds = [0]
+        with open(path, "rb") as fh:
+            for k in range(1, workers):
+                fh.seek(max(size * k // workers, bounds[-1]))
+                fh.readline()
+                bounds.append(min(fh.tell(), size))
+        bounds.append(size)
+        ranges = [(bounds[k], bounds[k + 1]) for k in range(workers) if bounds[k + 1] > bounds[k]]
+        if len(ranges) > 1:
+            with ProcessPoolExecutor(len(ranges)) as pool:
+                parts = list(pool.map(_scan_segment, [path] * len(ranges), *zip(*ranges, strict=True)))
+        else:
+            parts = [_scan_segment(path, *ranges[0])] if ranges else []
+        heads: dict[str, list[Any]] = {}
+        total = 0
+        leaves = []
+        for first_index, count, blob, chains, failures in parts:
+            for f in failures:
+                code, _, msg = f.partition("|")
+                report.fail(code, msg)
+            if count and first_index != total:
+                report.fail("entries_out_of_order", f"log index {first_index} where {total} was expected")
+            for chain, (fs, fp, ls, ll) in chains.items():
+                head = heads.get(chain)
+                if head is None:
+                    if fs != 0 or fp is not None:
+                        report.fail("chain_no_open", f"chain {chain!r} starts at seq {fs}")
+                elif fs != head[0] + 1 or fp != head[1]:
+                    report.fail("chain_broken", f"chain {chain!r} seq {fs} does not link to seq {head[0]}")
+                heads[chain] = [ls, ll]
+            total += count
+            leaves.append(blob)
+        allleaves = b"".join(leaves)
+        if total < cp.size:
+            report.fail("entries_truncated", f"log has {total} entries, the checkpoint covers {cp.size}")
+        else:
+            hashes = (allleaves[32 * i : 32 * i + 32] for i in range(cp.size))
+            if root_from_leaf_hashes(hashes) != cp.root:
+                report.fail("root_mismatch", "the Merkle root over the entries is not the signed root")
+        report.entries = total
+    except VerificationError as exc:
+        report.failures.append(exc)
+    except (OSError, ValueError) as exc:
+        report.fail("log_unreadable", f"{type(exc).__name__}: {exc}")
+    return report
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # Command line
 # ----------------------------------------------------------------------------------------------------------------
@@ -1063,8 +1165,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"FAIL {exc.code}: {exc.message}")
         return 2
     if args.cmd == "verify-log":
-        with open(args.entries, "rb") as fh:
-            report = verify_log(fh, Path(args.checkpoint).read_bytes(), vkey)
+        report = verify_log_file(args.entries, Path(args.checkpoint).read_bytes(), vkey)
         print(report.render())
         return 0 if report.ok else 1
     priv = None

@@ -299,3 +299,23 @@ def test_whole_log_verifies_and_any_edit_is_caught(bundle, store, tmp_path):
     out = subprocess.run([sys.executable, "-m", "evidence_store.verifier", "verify-log", str(tmp_path / "log.jsonl"),
                           str(tmp_path / "cp"), "--pubkey", vkey], capture_output=True, text=True, cwd=root)
     assert out.returncode == 0 and "VERIFIED" in out.stdout, out.stdout + out.stderr
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_whole_log_file_in_parallel_segments(store, tmp_path, workers):
+    from evidence_store.verifier import verify_log_file
+
+    for s in ("P", "Q"):
+        store.open_session(s)
+    for i in range(30):
+        store.append("P" if i % 3 else "Q", "c", str(i).encode(), actor=("s", "x"))
+    cp = store.checkpoint()
+    vkey = str(store.signer.verifier_key)
+    path = store.dir / "log" / "entries.jsonl"
+    r = verify_log_file(path, cp, vkey, workers=workers, min_parallel_bytes=0)
+    assert r.ok and r.entries == 32, r.render()
+    all_lines = path.read_bytes().rstrip(b"\n").split(b"\n")
+    del all_lines[17]  # a deleted entry, in the middle segment when split in three
+    (tmp_path / "cut.jsonl").write_bytes(b"".join(x + b"\n" for x in all_lines))
+    r = verify_log_file(tmp_path / "cut.jsonl", cp, vkey, workers=workers, min_parallel_bytes=0)
+    assert {"entries_out_of_order", "chain_broken", "entries_truncated"} <= r.codes()
