@@ -86,6 +86,7 @@ def default_template() -> bytes:
     centered("Tanggal: {{ date }}", 10)
     centered("Versi dokumen: {{ version }}", 10)
     doc.add_paragraph()
+    centered("{{ qr }}", 10)
     centered("SHA-256 manifes data: {{ manifest_sha256 }}", 8)
     centered("{{ signature_note }}", 9, bold=True)
     centered("Versi DOCX ini dapat disunting. Versi resmi adalah berkas PDF bertanda tangan elektronik.", 8)
@@ -273,7 +274,9 @@ def write_docx(
     *,
     template: Path | None = None,
 ) -> None:
-    from docxtpl import DocxTemplate
+    import segno
+    from docx.shared import Mm
+    from docxtpl import DocxTemplate, InlineImage
 
     source: Any = str(template) if template is not None else io.BytesIO(default_template())
     tpl = DocxTemplate(source)
@@ -287,7 +290,11 @@ def write_docx(
         header_note = ""
     else:
         note, header_note = "", ""
+    qr = io.BytesIO()
+    segno.make(rendered.manifest_sha256, error="m").save(qr, kind="png", scale=6, border=2)
+    qr.seek(0)
     context = {
+        "qr": InlineImage(tpl, qr, width=Mm(40)),
         "lsp_name": inputs.lsp.name,
         "licence_number": inputs.lsp.licence_number,
         "letter_number": inputs.meta.letter_number,

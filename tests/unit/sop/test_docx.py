@@ -28,7 +28,7 @@ def test_docx_holds_the_values_tables_and_diagram(built):
                   "AES-256-GCM", "1.825 hari (5 tahun)", "MET.000.004512 2021", "3 × 24 jam", "☐"]:  # fmt: skip
         assert value in text, value
     assert len(document.tables) > 15
-    assert len(document.inline_shapes) == 1  # the architecture diagram
+    assert len(document.inline_shapes) == 2  # the QR code of the hash on the cover and the architecture diagram
     assert built.manifest_sha256 in text  # cover
 
 
@@ -46,3 +46,21 @@ def test_docx_has_a_table_of_contents_field_word_updates_on_open(built):
     document = docx.Document(str(built.docx_path))
     assert 'TOC \\o "1-1"' in document.element.xml
     assert "updateFields" in document.settings.element.xml
+
+
+def test_docx_cover_qr_decodes_to_the_manifest_hash(built):
+    import importlib.util
+
+    from tests.components import require
+
+    require(importlib.util.find_spec("cv2") is not None, "OpenCV (cv2)", "pip install opencv-python-headless")
+    import cv2
+    import numpy as np
+
+    document = docx.Document(str(built.docx_path))
+    images = [part.blob for part in document.part.related_parts.values() if part.content_type == "image/png"]
+    decoded = [
+        cv2.QRCodeDetector().detectAndDecode(cv2.imdecode(np.frombuffer(blob, np.uint8), cv2.IMREAD_COLOR))[0]
+        for blob in images
+    ]
+    assert built.manifest_sha256 in decoded
