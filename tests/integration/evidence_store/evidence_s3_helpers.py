@@ -2,13 +2,89 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import signal
 import socket
+import subprocess
+import sys
 import threading
+import time
+from pathlib import Path
 
 ACCESS_KEY = "rtuk-test-access"
 SECRET_KEY = "rtuk-test-secret-0123456789"
-PORTS = {"s3": 18333, "master": 19333, "volume": 18080, "filer": 18888}
+PORTS = {"s3": 18333, "master": 19333, "volume": 18080, "filer": 18888, "iceberg": 18181, "lance": 19101}
 S3_ENDPOINT = f"127.0.0.1:{PORTS['s3']}"
+#: a second, private server for the test that stops and restarts it
+PORTS_2 = {name: port + 100 for name, port in PORTS.items()}
+
+
+def weed_binary() -> str | None:
+    local = Path(sys.executable).with_name("weed")
+    return str(local) if local.exists() else shutil.which("weed")
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+class Weed:
+    """``weed mini`` on loopback with every port pinned (gRPC ports are the HTTP port + 10000)."""
+
+    def __init__(self, binary: str, data: Path, ports: dict[str, int]):
+        self.binary, self.data, self.ports = binary, data, ports
+        self.endpoint = f"127.0.0.1:{ports['s3']}"
+        self.proc: subprocess.Popen | None = None
+        self._log = None
+
+    def start(self, timeout: float = 90) -> None:
+        from minio import Minio
+
+        p = self.ports
+        cmd = [self.binary, "mini", f"-dir={self.data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+               f"-s3.port={p['s3']}", f"-s3.port.grpc={p['s3'] + 10000}",
+               f"-master.port={p['master']}", f"-master.port.grpc={p['master'] + 10000}",
+               f"-volume.port={p['volume']}", f"-volume.port.grpc={p['volume'] + 10000}",
+               f"-filer.port={p['filer']}", f"-filer.port.grpc={p['filer'] + 10000}",
+               f"-s3.port.iceberg={p['iceberg']}", f"-s3.port.lance={p['lance']}",
+               "-admin.ui=false", "-webdav=false"]
+        env = dict(os.environ, AWS_ACCESS_KEY_ID=ACCESS_KEY, AWS_SECRET_ACCESS_KEY=SECRET_KEY)
+        self._log = open(self.data / "weed.log", "ab")
+        self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, env=env,
+                                     start_new_session=True)
+        client = Minio(self.endpoint, access_key=ACCESS_KEY, secret_key=SECRET_KEY, secure=False)
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"weed exited: {(self.data / 'weed.log').read_text()[-2000:]}")
+            try:
+                client.list_buckets()
+                return
+            except Exception:  # noqa: BLE001 - not up yet
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError(f"SeaweedFS did not become ready in {timeout} s") from None
+                time.sleep(0.3)
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+        self.proc = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+        deadline = time.monotonic() + 10
+        while any(port_open(port) for port in self.ports.values()) and time.monotonic() < deadline:
+            time.sleep(0.1)
 
 
 class Proxy:
