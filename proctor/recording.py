@@ -156,3 +156,43 @@ class IvfSegmenter:
         self.bytes += len(data)
         self._on_segment(segment)
         return segment
+
+
+def join_ivf(segments: list[tuple[bytes, float]]) -> bytes:
+    """Join IVF segments into one IVF file, each placed at its media start time (seconds), in order.
+
+    *segments* are ``(ivf_bytes, media_start_s)`` as handed to the sink (``MediaRange.start_s``). Gaps (downtime)
+    stay gaps in the timeline; a segment that would start before the previous one ended is moved after it. Frames are
+    copied, never re-encoded. Raises ``ValueError`` on a file that is not VP8 IVF.
+    """
+    out: list[bytes] = []
+    frames = 0
+    width = height = 0
+    last_pts = -1
+    origin: float | None = None
+    for data, start_s in sorted(segments, key=lambda s: s[1]):
+        if data[:4] != b"DKIF" or data[8:12] != b"VP80":
+            raise ValueError("not a VP8 IVF file")
+        header_len = int.from_bytes(data[6:8], "little")
+        rate = int.from_bytes(data[16:20], "little")
+        scale = int.from_bytes(data[20:24], "little") or 1
+        if not width:
+            width, height = int.from_bytes(data[12:14], "little"), int.from_bytes(data[14:16], "little")
+        if origin is None:
+            origin = start_s
+        base = max(round((start_s - origin) * IVF_CLOCK), last_pts + 1)
+        pos = header_len
+        while pos + 12 <= len(data):
+            size = int.from_bytes(data[pos : pos + 4], "little")
+            pts = int.from_bytes(data[pos + 4 : pos + 12], "little")
+            frame = data[pos + 12 : pos + 12 + size]
+            if len(frame) != size:
+                raise ValueError("truncated IVF frame")
+            out_pts = base + pts * IVF_CLOCK * scale // rate
+            out_pts = max(out_pts, last_pts + 1)
+            out.append(ivf_frame_header(size, out_pts))
+            out.append(frame)
+            last_pts = out_pts
+            frames += 1
+            pos += 12 + size
+    return ivf_file_header(width, height, frames) + b"".join(out)

@@ -5,8 +5,9 @@ import io
 
 import av
 import numpy as np
+import pytest
 
-from proctor.recording import IvfSegmenter, Segment, ivf_file_header
+from proctor.recording import IvfSegmenter, Segment, ivf_file_header, join_ivf
 
 
 def _vp8_stream(count: int, keyframe_every: int) -> list[bytes]:
@@ -70,3 +71,26 @@ def test_source_change_closes_the_segment() -> None:
     seg.close()
     assert [(s.reason, s.frames) for s in segments] == [("source_change", 12), ("close", 10)]
     assert seg.wants_keyframe
+
+
+def test_join_keeps_every_frame_and_the_gap() -> None:
+    frames = _vp8_stream(60, keyframe_every=15)
+    segments: list[Segment] = []
+    seg = IvfSegmenter(segments.append, segment_s=0.5)
+    a, b = object(), object()
+    for i in range(30):
+        seg.add(a, frames[i], i * 3000, i / 30, float(i))
+    # 4 s of downtime (media time 1.0 to 5.0 s), then a new connection
+    for i in range(30, 60):
+        seg.add(b, frames[i], (i - 30) * 3000, 4 + i / 30, float(i))
+    seg.close()
+    joined = join_ivf([(s.data, s.media_range.start_s) for s in reversed(segments)])
+    with av.open(io.BytesIO(joined), format="ivf") as container:
+        decoded = list(container.decode(video=0))
+    assert len(decoded) == 60
+    times = [float(f.pts * f.time_base) for f in decoded]
+    assert times == sorted(times)
+    assert abs(times[30] - times[29] - (5 - 29 / 30)) < 0.01  # the downtime is kept as a gap
+    assert abs(times[-1] - (4 + 59 / 30)) < 0.01
+    with pytest.raises(ValueError, match="IVF"):
+        join_ivf([(b"RIFF....", 0.0)])
