@@ -143,14 +143,14 @@ class S3Store:
         self._bucket_ready = False
 
     # -- error translation ---------------------------------------------------------------------------------------
-    def _translate(self, exc: BaseException, key: str = "") -> Exception:
+    def _translate(self, exc: BaseException, key: str = "", deleting: bool = False) -> Exception:
         import urllib3
         from minio.error import S3Error, ServerError
 
         if isinstance(exc, S3Error):
             if exc.code in ("NoSuchKey", "NoSuchVersion", "NoSuchObject"):
                 return ObjectNotFound(key)
-            if exc.code in ("AccessDenied", "ObjectLocked", "InvalidRequest") and key:
+            if deleting and exc.code in ("AccessDenied", "ObjectLocked", "InvalidRequest"):
                 return RetentionViolation(f"{key}: {exc.code}: {exc.message}")
             return ObjectStoreError(f"{exc.code}: {exc.message}")
         if isinstance(exc, ServerError):
@@ -242,7 +242,7 @@ class S3Store:
         try:
             self.client.remove_object(self.bucket, key, version_id=version)
         except Exception as exc:
-            raise self._translate(exc, key) from exc
+            raise self._translate(exc, key, deleting=True) from exc
 
     def describe(self) -> dict[str, object]:
         return {"backend": "s3", "endpoint": self.endpoint, "bucket": self.bucket, "tls": self.secure,

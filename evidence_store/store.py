@@ -624,7 +624,8 @@ class EvidenceStore:
                     continue
                 key = e["object"]["key"]
                 h = hashlib.sha256()
-                with self._open_object(key) as src, zf.open("objects/" + key, "w", force_zip64=True) as dst:
+                info = zipfile.ZipInfo("objects/" + key, date_time=time.gmtime()[:6])
+                with self._open_object(key) as src, zf.open(info, "w", force_zip64=True) as dst:
                     while block := src.read(1 << 20):
                         h.update(block)
                         dst.write(block)
