@@ -1,0 +1,338 @@
+// The assessor's (and a witness's) live page: the candidate's video and audio, the assessor's microphone back,
+// the connection-quality graph from the server's stats, pause / resume / end, the FR.IA.01 KUK panel and, after the
+// end, the decision per unit. A witness gets the same view without microphone, controls, marks or chat input.
+(function () {
+  "use strict";
+  const L = window.Live;
+  if (!L) return;
+  const { data, t, $, root } = L;
+  const ACTIVE = ["checking", "ready", "live", "paused"];
+
+  const video = $("#candidate-video");
+  const videoNote = $("[data-live-video-note]");
+  let mic = null;
+  let conn = null;
+  let remote = null;
+
+  function showVideoNote(text) {
+    if (!videoNote) return;
+    videoNote.textContent = text || "";
+    videoNote.hidden = !text;
+  }
+
+  // --- media -------------------------------------------------------------------------------------------------------
+  async function setupPc(pc) {
+    pc.addTransceiver("video", { direction: "recvonly" });
+    if (data.can_talk && mic) {
+      for (const track of mic.getAudioTracks()) pc.addTrack(track, mic);
+    } else {
+      pc.addTransceiver("audio", { direction: "recvonly" });
+    }
+    remote = new MediaStream();
+    video.srcObject = remote;
+    pc.addEventListener("track", (ev) => {
+      remote.addTrack(ev.track);
+      L.play(video);
+    });
+  }
+
+  video.addEventListener("resize", () => { if (video.videoWidth) showVideoNote(""); });
+  video.addEventListener("playing", () => { if (video.videoWidth) showVideoNote(""); });
+
+  let ready = false; // media starts once the microphone question was answered
+  function ensureMedia() {
+    if (!ready || !ACTIVE.includes(L.state)) return;
+    if (!conn) {
+      conn = L.keepConnected(setupPc);
+      conn.start();
+      return;
+    }
+    const pc = conn.pc;
+    if (!pc || pc.connectionState === "failed" || pc.connectionState === "closed") conn.reconnect();
+  }
+
+  L.socket.on("peer", (ev) => {
+    if (ev.session && ev.session !== data.session) return;
+    const d = ev.data || {};
+    if (ev.type === "media.stalled") {
+      showVideoNote(t("media_stalled"));
+      L.notice("warn", t("media_stalled"));
+    } else if (ev.type === "media.resumed") {
+      showVideoNote("");
+      L.notice("info", t("media_resumed", { s: Math.round(Number(d.downtime_s) || 0) }));
+    } else if (ev.type === "peer.joined" && ev.role === "candidate") {
+      L.notice("info", t("peer_candidate_joined"));
+    } else if (ev.type === "peer.left" && ev.role === "candidate") {
+      L.notice("warn", t("peer_candidate_left"));
+    }
+  });
+
+  // --- quality graph ---------------------------------------------------------------------------------------------
+  const canvas = $("[data-live-graph]");
+  const series = { bitrate: [], loss: [], rtt: [] };
+  const COLORS = { bitrate: "#0f766e", loss: "#b91c1c", rtt: "#1d4ed8" };
+  const POINTS = 90; // 3 minutes at one point per 2 s
+  let lastCounters = null;
+  let lastStats = null;
+
+  function push(name, value) {
+    series[name].push(value);
+    if (series[name].length > POINTS) series[name].shift();
+  }
+
+  function setText(sel, text) {
+    const el = $(sel);
+    if (el) el.textContent = text;
+  }
+
+  function takeStats(stats) {
+    lastStats = stats;
+    const cand = (stats && stats.candidate) || {};
+    const v = cand.video || {};
+    const viewer = (stats && stats.viewers && Object.values(stats.viewers).find((x) => x.role === data.role)) || {};
+    const bitrate = v.bitrate_bps != null ? v.bitrate_bps : viewer.video && viewer.video.bitrate_bps;
+    let loss = null;
+    if (v.packets_received != null && v.packets_lost != null) {
+      if (lastCounters) {
+        const got = v.packets_received - lastCounters.received, lost = v.packets_lost - lastCounters.lost;
+        loss = got + lost > 0 ? Math.max(0, (100 * lost) / (got + lost)) : 0;
+      }
+      lastCounters = { received: v.packets_received, lost: v.packets_lost };
+    }
+    let rtt = cand.rtt_s != null ? cand.rtt_s : viewer.video && viewer.video.rtt_s;
+    rtt = rtt != null ? rtt * 1000 : null;
+    push("bitrate", bitrate != null ? bitrate : null);
+    push("loss", loss);
+    push("rtt", rtt);
+    setText("[data-live-q-bitrate]", bitrate != null ? (bitrate / 1000).toFixed(0) + " kbit/s" : "–");
+    setText("[data-live-q-loss]", loss != null ? loss.toFixed(1) + " %" : "–");
+    setText("[data-live-q-rtt]", rtt != null ? rtt.toFixed(0) + " ms" : "–");
+    setText("[data-live-q-fps]", v.fps != null ? Number(v.fps).toFixed(0) : "–");
+    drawGraph();
+  }
+
+  function drawGraph() {
+    if (!canvas) return;
+    const ratio = window.devicePixelRatio || 1;
+    const w = canvas.clientWidth || canvas.width, h = canvas.clientHeight || canvas.height;
+    if (canvas.width !== Math.round(w * ratio)) { canvas.width = Math.round(w * ratio); canvas.height = Math.round(h * ratio); }
+    const g = canvas.getContext("2d");
+    g.setTransform(ratio, 0, 0, ratio, 0, 0);
+    g.clearRect(0, 0, w, h);
+    g.strokeStyle = "#e5e7eb";
+    g.lineWidth = 1;
+    for (let i = 1; i < 4; i++) {
+      const y = Math.round((h * i) / 4) + 0.5;
+      g.beginPath(); g.moveTo(0, y); g.lineTo(w, y); g.stroke();
+    }
+    const floors = { bitrate: 1500000, loss: 5, rtt: 200 };
+    for (const name of Object.keys(series)) {
+      const vals = series[name];
+      const max = Math.max(floors[name], ...vals.filter((x) => x != null));
+      g.strokeStyle = COLORS[name];
+      g.lineWidth = 2;
+      g.beginPath();
+      let pen = false;
+      vals.forEach((val, i) => {
+        if (val == null) { pen = false; return; }
+        const x = w - (vals.length - 1 - i) * (w / (POINTS - 1));
+        const y = h - 3 - (val / max) * (h - 6);
+        if (pen) g.lineTo(x, y); else g.moveTo(x, y);
+        pen = true;
+      });
+      g.stroke();
+    }
+    if (!series.bitrate.some((x) => x != null)) {
+      g.fillStyle = "#6b7280";
+      g.font = "13px sans-serif";
+      g.fillText(t("no_stats"), 8, h / 2);
+    }
+  }
+
+  async function pollStats() {
+    if (["live", "paused"].includes(L.state)) {
+      try {
+        const ack = await L.emit("stats", {}, 5000);
+        takeStats(ack.stats);
+      } catch (err) {
+        push("bitrate", null); push("loss", null); push("rtt", null);
+        drawGraph();
+      }
+    }
+    setTimeout(pollStats, 2000);
+  }
+
+  // --- controls ----------------------------------------------------------------------------------------------------
+  const controls = $("[data-live-controls]");
+  const confirmEnd = $("[data-live-confirm-end]");
+  const controlProgress = $("[data-live-control-progress]");
+
+  function drawControls() {
+    if (!controls) return;
+    const s = L.state;
+    const show = { start: s === "ready", pause: s === "live", resume: s === "paused", end: s === "live" || s === "paused" };
+    controls.querySelectorAll("[data-action]").forEach((b) => {
+      if (b.dataset.action in show) b.hidden = !show[b.dataset.action];
+    });
+    if (!show.end) confirmEnd.hidden = true;
+  }
+
+  async function control(action) {
+    controls.querySelectorAll("button").forEach((b) => { b.disabled = true; });
+    controlProgress.hidden = false;
+    try {
+      if (action === "start") {
+        const body = await L.postJson("/api/v1/sessions/" + encodeURIComponent(data.session) + "/transition",
+          { to: "live" });
+        L.setState(body.state, body.state_label);
+      } else {
+        const ack = await L.emit("control", { action }, 20000);
+        if (ack.state) L.setState(ack.state, ack.label || ack.state_label);
+      }
+    } catch (err) {
+      L.notice("error", t("failed") + " " + (err.message || err.code));
+    } finally {
+      controls.querySelectorAll("button").forEach((b) => { b.disabled = false; });
+      controlProgress.hidden = true;
+      drawControls();
+    }
+  }
+
+  if (controls) {
+    controls.addEventListener("click", (ev) => {
+      const b = ev.target.closest("[data-action]");
+      if (!b) return;
+      const action = b.dataset.action;
+      if (action === "end") { confirmEnd.hidden = false; return; }
+      if (action === "end-cancel") { confirmEnd.hidden = true; return; }
+      confirmEnd.hidden = true;
+      control(action === "end-confirm" ? "end" : action);
+    });
+  }
+
+  // --- KUK marks (FR.IA.01) ----------------------------------------------------------------------------------------
+  function showMark(mark) {
+    const li = root.querySelector(`.kuk-item[data-kuk="${mark.kuk_id}"]`);
+    if (!li) return;
+    li.dataset.verdict = mark.verdict;
+    li.dataset.version = String(mark.version);
+    li.dataset.mediaS = String(mark.media_s);
+    li.querySelectorAll("[data-verdict]").forEach((b) => b.setAttribute("aria-pressed", String(b.dataset.verdict === mark.verdict)));
+    const cur = li.querySelector("[data-kuk-current]");
+    cur.textContent = `${mark.verdict} · ${t("version")} ${mark.version} · ${t("at_media")} ${L.fmt(mark.media_s)}` +
+      (mark.note ? ` · “${mark.note}”` : "");
+    cur.classList.remove("error");
+    const note = li.querySelector(".kuk-note");
+    if (note && document.activeElement !== note && !note.value) note.placeholder = mark.note || note.placeholder;
+  }
+
+  async function loadMarks() {
+    if (!data.urls.marks || !data.kuk_tree || !data.kuk_tree.length) return;
+    try {
+      const body = await L.getJson(data.urls.marks);
+      (body.marks || []).forEach(showMark);
+    } catch (err) { /* shown when marking */ }
+  }
+
+  async function mark(li, verdict) {
+    const buttons = li.querySelectorAll("[data-verdict]");
+    const cur = li.querySelector("[data-kuk-current]");
+    const noteEl = li.querySelector(".kuk-note");
+    const note = noteEl ? noteEl.value.trim() : "";
+    buttons.forEach((b) => { b.disabled = true; });
+    cur.textContent = t("saving");
+    li.classList.add("saving");
+    const body = { kuk_id: Number(li.dataset.kuk), verdict, client_media_s: Math.round(L.elapsed() * 1000) / 1000 };
+    if (note) body.note = note;
+    try {
+      const res = await L.postJson(data.urls.marks, body);
+      showMark(res.mark);
+      if (noteEl) noteEl.value = "";
+    } catch (err) {
+      cur.textContent = t("failed") + " " + (err.message || err.code);
+      cur.classList.add("error");
+    } finally {
+      buttons.forEach((b) => { b.disabled = false; });
+      li.classList.remove("saving");
+    }
+  }
+
+  root.querySelectorAll(".kuk-item [data-verdict]").forEach((b) => {
+    b.addEventListener("click", () => mark(b.closest(".kuk-item"), b.dataset.verdict));
+  });
+
+  // --- decisions after the end -------------------------------------------------------------------------------------
+  const decisions = $("[data-live-decisions]");
+  function drawDecisions() {
+    if (decisions) decisions.hidden = L.state !== "ended";
+  }
+  if (decisions) {
+    decisions.querySelectorAll("fieldset").forEach((fs) => {
+      fs.querySelectorAll("input[type=radio]").forEach((r) => { r.required = true; });
+      fs.querySelector("textarea").required = true;
+    });
+    decisions.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const button = decisions.querySelector("button");
+      const progress = $("[data-live-decision-progress]");
+      button.disabled = true;
+      progress.hidden = false;
+      let ok = true;
+      for (const fs of decisions.querySelectorAll("fieldset[data-unit]")) {
+        const unit = fs.dataset.unit;
+        const verdict = fs.querySelector(`input[name="verdict-${unit}"]:checked`);
+        const reason = fs.querySelector(`textarea[name="reason-${unit}"]`).value.trim();
+        const out = fs.querySelector("[data-decision-state]");
+        if (fs.dataset.saved === verdict.value + "\n" + reason) continue;
+        try {
+          await L.postJson(data.urls.decisions, { unit_id: Number(unit), verdict: verdict.value, reason });
+          fs.dataset.saved = verdict.value + "\n" + reason;
+          out.textContent = t("decision_saved");
+          out.classList.remove("error");
+        } catch (err) {
+          ok = false;
+          out.textContent = t("failed") + " " + (err.message || err.code);
+          out.classList.add("error");
+        }
+      }
+      button.disabled = false;
+      progress.hidden = true;
+      $("[data-live-decision-done]").hidden = !ok;
+    });
+  }
+
+  // --- start ---------------------------------------------------------------------------------------------------------
+  function onState(state) {
+    drawControls();
+    drawDecisions();
+    if (state === "ended" || state === "decided" || state === "cancelled") {
+      if (conn) conn.stop();
+      L.setMediaState("waiting");
+    }
+    ensureMedia();
+  }
+  L.onState(onState);
+  L.onJoined(() => {
+    onState(L.state);
+    loadMarks();
+  });
+
+  async function init() {
+    if (data.can_talk) {
+      try {
+        mic = await navigator.mediaDevices.getUserMedia({ audio: { echoCancellation: true, noiseSuppression: true } });
+      } catch (err) {
+        L.notice("warn", t("mic_failed"));
+      }
+    }
+    drawControls();
+    drawDecisions();
+    drawGraph();
+    if (L.lastJoin) onState(L.state);
+    pollStats();
+    if (data.role === "witness") setInterval(loadMarks, 10000);
+  }
+  init().then(() => { ready = true; ensureMedia(); });
+
+  window.liveAssessor = { get pc() { return conn && conn.pc; }, get stats() { return lastStats; } };
+})();

@@ -1,0 +1,273 @@
+// The candidate's live page: camera + microphone to the server, the assessor's voice back, the primary recording
+// (MediaRecorder chunks hashed with SHA-256 and uploaded in order, retried until accepted), reconnect on its own.
+(function () {
+  "use strict";
+  const L = window.Live;
+  if (!L) return;
+  const { data, t, $, root } = L;
+
+  const selfView = $("#self-view");
+  const audioEl = $("#assessor-audio");
+  const mediaNote = $("[data-live-media-note]");
+  const recBox = $("[data-live-rec]");
+  const recStateEl = $("[data-live-rec-state]");
+  const recCountsEl = $("[data-live-rec-counts]");
+  const ACTIVE = ["checking", "ready", "live", "paused"];
+  const MIME = "video/webm;codecs=vp8,opus";
+
+  let stream = null;
+  let conn = null;
+  let mediaFailed = false;
+
+  function showNote(text, isError) {
+    if (!mediaNote) return;
+    mediaNote.textContent = text;
+    mediaNote.classList.toggle("error", !!isError);
+    mediaNote.hidden = !text;
+  }
+
+  // --- media: one RTCPeerConnection to the server, kept alive --------------------------------------------------
+  async function setupPc(pc) {
+    for (const track of stream.getTracks()) {
+      const sender = pc.addTrack(track, stream);
+      if (track.kind === "video") {
+        const params = sender.getParameters();
+        params.degradationPreference = "maintain-resolution";
+        try { await sender.setParameters(params); } catch (e) { /* older browsers */ }
+      }
+    }
+    pc.addEventListener("track", (ev) => {
+      if (ev.track.kind !== "audio") return;
+      audioEl.srcObject = new MediaStream([ev.track]);
+      L.play(audioEl);
+    });
+  }
+
+  function ensureMedia() {
+    if (!stream || !ACTIVE.includes(L.state)) return;
+    if (!conn) {
+      conn = L.keepConnected(setupPc);
+      conn.start();
+      return;
+    }
+    const pc = conn.pc;
+    if (!pc || pc.connectionState === "failed" || pc.connectionState === "closed") conn.reconnect();
+  }
+
+  // --- the primary recording ----------------------------------------------------------------------------------
+  const seqKey = "rtuk-live-seq:" + data.session;
+  let nextSeq = Number(safeGet(seqKey)) || 0; // continues after a reload of the page
+  const queue = []; // {seq, blob, start, sha}
+  let uploaded = 0;
+  let skipped = 0;
+  let recorder = null;
+  let chunkStart = 0;
+  let pumping = false;
+  let wake = null;
+
+  function safeGet(key) { try { return localStorage.getItem(key); } catch (e) { return null; } }
+  function safeSet(key, value) { try { localStorage.setItem(key, value); } catch (e) { /* private mode */ } }
+
+  function drawRec() {
+    const st = recorder ? recorder.state : "idle";
+    const label = { idle: t("rec_idle"), recording: t("rec_on"), paused: t("rec_paused"), inactive: t("rec_stopped") };
+    recStateEl.textContent = label[st] || st;
+    recBox.className = "rec rec-" + st;
+    recCountsEl.textContent = t("rec_counts", { done: uploaded, pending: queue.length });
+    root.dataset.recorder = st;
+    root.dataset.uploaded = String(uploaded);
+    root.dataset.pending = String(queue.length);
+    root.dataset.nextSeq = String(nextSeq);
+  }
+
+  function startRecorder() {
+    if (!stream) return;
+    if (recorder && recorder.state === "recording") return;
+    if (recorder && recorder.state === "paused") {
+      recorder.resume();
+      drawRec();
+      return;
+    }
+    if (typeof MediaRecorder === "undefined" || !MediaRecorder.isTypeSupported(MIME)) {
+      showNote(t("rec_failed") + " " + MIME, true);
+      return;
+    }
+    try {
+      recorder = new MediaRecorder(stream, { mimeType: MIME, videoBitsPerSecond: 1000000, audioBitsPerSecond: 64000 });
+    } catch (err) {
+      showNote(t("rec_failed") + " " + err.message, true);
+      return;
+    }
+    recorder.addEventListener("dataavailable", (ev) => {
+      const start = chunkStart;
+      chunkStart = Date.now();
+      if (ev.data && ev.data.size > 0) enqueue(ev.data, start);
+    });
+    recorder.addEventListener("stop", drawRec);
+    recorder.addEventListener("pause", drawRec);
+    recorder.addEventListener("resume", drawRec);
+    recorder.addEventListener("error", (ev) => showNote(t("rec_failed") + " " + (ev.error && ev.error.message), true));
+    chunkStart = Date.now();
+    recorder.start(data.chunk_ms || 2000);
+    drawRec();
+  }
+
+  function pauseRecorder() {
+    if (recorder && recorder.state === "recording") {
+      recorder.requestData(); // what was recorded before the pause is uploaded now
+      recorder.pause();
+    }
+    drawRec();
+  }
+
+  function stopRecorder() {
+    if (recorder && recorder.state !== "inactive") recorder.stop(); // emits the last chunk
+    drawRec();
+  }
+
+  function followState(state) {
+    if (state === "live") startRecorder();
+    else if (state === "paused") pauseRecorder();
+    else if (state === "ended" || state === "decided" || state === "cancelled") {
+      stopRecorder();
+      if (conn) conn.stop();
+      L.setMediaState("waiting");
+    }
+  }
+
+  function enqueue(blob, start) {
+    queue.push({ seq: nextSeq++, blob, start, sha: null });
+    safeSet(seqKey, String(nextSeq));
+    drawRec();
+    pump();
+  }
+
+  async function sha256Hex(blob) {
+    const digest = await crypto.subtle.digest("SHA-256", await blob.arrayBuffer());
+    return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+  }
+
+  function backoff(ms) {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      wake = () => { clearTimeout(timer); resolve(); };
+    });
+  }
+
+  // Upload the queue in order, one chunk at a time, until each is accepted (a 200 duplicate counts as accepted).
+  async function pump() {
+    if (pumping) return;
+    pumping = true;
+    let failures = 0;
+    try {
+      while (queue.length) {
+        const chunk = queue[0];
+        if (chunk.blob.size > (data.max_chunk_bytes || 8388608)) {
+          queue.shift();
+          skipped++;
+          L.notice("error", t("chunk_too_big"));
+          drawRec();
+          continue;
+        }
+        let res = null;
+        let body = null;
+        try {
+          if (!chunk.sha) chunk.sha = await sha256Hex(chunk.blob);
+          res = await fetch(data.urls.chunks, {
+            method: "POST", credentials: "same-origin", body: chunk.blob,
+            headers: L.csrfHeaders({
+              "Content-Type": "application/octet-stream", "X-Chunk-Seq": String(chunk.seq),
+              "X-Chunk-SHA256": chunk.sha, "X-Chunk-Start": String(chunk.start),
+            }),
+          });
+          try { body = await res.json(); } catch (e) { body = null; }
+        } catch (err) {
+          res = null; // network down: keep the chunk, retry
+        }
+        if (res && (res.status === 201 || res.status === 200)) {
+          queue.shift();
+          uploaded++;
+          failures = 0;
+          drawRec();
+          continue;
+        }
+        const code = body && body.error;
+        if (res && res.status === 409 && code === "chunk_conflict") {
+          // This sequence number is taken (e.g. a reload lost the counter): move this and the rest up by one.
+          queue.forEach((c) => { c.seq++; });
+          nextSeq++;
+          safeSet(seqKey, String(nextSeq));
+          continue;
+        }
+        if (res && res.status === 413) {
+          queue.shift();
+          skipped++;
+          L.notice("error", t("chunk_too_big"));
+          drawRec();
+          continue;
+        }
+        if (res && res.status === 422 && code === "chunk_hash_mismatch") chunk.sha = null;
+        if (res) console.warn("live: chunk", chunk.seq, "refused", res.status, body);
+        failures++;
+        drawRec();
+        await backoff(Math.min(10000, 1000 * 2 ** Math.min(failures - 1, 4)));
+      }
+    } finally {
+      pumping = false;
+    }
+  }
+
+  // The network is back: retry the queue now instead of waiting for the backoff.
+  L.socket.on("connect", () => { if (wake) wake(); });
+  window.addEventListener("online", () => { if (wake) wake(); });
+
+  // --- start ---------------------------------------------------------------------------------------------------
+  let firstJoin = true;
+  function onJoined(ack) {
+    if (firstJoin) {
+      firstJoin = false;
+      followState(ack.state);
+    }
+    ensureMedia();
+  }
+  L.onJoined(onJoined);
+  L.onState((state) => {
+    followState(state);
+    ensureMedia();
+  });
+
+  async function init() {
+    if (!window.isSecureContext || !navigator.mediaDevices || !window.crypto || !crypto.subtle) {
+      showNote(t("insecure"), true);
+      mediaFailed = true;
+      return;
+    }
+    showNote(t("camera_needed"));
+    try {
+      stream = await navigator.mediaDevices.getUserMedia({
+        video: { width: { ideal: 640 }, height: { ideal: 480 }, frameRate: { ideal: 30 } },
+        audio: { echoCancellation: true, noiseSuppression: true },
+      });
+    } catch (err) {
+      mediaFailed = true;
+      showNote(t("camera_failed") + " " + (err.message || err.name), true);
+      return;
+    }
+    for (const track of stream.getVideoTracks()) track.contentHint = "detail";
+    selfView.srcObject = stream;
+    showNote("");
+    drawRec();
+    if (L.lastJoin) {
+      firstJoin = false;
+      followState(L.state);
+      ensureMedia();
+    }
+  }
+
+  drawRec();
+  init();
+  window.liveCandidate = {
+    get queue() { return queue; }, get uploaded() { return uploaded; }, get skipped() { return skipped; },
+    get recorder() { return recorder; }, get pc() { return conn && conn.pc; }, get mediaFailed() { return mediaFailed; },
+  };
+})();
