@@ -50,6 +50,11 @@ class Conflict(DomainError):
     code = "conflict"
 
 
+class PayloadTooLarge(DomainError):
+    status = 413
+    code = "payload_too_large"
+
+
 class TooManyAttempts(DomainError):
     status = 429
     code = "too_many_attempts"

@@ -87,5 +87,5 @@ def _finalize_later(session_pk: int) -> None:
                     to=room_of(session.public_id),
                     namespace=NAMESPACE,
                 )
-    except Exception:  # noqa: BLE001 - logged; the chunks stay in the evidence either way
+    except Exception:
         log.exception("joining the recording of session %s failed", session_pk)

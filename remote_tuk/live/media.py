@@ -102,7 +102,7 @@ class MediaHub:
                     to=room_of(event.session_id),
                     namespace=NAMESPACE,
                 )
-        except Exception:  # noqa: BLE001 - an engine callback must never raise into the engine
+        except Exception:
             log.exception("media event %s for %s not recorded", event.type, event.session_id)
 
 
@@ -122,12 +122,16 @@ class _Sink:
             rng = None
             if media_range is not None:
                 rng = {"start_ms": int(media_range.start_s * 1000), "end_ms": int(media_range.end_s * 1000)}
-                metadata = {**metadata, "start_utc": media_range.start_utc, "end_utc": media_range.end_utc}
+                metadata = {
+                    **metadata,
+                    "start_utc_ms": int(media_range.start_utc * 1000),
+                    "end_utc_ms": int(media_range.end_utc * 1000),
+                }
             return store.append(
                 session_id,
                 type,
                 data,
-                metadata=_jsonable(dict(metadata)),
+                metadata=services.entry_metadata(dict(metadata)),
                 actor=services.SYSTEM,
                 media_range=rng,
                 candidate_id=str(session.candidate_id),

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from remote_tuk.accounts.models import Role, User
 from remote_tuk.assessment.models import AssessmentSession, SessionState
 from remote_tuk.db import utcnow
-from remote_tuk.errors import Conflict, DomainError, Forbidden, ValidationFailed
+from remote_tuk.errors import Conflict, Forbidden, PayloadTooLarge, ValidationFailed
 from remote_tuk.live.models import (
     ChatMessage,
     Downtime,
@@ -135,6 +135,17 @@ def clock(db: Session, session: AssessmentSession) -> dict[str, Any]:
 # --- evidence -----------------------------------------------------------------------------------------------------
 
 
+def entry_metadata(value: Any) -> Any:
+    """Metadata for a log entry: canonical JSON has no floating-point numbers, so floats become decimal strings."""
+    if isinstance(value, float):
+        return format(value, ".6f").rstrip("0").rstrip(".")
+    if isinstance(value, dict):
+        return {str(k): entry_metadata(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [entry_metadata(v) for v in value]
+    return value
+
+
 def ensure_evidence(store: Any, session: AssessmentSession) -> str:
     """Open the session's evidence chain on first use (idempotent); its id is the session's public id."""
     sid = session.public_id
@@ -150,7 +161,7 @@ def ensure_evidence(store: Any, session: AssessmentSession) -> str:
                 },
                 actor=SYSTEM,
             )
-        except Exception as err:  # noqa: BLE001 - opened concurrently by another thread is fine
+        except Exception as err:
             if "already exists" not in str(err):
                 raise
     return sid
@@ -229,7 +240,7 @@ def accept_chunk(
     if not body:
         raise ValidationFailed("Potongan rekaman kosong.", details={"body": "kosong"})
     if len(body) > max_bytes:
-        raise DomainError("Potongan rekaman terlalu besar.")
+        raise PayloadTooLarge("Potongan rekaman terlalu besar.")
     digest = hashlib.sha256(body).hexdigest()
     if digest != sha256.lower():
         raise ChunkHashMismatch(
@@ -335,7 +346,7 @@ def _finalize(db: Session, store: Any, session: AssessmentSession) -> SessionRec
         metadata={
             "chunks": len(rows),
             "gaps": gaps,
-            "duration_s": round(duration, 3),
+            "duration_ms": int(duration * 1000),
             "source_log_indexes": [r.log_index for r in rows],
             "container": "webm",
         },

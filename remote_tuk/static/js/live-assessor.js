@@ -54,15 +54,17 @@
   L.socket.on("peer", (ev) => {
     if (ev.session && ev.session !== data.session) return;
     const d = ev.data || {};
+    const role = ev.role || d.role;
+    if (ev.clock) L.setClock(ev.clock);
     if (ev.type === "media.stalled") {
       showVideoNote(t("media_stalled"));
       L.notice("warn", t("media_stalled"));
     } else if (ev.type === "media.resumed") {
       showVideoNote("");
       L.notice("info", t("media_resumed", { s: Math.round(Number(d.downtime_s) || 0) }));
-    } else if (ev.type === "peer.joined" && ev.role === "candidate") {
+    } else if (ev.type === "peer.joined" && role === "candidate") {
       L.notice("info", t("peer_candidate_joined"));
-    } else if (ev.type === "peer.left" && ev.role === "candidate") {
+    } else if (ev.type === "peer.left" && role === "candidate") {
       L.notice("warn", t("peer_candidate_left"));
     }
   });
@@ -153,6 +155,7 @@
     if (["live", "paused"].includes(L.state)) {
       try {
         const ack = await L.emit("stats", {}, 5000);
+        if (ack.clock) L.setClock(ack.clock);
         takeStats(ack.stats);
       } catch (err) {
         push("bitrate", null); push("loss", null); push("rtt", null);
@@ -187,6 +190,7 @@
         L.setState(body.state, body.state_label);
       } else {
         const ack = await L.emit("control", { action }, 20000);
+        if (ack.clock) L.setClock(ack.clock);
         if (ack.state) L.setState(ack.state, ack.label || ack.state_label);
       }
     } catch (err) {
