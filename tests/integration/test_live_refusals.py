@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from html import unescape
 
 import pytest
 from sqlalchemy import func, select
@@ -224,7 +225,8 @@ def test_live_page_by_role(live_app, cast):
         c, _ = _client(live_app, cast, who)
         page = c.get(f"/sesi/{cast.session_a}/langsung")
         assert page.status_code == 200, who
-        html = page.get_data(as_text=True)
+        html = unescape(page.get_data(as_text=True))
         assert "data-live" in html
+        assert template_marker in html.replace("\u0022", '"'), who
     stranger, _ = _client(live_app, cast, "asesi_b")
     assert stranger.get(f"/sesi/{cast.session_a}/langsung").status_code == 404

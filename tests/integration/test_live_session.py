@@ -115,12 +115,12 @@ def _upload(http, token, cast, seq, body, sha=None):
 
 
 def test_whole_live_session(live_app, cast):
+    from evidence_store.verifier import verify_bundle
     from proctor.rtc.loop import RtcLoop
     from proctor.rtc.testing import SyntheticPeer
     from remote_tuk.assessment.models import AssessmentSession
     from remote_tuk.extensions import db, evidence
     from remote_tuk.live.models import SessionRecording
-    from evidence_store.verifier import verify_bundle
     from tests.media.face import HEIGHT, WIDTH, face_track, tone_track
 
     app = live_app
