@@ -101,6 +101,25 @@ def _cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_preview(args: argparse.Namespace) -> int:
+    from sop.build import build_dossier
+    from sop.missing import MissingFactsError
+
+    try:
+        inputs = _inputs_from(args)
+        result = build_dossier(inputs, html_only=True)
+    except (ProviderError, ValidationError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INPUTS
+    except MissingFactsError as exc:
+        for fact in exc.missing:
+            print(f"- [{fact.key}] {fact.message}", file=sys.stderr)
+        return EXIT_MISSING
+    Path(args.out).write_text(result.html, encoding="utf-8")
+    print(f"HTML: {args.out}")
+    return 0
+
+
 def _cmd_example(_: argparse.Namespace) -> int:
     from sop.example import example_inputs
 
@@ -144,6 +163,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     build.add_argument("--no-sign", action="store_true", help="jangan tandatangani PDF")
     build.add_argument("--demo-cert-dir", help="direktori sertifikat DEMO bila RTUK_SOP_SIGNING_P12 kosong")
     build.set_defaults(func=_cmd_build)
+
+    preview = sub.add_parser("preview", help="buat pratinjau HTML (tanpa PDF)")
+    preview.add_argument("--out", required=True, help="berkas HTML keluaran")
+    preview.add_argument("--inputs", help="berkas JSON masukan")
+    preview.set_defaults(func=_cmd_preview)
 
     example = sub.add_parser("example-inputs", help="cetak contoh masukan JSON yang lengkap")
     example.set_defaults(func=_cmd_example)

@@ -76,3 +76,14 @@ def test_invalid_json_inputs_exit_2(tmp_path, capsys):
     facts.write_text('{"lsp": {"licence_type": "pihak_keempat"}}', encoding="utf-8")
     assert main(["build", "--out", str(tmp_path / "d.pdf"), "--inputs", str(facts), "--no-sign"]) == 2
     assert "licence_type" in capsys.readouterr().err
+
+
+def test_preview_writes_self_contained_html(inputs, tmp_path):
+    facts = tmp_path / "facts.json"
+    facts.write_text(inputs.model_dump_json(), encoding="utf-8")
+    out = tmp_path / "preview.html"
+    assert main(["preview", "--out", str(out), "--inputs", str(facts)]) == 0
+    html = out.read_text(encoding="utf-8")
+    assert "Uraian Sistem Teknologi Informasi" in html
+    assert "data:image/svg+xml;base64," in html
+    assert "http://" not in html.replace("http://www.w3.org", "")
