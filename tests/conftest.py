@@ -40,7 +40,7 @@ class Cast:
     session_b: str  # asesi_b in schedule B (asesor_b)
 
 
-def _seed(url: str) -> Cast:
+def seed_cast(url: str) -> Cast:
     from remote_tuk import create_app
     from remote_tuk.accounts.models import Role
     from remote_tuk.accounts.services import create_user
@@ -133,7 +133,7 @@ class _Backends:
                 self.pg_dbs.append(name)
                 url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
             upgrade(url)
-            self.templates[backend] = (url, _seed(url))
+            self.templates[backend] = (url, seed_cast(url))
         return self.templates[backend]
 
     def fresh(self, backend: str, tmp_path: Path) -> tuple[str, Cast]:
