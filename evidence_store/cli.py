@@ -47,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     a.add_argument("--client-time")
     a.add_argument("--metadata", default="{}", help="JSON object")
     a.add_argument("--open", action="store_true", help="open the session first if it does not exist")
+    a.add_argument("--commit-plaintext", action="store_true",
+                   help="log SHA-256(salt || plaintext) instead of the key commitment (answers, scores)")
     c = sub.add_parser("close", help="close a session")
     c.add_argument("--session", required=True)
     r = sub.add_parser("read", help="decrypt an item to a file (the read is logged)")
@@ -110,7 +112,8 @@ def main(argv: list[str] | None = None) -> int:
                     pass
             with open(args.file, "rb") as fh:
                 rc = store.append(args.session, args.type, fh, metadata=json.loads(args.metadata), actor=args.actor,
-                                  client_time=args.client_time, candidate_id=args.candidate)
+                                  client_time=args.client_time, candidate_id=args.candidate,
+                                  commit_plaintext=args.commit_plaintext)
             print(f"log_index={rc.log_index} entry_hash={rc.entry_hash} object_key={rc.object_key}"
                   + (" spooled" if rc.spooled else ""))
         elif args.cmd == "close":

@@ -30,6 +30,7 @@ from .verifier import (
     _auditor_kek,
     canonical_json,
     chunk_nonce,
+    key_commitment,
 )
 
 KEK_WRAP_ALG = "AES-256-GCM-KEYWRAP-v1"
@@ -55,7 +56,7 @@ class EncryptResult:
     sha256: str  # of the whole ciphertext object (header included)
     size: int  # ciphertext bytes
     plaintext_size: int
-    commitment: str  # sha256-salted:<hex>
+    commitment: str  # sha256-salted:<hex> of salt || plaintext, or sha256-salted-key:<hex> of salt || data key
     chunks: int
 
 
@@ -71,12 +72,14 @@ def _read_exact(src: BinaryIO, n: int) -> bytes:
 
 
 def encrypt_stream(src: BinaryIO | bytes, dst: BinaryIO, data_key: bytes, salt: bytes, header: bytes,
-                   nonce_prefix: bytes, chunk_size: int, sync_every: int = 0) -> EncryptResult:
+                   nonce_prefix: bytes, chunk_size: int, sync_every: int = 0,
+                   commit_plaintext: bool = True) -> EncryptResult:
     """Encrypt ``src`` into ``dst`` in one pass, hashing the ciphertext and committing to the plaintext.
 
     Three stages overlap (hashlib, AES-GCM and file writes release the GIL): the plaintext commitment is hashed on one
     helper thread, the caller's thread encrypts, and a writer thread hashes and writes the ciphertext (``os.writev``),
-    calling ``fdatasync`` every ``sync_every`` bytes so the final fsync has little left to flush.
+    calling ``fdatasync`` every ``sync_every`` bytes so the final fsync has little left to flush. Without
+    ``commit_plaintext`` the commitment is to the data key (:func:`verifier.key_commitment`), saving a SHA-256 pass.
     """
     aead = AESGCM(data_key)
     ct_hash = hashlib.sha256()
@@ -117,7 +120,8 @@ def encrypt_stream(src: BinaryIO | bytes, dst: BinaryIO, data_key: bytes, salt: 
             nxt = _read_exact(src, block) if len(current) == block else b""
             if hashing is not None:
                 hashing.result()
-            hashing = _HASHER.submit(commit.update, current)
+            if commit_plaintext:
+                hashing = _HASHER.submit(commit.update, current)
             n = len(current)
             final_block = not nxt
             off = 0
@@ -143,7 +147,8 @@ def encrypt_stream(src: BinaryIO | bytes, dst: BinaryIO, data_key: bytes, salt: 
         for fut in (hashing, writing):
             if fut is not None:
                 fut.result()
-    return EncryptResult(ct_hash.hexdigest(), size, plain_size, COMMITMENT_PREFIX + commit.hexdigest(), index)
+    commitment = COMMITMENT_PREFIX + commit.hexdigest() if commit_plaintext else key_commitment(salt, data_key)
+    return EncryptResult(ct_hash.hexdigest(), size, plain_size, commitment, index)
 
 
 def _is_raw(f: Any) -> bool:

@@ -41,6 +41,7 @@ from .verifier import (
     BUNDLE_FORMAT,
     STREAM_ALG,
     TAG_SIZE,
+    commitment_matches,
     decrypt_stream,
     format_tlog_proof,
 )
@@ -219,9 +220,14 @@ class EvidenceStore:
     # ------------------------------------------------------------------------------------------------------------
     def append(self, session_id: str, type: str, data: bytes | BinaryIO, *,
                metadata: dict[str, Any] | None = None, actor: Actor, client_time: str | int | None = None,
-               media_range: tuple[int, int] | dict[str, int] | None = None, candidate_id: str | None = None) -> Receipt:
+               media_range: tuple[int, int] | dict[str, int] | None = None, candidate_id: str | None = None,
+               commit_plaintext: bool = False) -> Receipt:
         """Encrypt and store one evidence item and log it. Returns only once both the object (in the store, or in the
-        local spool if the store is unreachable) and its log entry are durable."""
+        local spool if the store is unreachable) and its log entry are durable.
+
+        ``commit_plaintext=True`` logs SHA-256(salt || plaintext) (answers, scores: a later dispute can be settled by
+        revealing salt and plaintext without the key); the default logs SHA-256(salt || data key), which with the
+        logged ciphertext hash binds the plaintext just as firmly and spares a hash pass over bulk media."""
         _check_id(session_id, "session_id")
         _check_id(type, "type")
         if candidate_id is not None:
@@ -242,7 +248,8 @@ class EvidenceStore:
             key_saved = _KEYS.submit(self.keys.put, key_id, session_id, candidate_id, object_key, dk, salt)
             try:
                 with open(staging, "wb", buffering=0) as out:
-                    res = encrypt_stream(data, out, dk, salt, header, prefix, self.chunk_size, sync_every=8 << 20)
+                    res = encrypt_stream(data, out, dk, salt, header, prefix, self.chunk_size, sync_every=8 << 20,
+                                         commit_plaintext=commit_plaintext)
                     os.fdatasync(out.fileno())
             finally:
                 kek_id = key_saved.result()
@@ -368,8 +375,8 @@ class EvidenceStore:
             hashing.close()
         if hashing.hexdigest() != e["object"]["sha256"]:
             raise IntegrityError(f"{object_key}: ciphertext hash differs from the log")
-        if commit.commitment() != e["commitment"]:
-            raise IntegrityError(f"{object_key}: plaintext differs from the logged commitment")
+        if not commitment_matches(e["commitment"], salt, dk, commit.commitment()):
+            raise IntegrityError(f"{object_key}: plaintext or data key differs from the logged commitment")
         self.log.append(lambda st: {"chain": SYSTEM_CHAIN, "kind": "read", "session_id": e["session_id"],
                                     "object": {"key": object_key}, "item_log_index": e["log_index"],
                                     "actor": _actor(reader)})
@@ -692,7 +699,11 @@ class EvidenceStore:
                            "data_key": "fresh random per object", "key_wrap": KEK_WRAP_ALG,
                            "kek_id": self.keys.ring.current_id, "kek_bits": 256,
                            "kek_source": "settings" if self.kek_from_settings else "generated under the data dir"},
-            "plaintext_commitment": "SHA-256(32-byte random salt || plaintext), salt stored wrapped with the data key",
+            "plaintext_commitment": {
+                "commit_plaintext=True": "sha256-salted: SHA-256(32-byte random salt || plaintext)",
+                "default": "sha256-salted-key: SHA-256(32-byte random salt || data key), binding the plaintext "
+                           "together with the logged ciphertext SHA-256",
+                "salt": "random per object, stored wrapped with the data key, destroyed by crypto-shredding"},
             "log": {"hashing": "RFC 9162 (SHA-256, leaf 0x00, node 0x01)",
                     "entry_encoding": "canonical JSON, one line per entry",
                     "checkpoint_format": "C2SP tlog-checkpoint / signed-note", "signature": "Ed25519",

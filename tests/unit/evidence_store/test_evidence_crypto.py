@@ -117,3 +117,19 @@ def test_kek_wrap_binds_ids():
             unwrap_with_kek(kek, *args, w)
     with pytest.raises(KeyUnavailable):
         unwrap_with_kek(os.urandom(32), "kek-1", "dk-a", w)
+
+
+def test_key_commitment_binds_the_key():
+    from evidence_store.verifier import commitment_matches, key_commitment
+
+    data = os.urandom(3 * CS)
+    key = os.urandom(32)
+    header, prefix = build_header("o1", "S", "video", "dk-o1", CS)
+    res = encrypt_stream(io.BytesIO(data), io.BytesIO(), key, b"s" * 32, header, prefix, CS, commit_plaintext=False)
+    assert res.commitment == key_commitment(b"s" * 32, key)
+    plain = salted_commitment(b"s" * 32, [data])
+    assert commitment_matches(res.commitment, b"s" * 32, key, plain)
+    assert not commitment_matches(res.commitment, b"s" * 32, os.urandom(32), plain)
+    assert not commitment_matches(res.commitment, b"t" * 32, key, plain)
+    assert commitment_matches(plain, b"s" * 32, key, plain)
+    assert not commitment_matches(plain, b"s" * 32, key, salted_commitment(b"s" * 32, [data + b"x"]))

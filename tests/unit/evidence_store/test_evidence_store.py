@@ -27,13 +27,18 @@ def test_append_read_and_entry_fields(store):
     assert e["log_index"] == rc.log_index and e["seq"] == 1 and e["session_id"] == "S1"
     assert e["media_range"] == {"start_ms": 1000, "end_ms": 3000}
     assert e["actor"] == {"role": "asesi", "id": "c1"} and e["client_time"] == "2026-01-01T00:00:00Z"
-    assert e["commitment"].startswith("sha256-salted:") and e["object"]["size"] > 10000
+    assert e["commitment"].startswith("sha256-salted-key:") and e["object"]["size"] > 10000
     assert e["enc"]["alg"] == "AES-256-GCM-STREAM-v1" and e["enc"]["kek_id"] == "kek-1"
     # the commitment is salted: not the bare hash of the plaintext
     import hashlib
 
     assert hashlib.sha256(b"x" * 10000).hexdigest() not in json.dumps(e)
     assert store.read(rc.object_key, ("asesor", "a1")) == b"x" * 10000
+    answer = store.append("S1", "answer", b"B", actor=("asesi", "c1"), commit_plaintext=True)
+    e2 = next(x for x in store.list_entries("S1") if x["log_index"] == answer.log_index)
+    assert e2["commitment"].startswith("sha256-salted:")
+    assert hashlib.sha256(b"B").hexdigest() not in json.dumps(e2)  # salted, never the bare hash of a guessable answer
+    assert store.read(answer.object_key, ("asesor", "a1")) == b"B"
     reads = [x for x in store.list_entries("S1") if x["kind"] == "read"]
     assert reads[0]["actor"] == {"role": "asesor", "id": "a1"} and reads[0]["object"]["key"] == rc.object_key
     # the object on disk is ciphertext only

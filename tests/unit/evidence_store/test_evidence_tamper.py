@@ -23,7 +23,7 @@ def bundle(store, auditor, tmp_path):
     store.open_session("B")
     for i in range(4):
         store.append("A", "answer", f"answer {i}".encode() * 1500, metadata={"q": i}, actor=("asesi", "c1"),
-                     client_time=f"t{i}", candidate_id="c1")
+                     client_time=f"t{i}", candidate_id="c1", commit_plaintext=i % 2 == 0)
         store.append("B", "answer", f"other {i}".encode(), metadata={"q": i}, actor=("asesi", "c2"), candidate_id="c2")
     store.close_session("A")
     store.close_session("B")
@@ -41,6 +41,8 @@ def test_clean_bundle_verifies_and_decrypts(bundle, auditor, tmp_path):
     r = check(a, vkey, auditor)
     assert r.ok, r.render()
     assert r.items == 4 and r.decrypted == 4 and r.objects_checked == 4
+    kinds = sorted(json.loads(x)["commitment"].split(":")[0] for x in lines(read_bundle(a)) if b'"item"' in x)
+    assert kinds == ["sha256-salted", "sha256-salted", "sha256-salted-key", "sha256-salted-key"]
     r = verify_bundle(a, vkey, auditor, plaintext_dir=tmp_path / "plain")
     files = sorted((tmp_path / "plain").rglob("*.rte"))
     assert {f.read_bytes() for f in files} == {f"answer {i}".encode() * 1500 for i in range(4)}
