@@ -175,3 +175,19 @@ def test_sampled_frames_for_analysis() -> None:
     assert media == sorted(media)
     counters = [read_counter(s.i420[:HEIGHT]) for s in samples[-5:]]
     assert counters == sorted(counters) and counters[-1] - counters[0] >= 20  # real frames, ~6 apart
+
+
+def test_viewer_waiting_before_the_candidate_gets_the_stream(harness: EngineHarness) -> None:
+    h = harness
+    viewer = _join_viewer(h, "assessor-1", can_talk=True)
+    assert h.engine.stats("s1")["candidate"] is None
+    candidate = _join_candidate(h)
+    _wait(lambda: viewer.received.video_frames > 30 and candidate.received.audio_frames > 20, 20)
+    assert viewer.received.video_sizes == {(WIDTH, HEIGHT)}
+    h.engine.close_viewer("s1", "assessor-1")
+    assert set(h.engine.stats("s1")["viewers"]) == set()
+    h.engine.close_session("s1")
+    left = [(e.peer_id, e.data["reason"]) for e in h.events if e.type == EVENT_PEER_LEFT]
+    assert left == [("assessor-1", "left"), ("candidate", "session_closed")]
+    for peer in (candidate, viewer):
+        h.clients.run(peer.close(), 10)
