@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -145,13 +146,18 @@ def _text(el: Any) -> str:
 def _inline(paragraph: Any, el: Any, *, bold: bool = False, italic: bool = False, mono: bool = False) -> None:
     """Add *el*'s text to *paragraph* as runs, keeping bold/italic/monospace."""
 
+    runs: list[Any] = []
+
     def add(text: str | None, b: bool, i: bool, m: bool) -> None:
         if not text:
             return
-        text = " ".join(text.split()) if text.strip() else (" " if text else "")
+        text = re.sub(r"\s+", " ", text)  # HTML whitespace: one space, kept at the edges between runs
+        if not runs or runs[-1].text.endswith((" ", "\n")):
+            text = text.lstrip(" ")
         if not text:
             return
         run = paragraph.add_run(text)
+        runs.append(run)
         run.bold = b or None
         run.italic = i or None
         if m:
@@ -165,13 +171,15 @@ def _inline(paragraph: Any, el: Any, *, bold: bool = False, italic: bool = False
                 continue
             cls = child.get("class") or ""
             if child.tag == "br":
-                paragraph.add_run().add_break()
+                runs.append(paragraph.add_run())
+                runs[-1].add_break()
             elif "box" in cls:
-                paragraph.add_run("☐")
+                runs.append(paragraph.add_run("☐"))
             elif child.tag in ("ul", "ol"):
                 for n, li in enumerate(child.findall("li"), start=1):
-                    paragraph.add_run().add_break()
-                    paragraph.add_run(("• " if child.tag == "ul" else f"{n}. ") + _text(li))
+                    runs.append(paragraph.add_run())
+                    runs[-1].add_break()
+                    runs.append(paragraph.add_run(("• " if child.tag == "ul" else f"{n}. ") + _text(li)))
             else:
                 walk(
                     child,
@@ -182,6 +190,8 @@ def _inline(paragraph: Any, el: Any, *, bold: bool = False, italic: bool = False
             add(child.tail, b, i, m)
 
     walk(el, bold, italic, mono or "mono" in (el.get("class") or ""))
+    if runs and runs[-1].text.endswith(" "):
+        runs[-1].text = runs[-1].text.rstrip(" ")
 
 
 class _Converter:
@@ -232,16 +242,24 @@ class _Converter:
                     p.paragraph_format.left_indent = Cm(9)
 
     def table(self, el: Any) -> None:
+        from docx.shared import Mm, Pt
+
         rows = el.findall(".//tr")
         if not rows:
             return
         ncols = max(sum(int(c.get("colspan", "1")) for c in row if c.tag in ("td", "th")) for row in rows)
+        widths = _column_widths(rows, ncols)
         table = self.doc.add_table(rows=len(rows), cols=ncols)
+        table.autofit = False
         if "plain" not in (el.get("class") or ""):
             table.style = "Table Grid"
+        for i, column in enumerate(table.columns):
+            column.width = Mm(widths[i])
         for r, row in enumerate(rows):
             col = 0
             cells = table.rows[r].cells
+            for i, cell in enumerate(cells):
+                cell.width = Mm(widths[i])
             for cell_el in (c for c in row if c.tag in ("td", "th")):
                 span = int(cell_el.get("colspan", "1"))
                 cell = cells[col]
@@ -249,8 +267,32 @@ class _Converter:
                     cell = cell.merge(cells[col + span - 1])
                 para = cell.paragraphs[0]
                 _inline(para, cell_el, bold=cell_el.tag == "th")
+                for run in para.runs:
+                    run.font.size = Pt(9)
                 col += span
         self.doc.add_paragraph()
+
+
+#: Width of the text column of the default template (A4 less 22 mm and 20 mm margins).
+_TEXT_WIDTH_MM = 168.0
+
+
+def _column_widths(rows: list[Any], ncols: int) -> list[float]:
+    """Column widths in mm from the HTML's ``style="width:NNmm"`` hints; the rest share what is left."""
+    widths: list[float | None] = [None] * ncols
+    for row in rows:
+        cells = [c for c in row if c.tag in ("td", "th")]
+        if len(cells) != ncols:
+            continue
+        for i, cell in enumerate(cells):
+            match = re.search(r"width:\s*([\d.]+)mm", cell.get("style") or "")
+            if match and widths[i] is None:
+                widths[i] = float(match.group(1))
+    known = sum(w for w in widths if w is not None)
+    free = [i for i, w in enumerate(widths) if w is None]
+    share = max((_TEXT_WIDTH_MM - known) / len(free), 15.0) if free else 0.0
+    # Word pads every cell: a column under 10 mm cannot hold "No." on one line.
+    return [max(w, 10.0) if w is not None else share for w in widths]
 
 
 def build_body(doc: Any, rendered: Rendered) -> None:
