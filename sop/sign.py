@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
-import secrets
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,6 @@ from typing import Any
 from config.settings import SopSettings
 
 DEMO_P12_NAME = "demo-dossier-signer.p12"
-DEMO_PASSWORD_NAME = "demo-dossier-signer.password"  # noqa: S105 - a file name, not a password
 DEMO_COMMON_NAME = "DEMO penanda tangan dokumen SOP (sertifikat uji, tidak sah)"
 
 
@@ -53,8 +51,12 @@ def _write_private(path: Path, data: bytes) -> None:
         raise
 
 
-def ensure_demo_p12(directory: Path) -> tuple[Path, bytes]:
-    """The cached demo PKCS#12 and its password, generated on first use."""
+def ensure_demo_p12(directory: Path) -> Path:
+    """The cached demo PKCS#12, generated on first use.
+
+    One file, written atomically with mode 0600 and no passphrase (it is a throw-away demo key), so two processes
+    generating it at once cannot leave a key and a password that do not belong together.
+    """
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -62,9 +64,9 @@ def ensure_demo_p12(directory: Path) -> tuple[Path, bytes]:
     from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
     directory.mkdir(parents=True, exist_ok=True)
-    p12_path, pw_path = directory / DEMO_P12_NAME, directory / DEMO_PASSWORD_NAME
-    if p12_path.is_file() and pw_path.is_file():
-        return p12_path, pw_path.read_bytes().strip()
+    p12_path = directory / DEMO_P12_NAME
+    if p12_path.is_file():
+        return p12_path
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name(
         [
@@ -100,13 +102,9 @@ def ensure_demo_p12(directory: Path) -> tuple[Path, bytes]:
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
         .sign(key, hashes.SHA256())
     )
-    password = secrets.token_urlsafe(24).encode("ascii")
-    data = pkcs12.serialize_key_and_certificates(
-        b"demo-dossier-signer", key, cert, None, serialization.BestAvailableEncryption(password)
-    )
-    _write_private(pw_path, password)
+    data = pkcs12.serialize_key_and_certificates(b"demo-dossier-signer", key, cert, None, serialization.NoEncryption())
     _write_private(p12_path, data)
-    return p12_path, password
+    return p12_path
 
 
 def _load_p12(path: Path, password: bytes | None, *, demo: bool) -> DossierSigner:
@@ -131,8 +129,7 @@ def load_signer(settings: SopSettings | None = None, *, demo_dir: Path | str | N
         raise SigningError(
             "RTUK_SOP_SIGNING_P12 tidak diatur dan tidak ada direktori untuk sertifikat DEMO (demo_dir)."
         )
-    p12_path, password = ensure_demo_p12(Path(demo_dir))
-    return _load_p12(p12_path, password, demo=True)
+    return _load_p12(ensure_demo_p12(Path(demo_dir)), None, demo=True)
 
 
 def sign_pdf(

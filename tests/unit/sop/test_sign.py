@@ -48,6 +48,8 @@ def test_demo_certificate_is_generated_once_and_cached(demo_dir, demo_signer):
     assert again.demo and demo_signer.demo
     assert again.certificate.serial_number == demo_signer.certificate.serial_number
     assert "DEMO" in again.subject
+    assert again.p12_path.parent == demo_dir
+    assert again.p12_path.stat().st_mode & 0o777 == 0o600
 
 
 def test_no_p12_and_no_demo_dir_is_refused():
