@@ -107,31 +107,18 @@ def _access_rules() -> list[AccessRule]:
 def evidence_facts(
     settings: Settings, parameters: dict[str, Any], declarations: DossierDeclarations | None
 ) -> EvidenceFacts:
-    """Flatten the evidence library's ``describe_parameters()`` into the dossier's fields."""
-    enc, log = parameters.get("encryption", {}), parameters.get("log", {})
-    flat: dict[str, Any] = {
-        "hash_algorithm": "SHA-256",
-        "encryption_algorithm": f"{enc.get('cipher')} ({enc.get('algorithm')})",
-        "encryption_key_bits": enc.get("data_key_bits"),
-        "streaming_scheme": enc.get("nonce"),
-        "key_wrap_algorithm": enc.get("key_wrap"),
-        "kek_id": enc.get("kek_id"),
-        "signature_algorithm": log.get("signature"),
-        "merkle_tree": log.get("hashing"),
-        "checkpoint_format": log.get("checkpoint_format"),
-        "commitment_scheme": parameters.get("plaintext_commitment"),
-        "chunk_size": enc.get("chunk_size_bytes"),
-        "checkpoint_every_entries": log.get("checkpoint_every_entries"),
-        "checkpoint_every_seconds": log.get("checkpoint_every_seconds"),
-        "log_origin": log.get("origin"),
-        "verifier_key": parameters.get("verifier_key"),
-        "offline_verifier": "python -m evidence_store verify BUNDLE.zip --pubkey VKEY",
-        "storage_location": declarations.evidence_storage_location if declarations else None,
-        "proof_format": log.get("proof_format"),
-        "bundle_format": parameters.get("bundle_format"),
-        "auditor_key_wrap": parameters.get("auditor_key_wrap"),
-    }
-    return EvidenceFacts.from_settings(settings.evidence, **{k: v for k, v in flat.items() if v not in (None, "")})
+    """The evidence library's own ``describe_parameters()`` plus what only the LSP can declare (where it is)."""
+    params = dict(parameters)
+    commitment = params.pop("plaintext_commitment", None)
+    if isinstance(commitment, dict):
+        commitment = "; ".join(f"{k}: {v}" for k, v in commitment.items())
+    return EvidenceFacts.from_settings(
+        settings.evidence,
+        **params,
+        commitment_scheme=commitment,
+        storage_location=(declarations.evidence_storage_location or None) if declarations else None,
+        offline_verifier="python -m evidence_store verify BUNDLE.zip --pubkey VERIFIER_KEY",
+    )
 
 
 def _database_name(db: Session) -> str:

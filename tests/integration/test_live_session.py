@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import io
+import subprocess
+import sys
 import time
 from fractions import Fraction
 
@@ -242,6 +244,30 @@ def test_whole_live_session(live_app, cast):
     assert entries[-1]["kind"] == "close"
     report = verify_bundle(bundle, key)
     assert report.ok, [str(f) for f in report.failures]
+
+    # an auditor granted the schedule sees the evidence drawn and downloads the bundle, then verifies it offline
+    auditor_http, u_token = _http(app, cast, "auditor_a")
+    page = auditor_http.get(f"/sesi/{cast.session_a}/bukti")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "<svg" in html and "Potongan rekaman peramban" in html and key in html
+    zipped = auditor_http.post(f"/sesi/{cast.session_a}/bukti/bundel.zip", data={"csrf_token": u_token})
+    assert zipped.status_code == 200 and zipped.data[:2] == b"PK"
+    out = app.config["RTUK"].var_dir / "downloaded.zip"
+    out.write_bytes(zipped.data)
+    cli = subprocess.run(
+        [sys.executable, "-m", "evidence_store", "verify", str(out), "--pubkey", key],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert cli.returncode == 0, cli.stdout + cli.stderr
+    bad_key = auditor_http.post(
+        f"/sesi/{cast.session_a}/bukti/bundel.zip", data={"csrf_token": u_token, "auditor_key": "not a key"}
+    )
+    assert bad_key.status_code == 422
+    assert candidate_http.get(f"/sesi/{cast.session_a}/bukti").status_code == 403
 
 
 async def _make(cls, **kw):
