@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -330,8 +331,9 @@ class MediaEngine:
 
     def flush(self, timeout: float | None = None) -> None:
         """Wait until every event and segment handed out so far has been delivered to the callbacks."""
-        if self._dispatcher is not None:
-            self._dispatcher.submit(lambda: None).result(timeout or self.options.call_timeout_s)
+        if self._dispatcher is None or threading.current_thread().name.startswith("proctor-sink"):
+            return  # from a callback itself, waiting for the dispatcher would deadlock
+        self._dispatcher.submit(lambda: None).result(timeout or self.options.call_timeout_s)
 
     # -- internals (loop thread) -----------------------------------------------------------------------------------
 
