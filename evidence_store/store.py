@@ -433,7 +433,7 @@ class EvidenceStore:
         quarantine objects without entries and entries without objects, clear stale staging files.
         Everything found is logged (kind ``item`` with ``recovered``, or ``quarantine``); nothing is dropped
         silently."""
-        report: dict[str, Any] = {"relogged": [], "quarantined": [], "abandoned": [], "missing": []}
+        report: dict[str, Any] = {"relogged": [], "quarantined": [], "abandoned": [], "missing": [], "deferred": []}
         for path in sorted((self.dir / "pending").glob("*.json")):
             fh = open(path, "rb")
             try:
@@ -455,7 +455,12 @@ class EvidenceStore:
                     self.keys.delete([fields["enc"]["key_id"]])
                     report["abandoned"].append(fields["object"]["key"])
                 else:
-                    self._recover_intent(fields, report)
+                    try:
+                        self._recover_intent(fields, report)
+                    except StoreUnavailable:
+                        # cannot tell yet whether the object reached the store: keep the intent for the next run
+                        report.setdefault("deferred", []).append(fields["object"]["key"])
+                        continue
                 path.unlink()
             finally:
                 fh.close()

@@ -6,6 +6,6 @@ from config.settings import EvidenceSettings
 from evidence_store import EvidenceStore
 
 
-def make_store(tmp_path, **overrides):
+def make_store(tmp_path, recover=True, **overrides):
     settings = EvidenceSettings(chunk_size=4096, checkpoint_every_entries=8, **overrides)
-    return EvidenceStore.from_settings(settings, data_dir=tmp_path / "evidence")
+    return EvidenceStore.from_settings(settings, data_dir=tmp_path / "evidence", recover=recover)

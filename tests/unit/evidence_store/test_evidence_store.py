@@ -323,3 +323,36 @@ def test_append_drains_the_spool_first_when_the_store_is_back(store):
     direct = store.append("D", "chunk", b"d", actor=("s", "x"))
     assert not direct.spooled and store.spool_depth() == 0
     assert flaky.put_order == [r.object_key for r in spooled] + [direct.object_key]
+
+
+def test_recovery_defers_when_the_store_is_unreachable(tmp_path):
+    from evidence_store.backends import FilesystemStore
+
+    class Down(FilesystemStore):
+        def open(self, key, version=None):
+            raise StoreUnavailable("down")
+
+        def list_keys(self, prefix=""):
+            raise StoreUnavailable("down")
+
+    s = make_store(tmp_path)
+    s.open_session("U")
+
+    def crash(build):
+        raise KeyboardInterrupt("crash after the object was stored")
+
+    s.log.append = crash
+    with pytest.raises(KeyboardInterrupt):
+        s.append("U", "doc", b"kept", actor=("a", "b"))
+    s.close()
+    s2 = make_store(tmp_path, recover=False)
+    s2.backend = Down(s2.dir / "objects")
+    report = s2.recover()  # cannot reach the store: neither crash nor decide
+    assert report["deferred"] and report["store_unavailable"] is True and not report["relogged"]
+    assert s2.status()["pending_appends"] == 1
+    s2.close()
+    s3 = make_store(tmp_path)  # the store is back: the item is re-logged, not lost
+    assert len(s3.last_recovery["relogged"]) == 1
+    item = next(e for e in s3.list_entries("U") if e["kind"] == "item")
+    assert s3.read(item["object"]["key"], ("a", "b")) == b"kept"
+    s3.close()
