@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from config.tuk_profile import DEFAULT_TUK_PROFILE, Requirement, TukRequirementProfile
-from sop import build_dossier
+from sop import build_dossier, missing_facts
 
 from .conftest import pdf_pages
 
@@ -71,3 +71,46 @@ def test_inputs_are_text_never_markup(inputs):
     html = build_dossier(inputs, html_only=True).html
     assert "<img src='http://example.invalid" not in html
     assert "LSP &lt;img src=&#39;http://example.invalid/x.png&#39;&gt; &amp; Co" in html
+
+
+def test_a_minimal_system_is_described_without_the_features_it_lacks(inputs):
+    import re
+
+    from sop.inputs import Capabilities, EvidenceFacts
+
+    ev = inputs.evidence
+    inputs.evidence = EvidenceFacts.model_validate(
+        {
+            "hash": "SHA-256", "cipher": "AES-256-GCM", "key_wrap": "AES-256-GCM-KEYWRAP-v1", "signature": "Ed25519",
+            "chunk_size": 65536, "checkpoint_every_entries": 256, "checkpoint_every_seconds": 60,
+            "backend": "filesystem", "retention_days": 365, "storage_location": "Disk server aplikasi, Bandung",
+            "log_origin": ev.log_origin, "verifier_key": ev.verifier_key,
+        }
+    )  # fmt: skip
+    inputs.capabilities = Capabilities()
+    inputs.deployment.ice_servers = []
+    inputs.deployment.tls = False
+    inputs.trial_session = None
+    assert missing_facts(inputs) == []
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", build_dossier(inputs, html_only=True).html))
+    for claim in [
+        "object lock mode COMPLIANCE",
+        "Seluruh sesi asesmen direkam",
+        "faktor autentikasi kedua",
+        "turn:",
+        "crypto-shredding",
+        "Sesi tidak dapat dimulai selama ada persyaratan",
+        "membandingkan wajah asesi di kamera",
+        "di dalam aplikasi; persetujuan",
+        "verifikator luring",
+        "HTTPS",
+    ]:
+        assert claim not in text, claim
+    for statement in [
+        "Penyimpanan bukti tidak menerapkan object lock",
+        "Sistem tidak merekam audio dan video sesi",
+        "tidak ada; media hanya melalui koneksi langsung",
+        "Belum ada uji coba sesi",
+        "365 hari (1 tahun)",
+    ]:
+        assert statement in text, statement
