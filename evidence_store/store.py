@@ -398,9 +398,9 @@ class EvidenceStore:
                     info = json.loads(meta.read_text())
                     blob = meta.with_suffix(".rte")
                     with self.log.locked() as st:
-                        logged = info["key"] in st.objects
+                        logged = info["key"] in st.objects or info["key"] in st.quarantined
                     if not logged:
-                        continue  # its append is still in flight (or recovery will handle it)
+                        break  # its append is still in flight (or recovery will log it): keep the order
                     try:
                         try:
                             stored = self.backend.put_file(info["key"], blob, blob.stat().st_size)
