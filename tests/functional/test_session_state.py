@@ -19,13 +19,26 @@ def _api(client, cast, to, reason=None):
 
 
 def test_full_lifecycle_by_the_assessor(login_as, cast, app):
+    from remote_tuk.assessment.models import AssessmentSession
+    from remote_tuk.extensions import db
+
     asesor = login_as("asesor_a")
-    for to in ["checking", "ready", "live", "paused", "live", "ended", "decided"]:
+    for to in ["checking", "ready", "live", "paused", "live", "ended"]:
         resp = _api(asesor, cast, to)
         assert resp.status_code == 200, resp.get_json()
         assert resp.get_json()["state"] == to
-    from remote_tuk.assessment.models import AssessmentSession
-    from remote_tuk.extensions import db
+    # decided only once every unit has its K/BK decision
+    refused = _api(asesor, cast, "decided")
+    assert refused.status_code == 422 and "units" in refused.get_json()["details"]
+    with app.app_context():
+        sess = db.session.scalar(select(AssessmentSession).where(AssessmentSession.public_id == cast.session_a))
+        units = [u.id for u in sess.schedule.scheme.units]
+    token = csrf_token(asesor, "/akun/kata-sandi")
+    for uid in units:
+        r = asesor.post(f"/api/v1/sessions/{cast.session_a}/decisions", headers={"X-CSRFToken": token},
+                        json={"unit_id": uid, "verdict": "BK", "reason": "Bukti belum memadai."})
+        assert r.status_code == 201
+    assert _api(asesor, cast, "decided").get_json()["state"] == "decided"
 
     with app.app_context():
         sess = db.session.scalar(select(AssessmentSession).where(AssessmentSession.public_id == cast.session_a))
