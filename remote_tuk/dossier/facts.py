@@ -193,6 +193,7 @@ def gather(db: Session, settings: Settings, evidence_parameters: dict[str, Any])
         ),
         capabilities=Capabilities(
             # Only what this build really does; later features switch their flag on when they exist.
+            session_recording=True,  # browser MediaRecorder chunks + server-side VP8 segments, both as evidence
             evidence_export=True,
             two_factor_auth=True,
         ),
