@@ -129,7 +129,13 @@ def load_signer(settings: SopSettings | None = None, *, demo_dir: Path | str | N
         raise SigningError(
             "RTUK_SOP_SIGNING_P12 tidak diatur dan tidak ada direktori untuk sertifikat DEMO (demo_dir)."
         )
-    return _load_p12(ensure_demo_p12(Path(demo_dir)), None, demo=True)
+    path = ensure_demo_p12(Path(demo_dir))
+    try:
+        return _load_p12(path, None, demo=True)
+    except SigningError:
+        # A throw-away demo key that cannot be read (damaged, or from an older format) is simply made again.
+        path.unlink(missing_ok=True)
+        return _load_p12(ensure_demo_p12(Path(demo_dir)), None, demo=True)
 
 
 def sign_pdf(

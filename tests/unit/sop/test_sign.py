@@ -87,3 +87,11 @@ def test_sign_pdf_loads_the_key_from_settings_when_no_signer_is_given(lsp_p12, u
     signed = sign_pdf(copy, settings=settings)
     assert signed == copy
     assert verify_pdf_signature(signed, trust_roots=[cert]).trusted
+
+
+def test_an_unreadable_demo_key_is_made_again(tmp_path):
+    from sop.sign import DEMO_P12_NAME
+
+    (tmp_path / DEMO_P12_NAME).write_bytes(b"not a PKCS#12 file")
+    signer = load_signer(SopSettings(signing_p12=""), demo_dir=tmp_path)
+    assert signer.demo
