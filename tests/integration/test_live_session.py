@@ -70,18 +70,6 @@ def backend():
     return "sqlite"
 
 
-@pytest.fixture
-def live_app(settings):
-    from remote_tuk import create_app
-
-    settings.rtc.loopback_ice = True
-    app = create_app(settings)
-    yield app
-    app.extensions["rtuk_media"].stop()
-    app.extensions["rtuk_evidence"].close()
-    app.extensions["rtuk_db"].dispose()
-
-
 def _http(app, cast, who):
     c = app.test_client()
     login(c, cast, who)
