@@ -7,10 +7,12 @@ signed with it says so on its cover, in every header and in its appendix.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import os
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -107,12 +109,25 @@ def ensure_demo_p12(directory: Path) -> Path:
     return p12_path
 
 
+@contextlib.contextmanager
+def _quiet(logger_name: str) -> Iterator[None]:
+    """pyHanko logs failures it also reports (as None or a status) with a traceback; we report them ourselves."""
+    logger = logging.getLogger(logger_name)
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def _load_p12(path: Path, password: bytes | None, *, demo: bool) -> DossierSigner:
     from pyhanko.sign import signers
 
     if not path.is_file():
         raise SigningError(f"Berkas PKCS#12 penanda tangan tidak ditemukan: {path}")
-    signer = signers.SimpleSigner.load_pkcs12(str(path), passphrase=password)
+    with _quiet("pyhanko.sign.signers"):
+        signer = signers.SimpleSigner.load_pkcs12(str(path), passphrase=password)
     if signer is None:
         raise SigningError(f"Berkas PKCS#12 {path} tidak dapat dibuka (kata sandi salah atau berkas rusak).")
     subject = signer.signing_cert.subject.human_friendly
@@ -206,9 +221,6 @@ def verify_pdf_signature(path: Path | str, *, trust_roots: list[Any] | None = No
     roots = [_to_asn1(c) for c in (trust_roots or [])]
     # pyHanko logs an untrusted (e.g. self-signed demo) certificate as a warning with a traceback; the outcome is
     # reported in ``trusted`` instead.
-    quiet = logging.getLogger("pyhanko.sign.validation")
-    level = quiet.level
-    quiet.setLevel(logging.CRITICAL)
     try:
         with open(path, "rb") as fh:
             reader = PdfFileReader(fh, strict=False)
@@ -218,7 +230,8 @@ def verify_pdf_signature(path: Path | str, *, trust_roots: list[Any] | None = No
             sig = sigs[-1]
             # Only the roots given are trusted (never the operating system's list); nothing is fetched.
             context = ValidationContext(trust_roots=roots, allow_fetching=False)
-            status = validate_pdf_signature(sig, context)
+            with _quiet("pyhanko.sign.validation"):
+                status = validate_pdf_signature(sig, context)
             subject = status.signing_cert.subject.human_friendly if status.signing_cert is not None else None
             whole = status.coverage == SignatureCoverageLevel.ENTIRE_FILE
             ok = bool(status.intact and status.valid and whole)
@@ -233,8 +246,6 @@ def verify_pdf_signature(path: Path | str, *, trust_roots: list[Any] | None = No
             )
     except Exception as exc:  # noqa: BLE001 - a corrupted file can fail anywhere in parsing
         return SignatureCheck(valid=False, error=f"Tanda tangan tidak dapat diperiksa: {exc}")
-    finally:
-        quiet.setLevel(level)
 
 
 def _to_asn1(cert: Any) -> Any:
