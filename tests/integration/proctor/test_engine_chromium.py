@@ -93,7 +93,9 @@ def test_chromium_candidate_to_chromium_assessor(harness: EngineHarness, browser
     assert engine_stats["candidate"]["video"]["frames"] >= viewer["forwarded_frames"]
     # The server's own recording of the candidate's video plays.
     segments = [i for i in harness.sink.items if i.type == EVIDENCE_SERVER_SEGMENT]
-    assert segments
+    # Chromium sends keyframes only when asked: the engine's PLIs make segments close every ~2 s (segment_s).
+    assert len(segments) >= 2 and segments[0].metadata["closed_because"] == "duration"
+    assert all(s.media_range.duration_s < 2 * 2.0 + 1 for s in segments)
     frames = [f for item in segments for f in decode_ivf(item.data)]
     assert {(f.width, f.height) for f in frames} == {(640, 480)}
     assert len(frames) >= 25 * 5
