@@ -53,6 +53,16 @@ class NoteSigner:
         return body + b"\n" + line.encode("utf-8")
 
 
+class _Request:
+    __slots__ = ("build", "done", "error", "result")
+
+    def __init__(self, build: Callable[[LogState], dict[str, Any]]):
+        self.build = build
+        self.done = False
+        self.error: Exception | None = None
+        self.result: tuple[int, str, dict[str, Any]] | None = None
+
+
 @dataclass
 class ChainHead:
     seq: int
@@ -87,6 +97,8 @@ class TransparencyLog:
         self.every_entries, self.every_seconds = every_entries, every_seconds
         self.state = LogState()
         self._tlock = threading.RLock()
+        self._qlock = threading.Lock()
+        self._queue: list[_Request] = []
         self._lockfile = open(self.dir / "lock", "a+b")
         self._depth = 0
         with self.locked():
@@ -176,32 +188,76 @@ class TransparencyLog:
     # -- appending -----------------------------------------------------------------------------------------------
     def append(self, build: Callable[[LogState], dict[str, Any]]) -> tuple[int, str, dict[str, Any]]:
         """Append one entry. ``build`` runs under the lock with the caught-up state and returns the entry fields
-        (at least ``chain`` and ``kind``); it may raise to refuse. Returns (log index, entry hash hex, entry)."""
+        (at least ``chain`` and ``kind``); it may raise to refuse. Returns (log index, entry hash hex, entry).
+
+        Group commit: appends that queue up while another thread holds the lock are written together by the next
+        holder with one ``fdatasync``; each caller returns only after the sync that covers its line."""
+        req = _Request(build)
+        with self._qlock:
+            self._queue.append(req)
         with self.locked() as st:
-            e = build(st)
-            chain = e["chain"]
-            head = st.heads.get(chain)
-            e["v"] = 1
-            e["log_index"] = st.tree.size
-            e["seq"] = 0 if head is None else head.seq + 1
-            e["prev"] = None if head is None else head.leaf
-            e["server_time"] = utc_now()
-            if e["kind"] == "close":
-                e["count"] = e["seq"]
-                e["last_hash"] = e["prev"]
-            line = canonical_json(e)
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
-            try:
-                os.write(fd, line + b"\n")
-                os.fdatasync(fd)
-            finally:
-                os.close(fd)
-            offset = st.offset
-            st.offset += len(line) + 1
-            self._ingest(line, offset)
-            leaf = st.tree.leaf(e["log_index"]).hex()
-            self._maybe_checkpoint(force=e["kind"] == "close")
-            return e["log_index"], leaf, e
+            if not req.done:
+                with self._qlock:
+                    batch, self._queue = self._queue, []
+                self._commit(batch, st)
+        if req.error is not None:
+            raise req.error
+        assert req.result is not None
+        return req.result
+
+    def _commit(self, batch: list[_Request], st: LogState) -> None:
+        lines: list[bytes] = []
+        done: list[_Request] = []
+        pos = st.offset
+        force = False
+        try:
+            for r in batch:
+                try:
+                    e = r.build(st)
+                except Exception as exc:  # noqa: BLE001 - the refusal goes back to that caller
+                    r.error, r.done = exc, True
+                    continue
+                chain = e["chain"]
+                head = st.heads.get(chain)
+                e["v"] = 1
+                e["log_index"] = st.tree.size
+                e["seq"] = 0 if head is None else head.seq + 1
+                e["prev"] = None if head is None else head.leaf
+                e["server_time"] = utc_now()
+                if e["kind"] == "close":
+                    e["count"] = e["seq"]
+                    e["last_hash"] = e["prev"]
+                    force = True
+                line = canonical_json(e)
+                self._ingest(line, pos)  # later builds in this batch see this entry (heads, objects, ...)
+                pos += len(line) + 1
+                lines.append(line)
+                r.result = (e["log_index"], st.tree.leaf(e["log_index"]).hex(), e)
+                done.append(r)
+            if lines:
+                data = b"".join(line + b"\n" for line in lines)
+                fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
+                try:
+                    view = memoryview(data)
+                    while view:
+                        view = view[os.write(fd, view):]
+                    os.fdatasync(fd)
+                finally:
+                    os.close(fd)
+                st.offset = pos
+        except BaseException as exc:
+            # the in-memory state may be ahead of the file: rebuild it from the file (torn tail cut) and fail the batch
+            self.state = LogState()
+            self._catch_up()
+            for r in done:
+                r.result, r.error = None, exc if isinstance(exc, Exception) else RuntimeError(str(exc))
+            for r in batch:
+                r.done = True
+            raise
+        for r in batch:
+            r.done = True
+        if lines:
+            self._maybe_checkpoint(force=force)
 
     # -- checkpoints ---------------------------------------------------------------------------------------------
     def latest_checkpoint(self) -> bytes | None:
