@@ -356,3 +356,24 @@ def test_recovery_defers_when_the_store_is_unreachable(tmp_path):
     item = next(e for e in s3.list_entries("U") if e["kind"] == "item")
     assert s3.read(item["object"]["key"], ("a", "b")) == b"kept"
     s3.close()
+
+
+def test_group_commit_batch_isolates_a_refused_entry(store):
+    from evidence_store.log import _Request
+
+    store.open_session("G")
+
+    def ok(st):
+        return {"chain": "G", "kind": "read", "session_id": "G", "actor": {"role": "a", "id": "b"}}
+
+    def refuse(st):
+        raise SessionError("refused")
+
+    batch = [_Request(ok), _Request(refuse), _Request(ok)]
+    with store.log.locked() as st:
+        store.log._commit(batch, st)
+    assert [r.done for r in batch] == [True, True, True]
+    assert isinstance(batch[1].error, SessionError) and batch[1].result is None
+    assert batch[0].result[0] + 1 == batch[2].result[0]
+    entries = store.list_entries("G")
+    assert [e["seq"] for e in entries] == [0, 1, 2] and entries[2]["prev"] == batch[0].result[1]
