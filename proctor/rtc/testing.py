@@ -36,6 +36,7 @@ class ReceivedMedia:
     video_sizes: set[tuple[int, int]] = field(default_factory=set)
     video_arrivals: list[float] = field(default_factory=list)
     audio_frames: int = 0
+    audio_sizes: list[int] = field(default_factory=list)
     encoded_hashes: list[str] = field(default_factory=list)
     #: per decoded video frame: (arrival monotonic, the frame's luma plane) when keep_luma is set
     lumas: list[tuple[float, Any]] = field(default_factory=list)
@@ -73,7 +74,7 @@ class SyntheticPeer:
                 if self._decode_video:
                     self._tasks.append(asyncio.ensure_future(self._consume_video(track)))
             else:
-                tap_receiver(receiver, lambda c, d, ts: self._count_audio(), decode=False)
+                tap_receiver(receiver, lambda c, d, ts: self._count_audio(d), decode=False)
 
     def _on_encoded(self, codec: str, data: bytes, ts: int) -> None:
         self.received.encoded_hashes.append(hashlib.sha256(data).hexdigest())
@@ -81,8 +82,9 @@ class SyntheticPeer:
             self.received.video_arrivals.append(time.monotonic())
             self.received.video_frames += 1
 
-    def _count_audio(self) -> None:
+    def _count_audio(self, data: bytes) -> None:
         self.received.audio_frames += 1
+        self.received.audio_sizes.append(len(data))
 
     async def _consume_video(self, track: MediaStreamTrack) -> None:
         try:

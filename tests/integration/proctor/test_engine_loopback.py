@@ -191,3 +191,28 @@ def test_viewer_waiting_before_the_candidate_gets_the_stream(harness: EngineHarn
     assert left == [("assessor-1", "left"), ("candidate", "session_closed")]
     for peer in (candidate, viewer):
         h.clients.run(peer.close(), 10)
+
+
+def test_only_an_assessor_is_heard_by_the_candidate(harness: EngineHarness) -> None:
+    h = harness
+    candidate = _join_candidate(h)
+
+    async def make_witness() -> SyntheticPeer:  # a witness whose page (wrongly) sends its microphone
+        return SyntheticPeer(send=[tone_track(660)], recv=["video", "audio"])
+
+    witness = h.clients.run(make_witness(), 10)
+    answer = h.engine.viewer_offer("s1", "witness-1", h.clients.run(witness.offer(), 10), can_talk=False)
+    assert "a=sendonly" in answer.split("m=audio", 1)[1]  # the server will not take the witness's audio
+    h.clients.run(witness.accept(answer), 10)
+    h.clients.run(witness.wait_connected(), 20)
+    _wait(lambda: witness.received.video_frames > 30, 20)
+    # Only the 3-byte Opus silence (4 packets/s) reaches the candidate while no assessor talks.
+    _wait(lambda: len(candidate.received.audio_sizes) >= 6, 10)
+    assert set(candidate.received.audio_sizes) == {3}
+    heard = len(candidate.received.audio_sizes)
+
+    assessor = _join_viewer(h, "assessor-1", can_talk=True)
+    _wait(lambda: sum(1 for n in candidate.received.audio_sizes[heard:] if n > 3) > 50, 20)
+    h.engine.close_session("s1")
+    for peer in (candidate, witness, assessor):
+        h.clients.run(peer.close(), 10)
