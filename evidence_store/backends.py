@@ -11,6 +11,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol
@@ -40,6 +41,17 @@ def _check_key(key: str) -> None:
     parts = key.split("/")
     if not key or key.startswith("/") or any(p in ("", ".", "..") for p in parts):
         raise ValueError(f"invalid object key {key!r}")
+
+
+_SYNC = ThreadPoolExecutor(max_workers=4, thread_name_prefix="evidence-sync")
+
+
+def _fdatasync_path(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fdatasync(fd)
+    finally:
+        os.close(fd)
 
 
 def fsync_dir(path: Path) -> None:
@@ -86,7 +98,12 @@ class FilesystemStore:
             finally:
                 os.unlink(tmp)
         os.chmod(dest, 0o444)
-        fsync_dir(dest.parent)
+        # the data and the directory entry are synced in parallel; put_file returns once both are durable
+        data_synced = _SYNC.submit(_fdatasync_path, dest)
+        try:
+            fsync_dir(dest.parent)
+        finally:
+            data_synced.result()
         return StoredObject(key, None, size)
 
     def open(self, key: str, version: str | None = None) -> BinaryIO:

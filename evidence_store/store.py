@@ -248,9 +248,10 @@ class EvidenceStore:
             key_saved = _KEYS.submit(self.keys.put, key_id, session_id, candidate_id, object_key, dk, salt)
             try:
                 with open(staging, "wb", buffering=0) as out:
+                    # the final data sync is left to the backend (filesystem: in parallel with the directory
+                    # sync) or to the spool; recovery checks the hash of anything an interrupted append left
                     res = encrypt_stream(data, out, dk, salt, header, prefix, self.chunk_size, sync_every=8 << 20,
                                          commit_plaintext=commit_plaintext)
-                    os.fdatasync(out.fileno())
             finally:
                 kek_id = key_saved.result()
             del dk, salt
@@ -283,6 +284,8 @@ class EvidenceStore:
             else:
                 spooled = True
             if spooled:
+                with open(staging, "rb") as fh:
+                    os.fdatasync(fh.fileno())
                 spool_name = f"{_spool_stamp()}-{object_id}"
                 os.replace(staging, self.dir / "spool" / f"{spool_name}.rte")
                 _write_json_durable(self.dir / "spool" / f"{spool_name}.json", {"key": object_key,
@@ -481,13 +484,16 @@ class EvidenceStore:
             self._scan_store(report)
         return report
 
-    def _object_present(self, key: str) -> bool:
+    def _object_digest(self, key: str) -> str | None:
+        """SHA-256 of a stored (or spooled) object, None if there is none."""
         try:
             with self._open_object(key) as fh:
-                fh.read(1)
-            return True
+                h = hashlib.sha256()
+                while block := fh.read(1 << 20):
+                    h.update(block)
+                return h.hexdigest()
         except ObjectNotFound:
-            return False
+            return None
 
     def _recover_intent(self, fields: dict[str, Any], report: dict[str, Any]) -> None:
         key = fields["object"]["key"]
@@ -496,10 +502,21 @@ class EvidenceStore:
             if key in st.objects:
                 return  # logged before the crash; only the intent was left behind
         staging = self.dir / "staging" / f"{fields['object']['id']}.rte"
-        if not self._object_present(key):
+        digest = self._object_digest(key)
+        if digest is not None and digest != fields["object"]["sha256"]:
+            # stored, but not completely (the crash came before its data was synced) or altered: keep it, say so
+            self.log.append(lambda st: {"chain": SYSTEM_CHAIN, "kind": "quarantine", "session_id": sid,
+                                        "object": {"key": key, "sha256": digest}, "actor": _actor(SYSTEM_ACTOR),
+                                        "reason": "interrupted append left an object whose hash differs from the "
+                                                  "intended one; it was never acknowledged"})
+            report["quarantined"].append(key)
+            return
+        if digest is None:
             if staging.exists() and staging.stat().st_size == fields["object"]["size"] \
                     and sha256_file(staging) == fields["object"]["sha256"]:
                 # the ciphertext is complete locally: spool it so it is logged and stored, not lost
+                with open(staging, "rb") as fh:
+                    os.fsync(fh.fileno())
                 name = f"{_spool_stamp()}-{fields['object']['id']}"
                 os.replace(staging, self.dir / "spool" / f"{name}.rte")
                 _write_json_durable(self.dir / "spool" / f"{name}.json", {"key": key,

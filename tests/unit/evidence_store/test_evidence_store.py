@@ -377,3 +377,29 @@ def test_group_commit_batch_isolates_a_refused_entry(store):
     assert batch[0].result[0] + 1 == batch[2].result[0]
     entries = store.list_entries("G")
     assert [e["seq"] for e in entries] == [0, 1, 2] and entries[2]["prev"] == batch[0].result[1]
+
+
+def test_recovery_quarantines_an_incompletely_stored_object(tmp_path):
+    s = make_store(tmp_path)
+    s.open_session("I")
+
+    def crash(build):
+        raise KeyboardInterrupt("crash before the object's data reached the disk")
+
+    s.log.append = crash
+    with pytest.raises(KeyboardInterrupt):
+        s.append("I", "doc", b"z" * 20000, actor=("a", "b"))
+    s.close()
+    obj = next((tmp_path / "evidence" / "objects" / "sessions" / "I").iterdir())
+    os.chmod(obj, 0o644)
+    with open(obj, "r+b") as fh:
+        fh.truncate(5000)  # what a power cut before the data sync can leave
+    s2 = make_store(tmp_path)
+    key = f"sessions/I/{obj.name}"
+    assert s2.last_recovery["quarantined"] == [key] and not s2.last_recovery["relogged"]
+    q = next(e for e in s2.list_entries("I") if e["kind"] == "quarantine")
+    assert "hash differs" in q["reason"]
+    s2.close()
+    s3 = make_store(tmp_path)  # not reported twice
+    assert s3.last_recovery["quarantined"] == []
+    s3.close()
