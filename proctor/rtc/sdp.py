@@ -11,6 +11,9 @@ from proctor.errors import InvalidSdp, SdpMissingMedia, SdpTooLarge, Unsupported
 #: A Chromium offer with audio+video and a few candidates is 4–8 KB; anything near this limit is not an offer.
 MAX_SDP_BYTES = 32 * 1024
 
+#: ICE candidates accepted per media section; each one makes the server send connectivity checks to that address.
+MAX_CANDIDATES = 24
+
 _SENDS = ("sendrecv", "sendonly")
 _RECEIVES = ("sendrecv", "recvonly")
 
@@ -66,6 +69,9 @@ def parse_offer(sdp: object, role: str, max_bytes: int = MAX_SDP_BYTES) -> Offer
             raise InvalidSdp(f"the {media.kind} section has no DTLS fingerprint")
         if media.rtp.muxId in (None, ""):
             raise InvalidSdp(f"the {media.kind} section has no a=mid")
+        if len(media.ice_candidates) > MAX_CANDIDATES:
+            raise InvalidSdp(f"the {media.kind} section lists {len(media.ice_candidates)} ICE candidates; "
+                             f"at most {MAX_CANDIDATES} are accepted")
 
     names = {c.name.lower() for c in video[0].rtp.codecs}
     if "vp8" not in names:

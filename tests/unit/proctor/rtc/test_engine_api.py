@@ -78,6 +78,9 @@ def test_wrong_media_for_the_role(offers: dict[str, str]) -> None:
         parse_offer(offers["audio_only"], "assessor")
     with pytest.raises(UnsupportedCodec, match="VP8"):
         parse_offer(offers["av"].replace("VP8/90000", "VP9/90000"), "candidate")
+    many = "".join(f"a=candidate:{i} 1 udp 2130706431 127.0.0.1 {10000 + i} typ host\r\n" for i in range(30))
+    with pytest.raises(InvalidSdp, match="ICE candidates"):
+        parse_offer(offers["av"].replace("a=end-of-candidates\r\n", many + "a=end-of-candidates\r\n", 1), "candidate")
     with pytest.raises(InvalidSdp, match="fingerprint"):
         parse_offer("\r\n".join(x for x in offers["av"].split("\r\n") if "fingerprint" not in x), "candidate")
 
