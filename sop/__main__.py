@@ -120,6 +120,11 @@ def _cmd_preview(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_schema(_: argparse.Namespace) -> int:
+    print(json.dumps(DossierInputs.model_json_schema(), indent=2, ensure_ascii=False))
+    return 0
+
+
 def _cmd_example(_: argparse.Namespace) -> int:
     from sop.example import example_inputs
 
@@ -171,6 +176,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     example = sub.add_parser("example-inputs", help="cetak contoh masukan JSON yang lengkap")
     example.set_defaults(func=_cmd_example)
+
+    schema = sub.add_parser("schema", help="cetak JSON Schema masukan")
+    schema.set_defaults(func=_cmd_schema)
 
     missing = sub.add_parser("missing", help="daftar data yang belum diisi")
     missing.add_argument("--inputs", help="berkas JSON masukan")

@@ -87,3 +87,21 @@ def test_preview_writes_self_contained_html(inputs, tmp_path):
     assert "Uraian Sistem Teknologi Informasi" in html
     assert "data:image/svg+xml;base64," in html
     assert "http://" not in html.replace("http://www.w3.org", "")
+
+
+def test_missing_facts_exit_1_from_a_real_process(tmp_path):
+    facts = tmp_path / "facts.json"
+    facts.write_text("{}", encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, "-m", "sop", "build", "--out", str(tmp_path / "d.pdf"), "--inputs", str(facts), "--no-sign"],
+        cwd=ROOT, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 1
+    assert "[lsp.licence_number]" in proc.stderr
+    assert not (tmp_path / "d.pdf").exists()
+
+
+def test_schema_describes_the_inputs(capsys):
+    assert main(["schema"]) == 0
+    schema = json.loads(capsys.readouterr().out)
+    assert {"lsp", "schemes", "tuk_profile", "evidence", "capabilities"} <= set(schema["properties"])
