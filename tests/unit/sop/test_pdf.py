@@ -174,3 +174,13 @@ def test_cover_qr_code_decodes_to_the_manifest_hash(built, tmp_path):
     image = cv2.imread(str(next(tmp_path.glob("cover*.png"))))
     decoded, _, _ = cv2.QRCodeDetector().detectAndDecode(image)
     assert decoded == built.manifest_sha256
+
+
+def test_pdf_metadata_language_and_bookmarks(built):
+    reader = pypdf.PdfReader(built.pdf_path)
+    assert reader.metadata["/Author"] == example_inputs().lsp.name
+    assert reader.metadata["/Title"].startswith("Dokumen Permohonan Asesmen Jarak Jauh")
+    assert reader.trailer["/Root"]["/Lang"] == "id"
+    top = [item.title for item in reader.outline if not isinstance(item, list)]
+    for n, (_, title) in enumerate(SECTIONS, start=1):
+        assert f"{n}. {title}" in top
