@@ -250,15 +250,12 @@ class EvidenceFacts(BaseModel):
         return dict(self.model_extra or {})
 
 
-Permission = str
-
-
 class Role(_Model):
     key: str
     name: str
     description: str | None = None
     #: What the role may do, in words ("menilai sesi yang ditugaskan kepadanya").
-    permissions: list[Permission] = Field(default_factory=list)
+    permissions: list[str] = Field(default_factory=list)
     #: Whether a second factor (TOTP) is required to sign in with this role.
     requires_2fa: bool = False
 

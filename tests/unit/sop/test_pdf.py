@@ -184,3 +184,14 @@ def test_pdf_metadata_language_and_bookmarks(built):
     top = [item.title for item in reader.outline if not isinstance(item, list)]
     for n, (_, title) in enumerate(SECTIONS, start=1):
         assert f"{n}. {title}" in top
+
+
+def test_a_flipped_byte_in_the_signature_itself_is_caught(built, tmp_path):
+    raw = bytearray(Path(built.pdf_path).read_bytes())
+    contents = raw.rindex(b"/Contents <") + len(b"/Contents <")
+    der = bytes(raw[contents : raw.index(b">", contents)]).rstrip(b"0")
+    position = contents + len(der) - 8  # inside the signature value at the end of the CMS blob
+    raw[position] = ord("0") if raw[position] != ord("0") else ord("1")
+    tampered = tmp_path / "bad-signature.pdf"
+    tampered.write_bytes(bytes(raw))
+    assert not verify_pdf_signature(tampered).valid
