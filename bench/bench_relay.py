@@ -373,6 +373,58 @@ def latency_chromium(loop, seconds: float) -> dict[str, float] | None:
             "p95_ms": delays[max(0, int(len(delays) * 0.95) - 1)], "max_ms": delays[-1]}
 
 
+def latency_chromium_pair(seconds: float) -> dict[str, float] | None:
+    """Chromium candidate (fake webcam y4m with a frame counter) -> server -> Chromium assessor, one browser: each page
+    notes when it painted which counter (candidate: its local preview; assessor: the remote video), same clock."""
+    import tempfile
+    from pathlib import Path
+
+    from tests.integration.proctor.chromium import CHROMIUM, chromium_args, chromium_available
+    from tests.integration.proctor.pageserver import PageServer
+    from tests.media.face import write_wav, write_y4m
+
+    if not chromium_available():
+        return None
+    from playwright.sync_api import sync_playwright
+
+    server = Server("passthrough")
+
+    class Remote:
+        def candidate_offer(self, session_id: str, sdp: str) -> str:
+            return server.call("candidate", session_id, sdp)
+
+        def viewer_offer(self, session_id: str, viewer_id: str, sdp: str, can_talk: bool) -> str:
+            return server.call("viewer", session_id, viewer_id, sdp, can_talk)
+
+    try:
+        with tempfile.TemporaryDirectory() as tmp, PageServer(Remote()) as pages, sync_playwright() as p:
+            y4m, wav = write_y4m(Path(tmp) / "f.y4m", seconds=4), write_wav(Path(tmp) / "t.wav", seconds=4)
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=chromium_args(y4m, wav))
+            cand = browser.new_context().new_page()
+            cand.goto(f"{pages.url}/candidate.html?session=pair&latency=1")
+            view = browser.new_context().new_page()
+            view.goto(f"{pages.url}/viewer.html?session=pair&viewer=a&talk=0&latency=1")
+            time.sleep(3 + seconds)
+            local = cand.evaluate("window.painted")
+            remote = view.evaluate("window.painted")
+            browser.close()
+    finally:
+        server.stop()
+    shown: dict[int, list[float]] = {}
+    for counter, t in local:
+        shown.setdefault(counter, []).append(t)
+    delays = []
+    for counter, t in remote[60:]:
+        earlier = [x for x in shown.get(counter, []) if 0 <= t - x < 2000]
+        if earlier:
+            delays.append(t - max(earlier))
+    if not delays:
+        return {"frames": 0, "median_ms": float("nan"), "p95_ms": float("nan"), "max_ms": float("nan")}
+    delays.sort()
+    return {"frames": len(delays), "median_ms": statistics.median(delays),
+            "p95_ms": delays[max(0, int(len(delays) * 0.95) - 1)], "max_ms": delays[-1]}
+
+
 def cpu_part(clip, opus, warmup, window, loop) -> None:
     print("\n1) server CPU per session (candidate + assessor), same run; 'analysis' = pass-through + decoding the"
           " candidate's video for proctoring (frames handed on at 5 fps)")
@@ -445,6 +497,12 @@ def main() -> None:
                 if lat is None:
                     print("   skipped: Debian chromium and the playwright package are needed")
                 else:
+                    print(f"   {lat['frames']} frames: median {lat['median_ms']:.0f} ms, p95 {lat['p95_ms']:.0f} ms,"
+                          f" max {lat['max_ms']:.0f} ms")
+                print("\n5) glass-to-glass latency Chromium candidate -> server -> Chromium assessor (counter painted"
+                      " in the candidate's local preview vs painted on the assessor's page)")
+                lat = latency_chromium_pair(4.0 if args.quick else 8.0)
+                if lat is not None:
                     print(f"   {lat['frames']} frames: median {lat['median_ms']:.0f} ms, p95 {lat['p95_ms']:.0f} ms,"
                           f" max {lat['max_ms']:.0f} ms")
         finally:

@@ -28,3 +28,25 @@ async function inbound(pc) {
   return out;
 }
 window.state = {error: null};
+
+// Read the frame counter barcode (tests/media/face.py: 16 blocks of 40x16 px in the bottom rows of a 640x480 frame)
+// off every painted frame of <video>; pushes [counter, painted wall-clock ms] into `out`.
+function watchCounter(video, out) {
+  const canvas = document.createElement('canvas');
+  canvas.width = 640; canvas.height = 16;
+  const ctx = canvas.getContext('2d', {willReadFrequently: true});
+  const step = (now, meta) => {
+    if (video.videoWidth === 640) {
+      ctx.drawImage(video, 0, 464, 640, 16, 0, 0, 640, 16);
+      const px = ctx.getImageData(0, 0, 640, 16).data;
+      let value = 0;
+      for (let bit = 0; bit < 16; bit++) {
+        const i = (8 * 640 + bit * 40 + 20) * 4;
+        if (px[i + 1] > 128) value |= (1 << bit);
+      }
+      out.push([value, performance.timeOrigin + (meta.expectedDisplayTime || now)]);
+    }
+    video.requestVideoFrameCallback(step);
+  };
+  video.requestVideoFrameCallback(step);
+}
