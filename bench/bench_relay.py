@@ -12,7 +12,9 @@ reported too; on 2 cores it competes with the server). Chromium is not used here
 dominate the machine. The latency runs use a real-time-encoding candidate (frame counter stamped into each frame):
 (3) an aiortc viewer decodes and reads the counter back (capture -> encode -> server -> decode); (4) a Chromium page
 reads it off each painted frame (requestVideoFrameCallback, expected display time) — glass-to-glass up to the
-compositor. The machine's other processes are reported ("other"): on a shared machine they compete for the cores.
+compositor; (5) a Chromium candidate (fake webcam y4m with the counter) and a Chromium assessor in one browser: the
+counter painted in the candidate's local preview vs the same counter painted on the assessor's page.
+The machine's other processes are reported ("other"): on a shared machine they compete for the cores.
 """
 
 from __future__ import annotations
