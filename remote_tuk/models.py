@@ -7,6 +7,14 @@ from remote_tuk.db import Base
 from remote_tuk.dossier.models import Dossier, DossierDeclarations
 from remote_tuk.live.models import ChatMessage, Downtime, KukMark, RecordingChunk, SessionRecording, UnitDecision
 from remote_tuk.lsp.models import Element, Kuk, Lsp, LspType, Scheme, Unit
+from remote_tuk.tuk.models import (
+    Consent,
+    IdentityCheck,
+    RequirementProfileRecord,
+    SchemeProfile,
+    TukCheck,
+    TukOverride,
+)
 
 __all__ = [
     "AssessmentSession",
@@ -14,22 +22,28 @@ __all__ = [
     "AuditorGrant",
     "Base",
     "ChatMessage",
+    "Consent",
     "Dossier",
     "DossierDeclarations",
     "Downtime",
     "Element",
+    "IdentityCheck",
     "JoinLink",
     "Kuk",
     "KukMark",
     "Lsp",
     "LspType",
     "RecordingChunk",
+    "RequirementProfileRecord",
     "Role",
     "Schedule",
     "Scheme",
+    "SchemeProfile",
     "SessionRecording",
     "SessionState",
     "SessionTransition",
+    "TukCheck",
+    "TukOverride",
     "Unit",
     "UnitDecision",
     "User",

@@ -8,6 +8,7 @@ import atexit
 import json
 import logging
 import threading
+from collections import deque
 from collections.abc import Mapping
 from contextlib import ExitStack
 from datetime import UTC, datetime
@@ -22,6 +23,9 @@ from remote_tuk.live import services
 log = logging.getLogger(__name__)
 
 NAMESPACE = "/live"
+#: Decoded candidate frames per second handed to analysis (the TUK check's camera, light and face measurement).
+ANALYSIS_FPS = 2.0
+FRAMES_KEPT = 24
 
 # Engine event types that go to the pages as they happen.
 _PAGE_EVENTS = {"peer.joined", "peer.left", "peer.state", "media.stalled", "media.resumed", "media.started"}
@@ -34,6 +38,7 @@ class MediaHub:
         self._engine: Any = None
         self._lock = threading.Lock()
         self._stack = ExitStack()
+        self._frames: dict[str, deque[Any]] = {}
         self.settings: Settings | None = None
         self.db: Any = None
         self.evidence: Any = None
@@ -54,9 +59,35 @@ class MediaHub:
                     from proctor.rtc.testing import loopback_ice
 
                     self._stack.enter_context(loopback_ice())
-                self._engine = MediaEngine(self.settings.rtc, sink=_Sink(self), on_event=self._on_event).start()
+                from proctor.rtc.engine import EngineOptions
+
+                self._engine = MediaEngine(
+                    self.settings.rtc,
+                    sink=_Sink(self),
+                    on_event=self._on_event,
+                    on_frame=self._on_frame,
+                    options=EngineOptions(analysis_fps=ANALYSIS_FPS),
+                ).start()
                 atexit.register(self.stop)
             return self._engine
+
+    # --- sampled frames for the TUK check ------------------------------------------------------------------------
+
+    def watch(self, public_id: str) -> None:
+        """Keep the next sampled frames of this session (the TUK check's camera measurement)."""
+        with self._lock:
+            self._frames[public_id] = deque(maxlen=FRAMES_KEPT)
+
+    def take_frames(self, public_id: str) -> list[Any]:
+        with self._lock:
+            frames = self._frames.pop(public_id, None)
+        return list(frames or [])
+
+    def _on_frame(self, frame: Any) -> None:
+        with self._lock:
+            kept = self._frames.get(frame.session_id)
+            if kept is not None:
+                kept.append(frame)
 
     @property
     def running(self) -> bool:

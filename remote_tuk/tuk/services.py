@@ -1,0 +1,576 @@
+"""The remote TUK check: the profile in force, consent, measured requirements, ID and room, overrides and the gate.
+
+Values the server can measure (bandwidth, camera, light, face, frame rate, RTT, jitter, loss) are only ever taken from
+the server's own measurement; a page can report only what only a browser can know, and those are marked as such.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import statistics
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from config import DEFAULT_TUK_PROFILE, TukRequirementProfile
+from remote_tuk.accounts.models import User
+from remote_tuk.assessment.models import AssessmentSession, SessionState
+from remote_tuk.audit import services as audit
+from remote_tuk.db import utcnow
+from remote_tuk.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from remote_tuk.live import services as live
+from remote_tuk.tuk import texts
+from remote_tuk.tuk.models import (
+    Consent,
+    IdentityCheck,
+    RequirementProfileRecord,
+    SchemeProfile,
+    TukCheck,
+    TukOverride,
+)
+
+S = SessionState
+CONSENT_DECLINED = "consent_declined"
+audit.KIND_LABELS.setdefault(CONSENT_DECLINED, "Persetujuan asesmen ditolak")
+
+#: What the server measures itself; a page posting these is ignored.
+SERVER_KEYS = frozenset(
+    {
+        "upload_bandwidth",
+        "download_bandwidth",
+        "camera_resolution",
+        "camera_fps",
+        "lighting",
+        "face_visible",
+        "round_trip_time",
+        "jitter",
+        "packet_loss",
+    }
+)
+BROWSER_KEYS = frozenset(
+    {
+        "browser_webrtc",
+        "browser_mediarecorder",
+        "microphone_level",
+        "speaker_check",
+        "single_display",
+        "fullscreen",
+        "battery",
+        "camera_labels",
+    }
+)
+VIRTUAL_CAMERA = re.compile(
+    r"virtual|obs|manycam|snap ?camera|xsplit|droidcam|epoccam|iriun|ndi|camtwist|splitcam|youcam|e2esoft|"
+    r"fake|dummy|v4l2loopback",
+    re.IGNORECASE,
+)
+
+
+class ConsentRequired(Conflict):
+    code = "consent_required"
+
+
+class GateClosed(Conflict):
+    code = "gate_closed"
+
+
+# --- profiles -----------------------------------------------------------------------------------------------------
+
+
+def profile_for(db: Session, session: AssessmentSession) -> TukRequirementProfile:
+    own = db.scalar(
+        select(RequirementProfileRecord)
+        .join(SchemeProfile, SchemeProfile.profile_id == RequirementProfileRecord.id)
+        .where(SchemeProfile.scheme_id == session.schedule.scheme_id)
+    )
+    if own is None:
+        own = db.scalar(select(RequirementProfileRecord).where(RequirementProfileRecord.is_default.is_(True)))
+    return TukRequirementProfile.model_validate(own.data) if own is not None else DEFAULT_TUK_PROFILE
+
+
+def profile_for_page(profile: TukRequirementProfile) -> dict[str, Any]:
+    data = profile.model_dump()
+    for req in data["requirements"]:
+        label, hint = texts.REQUIREMENTS.get(req["key"], (req["key"], ""))
+        req["label"], req["hint"] = label, hint
+    return data
+
+
+# --- consent ------------------------------------------------------------------------------------------------------
+
+
+def _candidate_only(user: User, session: AssessmentSession) -> None:
+    if live.participant(user, session).role != "candidate":
+        raise Forbidden("Langkah ini dilakukan oleh asesi sesi ini.")
+
+
+def consents_given(db: Session, session: AssessmentSession) -> dict[str, Consent]:
+    """The latest accepted consent per kind, if it is for the current version of the text."""
+    out: dict[str, Consent] = {}
+    for c in db.scalars(select(Consent).where(Consent.session_id == session.id).order_by(Consent.id)):
+        current = texts.CURRENT.get(c.kind)
+        if current and c.version == current.version:
+            if c.accepted:
+                out[c.kind] = c
+            else:
+                out.pop(c.kind, None)
+    return out
+
+
+def give_consent(
+    db: Session,
+    store: Any,
+    session: AssessmentSession,
+    user: User,
+    *,
+    kind: str,
+    version: int,
+    accept: bool,
+    ip: str | None,
+) -> Consent | None:
+    _candidate_only(user, session)
+    text = texts.ALL.get((kind, version))
+    if text is None or texts.CURRENT[kind].version != version:
+        raise ValidationFailed("Versi teks persetujuan tidak berlaku.", details={"version": "tidak berlaku"})
+    if session.state not in (S.SCHEDULED, S.CHECKING, S.READY):
+        raise live.InvalidState("Persetujuan diberikan sebelum sesi berlangsung.")
+    if not accept:
+        # Nothing is recorded as evidence: the refusal is only noted in the security log.
+        db.add(
+            Consent(
+                session_id=session.id,
+                candidate_id=user.id,
+                kind=kind,
+                version=version,
+                text_sha256=text.sha256,
+                accepted=False,
+                ip=ip,
+            )
+        )
+        audit.record(db, CONSENT_DECLINED, actor_id=user.id, ip=ip, session=session.public_id, kind=kind)
+        db.commit()
+        return None
+    live.ensure_evidence(store, session)
+    doc = {
+        "kind": kind,
+        "version": version,
+        "title": text.title,
+        "text_sha256": text.sha256,
+        "accepted": True,
+        "candidate": user.id,
+        "at": utcnow().isoformat(),
+        "ip": ip,
+    }
+    receipt = store.append(
+        session.public_id,
+        f"consent.{kind}",
+        json.dumps(doc, ensure_ascii=False).encode(),
+        metadata={"kind": kind, "version": version, "text_sha256": text.sha256},
+        actor=live.actor(user),
+        candidate_id=str(session.candidate_id),
+    )
+    consent = Consent(
+        session_id=session.id,
+        candidate_id=user.id,
+        kind=kind,
+        version=version,
+        text_sha256=text.sha256,
+        accepted=True,
+        ip=ip,
+        log_index=receipt.log_index,
+    )
+    db.add(consent)
+    db.commit()
+    return consent
+
+
+def require_consent(db: Session, session: AssessmentSession) -> None:
+    missing = set(texts.CURRENT) - set(consents_given(db, session))
+    if missing:
+        raise ConsentRequired(
+            "Berikan persetujuan asesmen dan pemrosesan data pribadi terlebih dahulu.",
+            details={"missing": sorted(missing)},
+        )
+
+
+# --- checks -------------------------------------------------------------------------------------------------------
+
+
+def start_check(db: Session, session: AssessmentSession, user: User, *, transition: Any) -> TukCheck:
+    part = live.participant(user, session)
+    if part.role == "witness":
+        raise Forbidden("Peninjau tidak menjalankan pemeriksaan TUK.")
+    if part.role == "candidate":
+        require_consent(db, session)
+    if session.state in (S.ENDED, S.DECIDED, S.CANCELLED):
+        raise live.InvalidState("Sesi sudah selesai.")
+    if part.role == "candidate" and session.state is S.SCHEDULED:
+        transition(session, S.CHECKING, user)
+    check = TukCheck(
+        session_id=session.id,
+        user_id=user.id,
+        role=part.role,
+        profile=profile_for(db, session).model_dump(),
+        measurements={},
+    )
+    db.add(check)
+    db.commit()
+    return check
+
+
+def get_check(db: Session, session: AssessmentSession, user: User, check_id: Any) -> TukCheck:
+    try:
+        cid = int(check_id)
+    except (TypeError, ValueError):
+        raise ValidationFailed("check_id tidak valid.", details={"check_id": "tidak valid"}) from None
+    check = db.get(TukCheck, cid)
+    if check is None or check.session_id != session.id or check.user_id != user.id:
+        raise NotFound("Pemeriksaan tidak ditemukan.")
+    if check.finished_at is not None:
+        raise Conflict("Pemeriksaan ini sudah selesai; mulai pemeriksaan baru.")
+    return check
+
+
+def _measure(check: TukCheck, key: str, value: Any, source: str) -> None:
+    m = dict(check.measurements or {})
+    m[key] = {"value": value, "source": source, "at": utcnow().isoformat()}
+    check.measurements = m
+
+
+def record_browser_values(db: Session, check: TukCheck, values: dict[str, Any]) -> list[str]:
+    """Store what only the browser can know; returns the keys that were ignored (server-measured or unknown)."""
+    ignored = []
+    for key, value in values.items():
+        if key not in BROWSER_KEYS:
+            ignored.append(key)
+            continue
+        if key == "camera_labels":
+            labels = [str(x)[:200] for x in value][:20] if isinstance(value, list) else []
+            virtual = [lb for lb in labels if VIRTUAL_CAMERA.search(lb)]
+            _measure(check, "camera_not_virtual", {"labels": labels, "virtual": virtual}, "browser")
+        elif key == "battery":
+            if isinstance(value, dict) and isinstance(value.get("level"), int | float):
+                _measure(
+                    check, key, {"level": float(value["level"]), "charging": bool(value.get("charging"))}, "browser"
+                )
+        elif key == "microphone_level":
+            if isinstance(value, int | float) and -200 <= value <= 200:
+                _measure(check, key, float(value), "browser")
+        elif isinstance(value, bool):
+            _measure(check, key, value, "browser")
+    db.commit()
+    return ignored
+
+
+def record_upload(db: Session, check: TukCheck, nbytes: int, seconds: float) -> float:
+    kbps = nbytes * 8 / max(seconds, 1e-6) / 1000
+    _measure(check, "upload_bandwidth", round(kbps, 1), "server")
+    db.commit()
+    return kbps
+
+
+def start_download(db: Session, check: TukCheck, nbytes: int) -> None:
+    check.download_started_at, check.download_bytes = utcnow(), nbytes
+    db.commit()
+
+
+def record_download(db: Session, check: TukCheck, nbytes: int, elapsed_ms: float) -> float:
+    if check.download_started_at is None or check.download_bytes is None:
+        raise Conflict("Unduhan uji belum dimulai.")
+    if nbytes != check.download_bytes:
+        raise ValidationFailed("Jumlah byte tidak sama dengan yang dikirim server.", details={"bytes": "tidak sama"})
+    # The page reports the time; the server never accepts a rate faster than what its own clock allows.
+    server_s = (utcnow() - check.download_started_at).total_seconds()
+    seconds = max(elapsed_ms / 1000, 1e-3)
+    kbps = min(nbytes * 8 / seconds / 1000, nbytes * 8 / max(server_s, 1e-3) / 1000)
+    _measure(check, "download_bandwidth", round(kbps, 1), "server")
+    check.download_started_at = None
+    db.commit()
+    return kbps
+
+
+def record_media(
+    db: Session, check: TukCheck, *, stats: dict[str, Any] | None, camera: Any | None, rtts_ms: list[float]
+) -> dict[str, Any]:
+    """What the server saw of the candidate's media: engine statistics, analysed frames, socket round trips."""
+    out: dict[str, Any] = {}
+    cand = (stats or {}).get("candidate") or {}
+    video = cand.get("video") or {}
+    if video.get("fps") is not None:
+        out["camera_fps"] = round(float(video["fps"]), 1)
+    received, lost = video.get("packets_received"), video.get("packets_lost")
+    if received is not None and lost is not None and (received + max(lost, 0)) > 0:
+        out["packet_loss"] = round(100 * max(lost, 0) / (received + max(lost, 0)), 2)
+    if video.get("jitter") is not None:
+        out["jitter"] = round(float(video["jitter"]) / 90.0, 1)  # RTP jitter in 90 kHz clock units -> ms
+    if camera is not None:
+        w, h = camera.resolution
+        out["camera_resolution"] = {"width": int(w), "height": int(h)}
+        out["lighting"] = round(float(camera.lighting), 1)
+        out["face_visible"] = {"visible": bool(camera.face_visible), "share": round(float(camera.face_share), 2)}
+        if "camera_fps" not in out and camera.fps:
+            out["camera_fps"] = round(float(camera.fps), 1)
+    if rtts_ms:
+        out["round_trip_time"] = round(statistics.median(rtts_ms), 1)
+        if "jitter" not in out and len(rtts_ms) > 1:
+            out["jitter"] = round(statistics.pstdev(rtts_ms), 1)
+    for key, value in out.items():
+        _measure(check, key, value, "server")
+    db.commit()
+    return out
+
+
+def _evaluate(req: dict[str, Any], m: dict[str, Any] | None) -> tuple[Any, bool, str]:
+    """(value shown, pass, threshold text) of one requirement."""
+    key, lo, hi = req["key"], req.get("min"), req.get("max")
+    value = None if m is None else m["value"]
+    if value is None:
+        return None, False, _threshold(req)
+    if key == "camera_resolution":
+        ok = value["width"] >= (lo or 0) and value["height"] >= (req.get("min_height") or 0)
+        return f"{value['width']}×{value['height']}", ok, _threshold(req)
+    if key == "camera_not_virtual":
+        return ", ".join(value["virtual"]) or "tidak ada kamera virtual", not value["virtual"], _threshold(req)
+    if key == "face_visible":
+        return f"{round(value['share'] * 100)}% bingkai", bool(value["visible"]), _threshold(req)
+    if key == "battery":
+        ok = value["charging"] or lo is None or value["level"] * 100 >= lo
+        return f"{round(value['level'] * 100)}%{' (mengisi)' if value['charging'] else ''}", ok, _threshold(req)
+    if isinstance(value, bool):
+        return value, value, _threshold(req)
+    ok = (lo is None or value >= lo) and (hi is None or value <= hi)
+    return value, ok, _threshold(req)
+
+
+def _threshold(req: dict[str, Any]) -> str:
+    unit = req.get("unit") or ""
+    if req["key"] == "camera_resolution":
+        return f"≥ {req.get('min'):g}×{req.get('min_height') or 0:g}"
+    if req.get("min") is not None:
+        return f"≥ {req['min']:g} {unit}".strip()
+    if req.get("max") is not None:
+        return f"≤ {req['max']:g} {unit}".strip()
+    return "ya"
+
+
+def finish_check(db: Session, store: Any, session: AssessmentSession, check: TukCheck) -> TukCheck:
+    profile = TukRequirementProfile.model_validate(check.profile)
+    results = []
+    for req in profile.model_dump()["requirements"]:
+        if check.role == "assessor" and req["key"] in (
+            "face_visible",
+            "lighting",
+            "camera_resolution",
+            "camera_fps",
+            "camera_not_virtual",
+            "single_display",
+            "fullscreen",
+        ):
+            continue  # the assessor's own check is about their connection and devices for talking
+        m = (check.measurements or {}).get(req["key"])
+        value, ok, threshold = _evaluate(req, m)
+        label, hint = texts.REQUIREMENTS.get(req["key"], (req["key"], ""))
+        results.append(
+            {
+                "key": req["key"],
+                "label": label,
+                "mandatory": req["mandatory"],
+                "source": m["source"] if m else req["source"],
+                "value": value,
+                "threshold": threshold,
+                "unit": req.get("unit") or "",
+                "pass": ok,
+                "hint": "" if ok else hint,
+                "measured": m is not None,
+            }
+        )
+    now = utcnow()
+    check.results = results
+    check.passed = all(r["pass"] for r in results if r["mandatory"])
+    check.finished_at = now
+    check.valid_until = now + timedelta(minutes=profile.valid_minutes)
+    live.ensure_evidence(store, session)
+    doc = {
+        "check_id": check.id,
+        "role": check.role,
+        "profile": check.profile,
+        "measurements": check.measurements,
+        "results": results,
+        "passed": check.passed,
+        "finished_at": now.isoformat(),
+        "valid_until": check.valid_until.isoformat(),
+    }
+    receipt = store.append(
+        session.public_id,
+        "tuk.check",
+        json.dumps(doc, ensure_ascii=False, default=str).encode(),
+        metadata={"check_id": check.id, "role": check.role, "passed": check.passed},
+        actor=("system", "tuk-check"),
+        candidate_id=str(session.candidate_id),
+    )
+    check.log_index = receipt.log_index
+    db.commit()
+    return check
+
+
+def latest_check(db: Session, session: AssessmentSession, role: str = "candidate") -> TukCheck | None:
+    return db.scalar(
+        select(TukCheck)
+        .where(TukCheck.session_id == session.id, TukCheck.role == role, TukCheck.finished_at.is_not(None))
+        .order_by(TukCheck.id.desc())
+    )
+
+
+# --- identity and room --------------------------------------------------------------------------------------------
+
+_MAGIC = {
+    "ktp": (b"\xff\xd8\xff", "image/jpeg", 3 * 1024 * 1024),
+    "room": (b"\x1a\x45\xdf\xa3", "video/webm", 40 * 1024 * 1024),
+}
+
+
+def identity(db: Session, session: AssessmentSession) -> IdentityCheck:
+    row = db.scalar(select(IdentityCheck).where(IdentityCheck.session_id == session.id))
+    if row is None:
+        row = IdentityCheck(session_id=session.id)
+        db.add(row)
+        db.flush()
+    return row
+
+
+def store_identity_media(
+    db: Session, store: Any, session: AssessmentSession, user: User, what: str, data: bytes, content_type: str | None
+) -> IdentityCheck:
+    _candidate_only(user, session)
+    require_consent(db, session)
+    magic, mime, limit = _MAGIC[what]
+    if not data or len(data) > limit:
+        raise ValidationFailed(f"Berkas kosong atau lebih dari {limit // (1024 * 1024)} MB.", details={what: "ukuran"})
+    if (content_type or "").split(";")[0].strip() != mime or not data.startswith(magic):
+        raise ValidationFailed(f"Berkas harus {mime}.", details={what: "jenis berkas tidak sesuai"})
+    live.ensure_evidence(store, session)
+    kind = "identity.ktp_snapshot" if what == "ktp" else "identity.room_scan"
+    receipt = store.append(
+        session.public_id,
+        kind,
+        data,
+        metadata={"mime": mime, "bytes": len(data)},
+        actor=live.actor(user),
+        candidate_id=str(session.candidate_id),
+    )
+    row = identity(db, session)
+    if what == "ktp":
+        row.ktp_object, row.ktp_at = receipt.object_key, utcnow()
+        row.id_confirmed_by = row.id_confirmed_at = None  # a new snapshot needs a new confirmation
+    else:
+        row.room_object, row.room_at = receipt.object_key, utcnow()
+        row.room_confirmed_by = row.room_confirmed_at = None
+    db.commit()
+    return row
+
+
+def confirm_identity(db: Session, store: Any, session: AssessmentSession, user: User, what: str, note: str) -> None:
+    if live.participant(user, session).role != "assessor":
+        raise Forbidden("Hanya asesor yang ditugaskan yang mengonfirmasi identitas dan ruangan.")
+    row = identity(db, session)
+    if (what == "id" and row.ktp_object is None) or (what == "room" and row.room_object is None):
+        raise Conflict("Asesi belum mengirim foto KTP atau rekaman ruangan.")
+    now = utcnow()
+    doc = {
+        "what": what,
+        "confirmed": True,
+        "note": note,
+        "by": user.id,
+        "at": now.isoformat(),
+        "object": row.ktp_object if what == "id" else row.room_object,
+    }
+    live.ensure_evidence(store, session)
+    store.append(
+        session.public_id,
+        "identity.confirmation",
+        json.dumps(doc, ensure_ascii=False).encode(),
+        metadata={"what": what},
+        actor=live.actor(user),
+        candidate_id=str(session.candidate_id),
+    )
+    if what == "id":
+        row.id_confirmed_by, row.id_confirmed_at, row.id_note = user.id, now, note
+    else:
+        row.room_confirmed_by, row.room_confirmed_at, row.room_note = user.id, now, note
+    db.commit()
+
+
+def override(db: Session, store: Any, session: AssessmentSession, user: User, key: str, reason: str) -> TukOverride:
+    if live.participant(user, session).role != "assessor":
+        raise Forbidden("Hanya asesor yang ditugaskan yang dapat mengesampingkan persyaratan.")
+    reason = reason.strip()
+    if len(reason) < 10:
+        raise ValidationFailed("Tulis alasan pengesampingan (minimal 10 karakter).", details={"reason": "wajib diisi"})
+    check = latest_check(db, session)
+    failed = {r["key"] for r in (check.results or []) if not r["pass"]} if check else set()
+    if key not in failed:
+        raise ValidationFailed("Persyaratan ini tidak gagal pada pemeriksaan terakhir.", details={"key": "tidak gagal"})
+    doc = {"check_id": check.id, "key": key, "reason": reason, "by": user.id, "at": utcnow().isoformat()}
+    receipt = store.append(
+        session.public_id,
+        "tuk.override",
+        json.dumps(doc, ensure_ascii=False).encode(),
+        metadata={"key": key, "check_id": check.id},
+        actor=live.actor(user),
+        candidate_id=str(session.candidate_id),
+    )
+    row = TukOverride(
+        session_id=session.id,
+        check_id=check.id,
+        key=key,
+        reason=reason,
+        assessor_id=user.id,
+        log_index=receipt.log_index,
+    )
+    db.add(row)
+    db.commit()
+    return row
+
+
+# --- the gate -----------------------------------------------------------------------------------------------------
+
+
+def gate(db: Session, session: AssessmentSession, now: datetime | None = None) -> dict[str, Any]:
+    now = now or utcnow()
+    missing: list[str] = []
+    if set(texts.CURRENT) - set(consents_given(db, session)):
+        missing.append("consent")
+    check = latest_check(db, session)
+    if check is None:
+        missing.append("tuk_check")
+    else:
+        overridden = {o.key for o in db.scalars(select(TukOverride).where(TukOverride.check_id == check.id))}
+        failed = [
+            r["key"] for r in check.results or [] if r["mandatory"] and not r["pass"] and r["key"] not in overridden
+        ]
+        if failed:
+            missing.append("tuk_requirements:" + ",".join(failed))
+        if check.valid_until is None or check.valid_until < now:
+            missing.append("tuk_check_expired")
+    row = db.scalar(select(IdentityCheck).where(IdentityCheck.session_id == session.id))
+    if row is None or row.id_confirmed_at is None:
+        missing.append("id_confirmation")
+    if row is None or row.room_confirmed_at is None:
+        missing.append("room_confirmation")
+    return {"open": not missing, "missing": missing}
+
+
+def gate_guard(db: Session, session: AssessmentSession, to: SessionState, _actor: User) -> None:
+    """The pre-session gate, for every way a session can move towards live (HTTP, Socket.IO, CLI)."""
+    if to not in (S.READY, S.LIVE) or (to is S.LIVE and session.state is S.PAUSED):
+        return
+    state = gate(db, session)
+    if not state["open"]:
+        raise GateClosed(
+            "Sesi belum boleh dimulai: pemeriksaan TUK, persetujuan, atau konfirmasi identitas dan "
+            "ruangan belum lengkap.",
+            details={"missing": state["missing"]},
+        )
