@@ -1,19 +1,23 @@
 """Relay benchmark: server CPU per session (pass-through vs decode-and-re-encode), concurrent sessions at >= 25 fps,
 and glass-to-glass latency, all on loopback.
 
-    .venv/bin/python -m bench.bench_relay            # everything (about 3 minutes on 2 cores)
+    .venv/bin/python -m bench.bench_relay            # everything (5-10 minutes on 2 cores)
     .venv/bin/python -m bench.bench_relay --quick    # fewer steps, shorter windows
+    .venv/bin/python -m bench.bench_relay --only scale --max-sessions 32   # parts: cpu scale latency chromium
 
 The media engine runs in its own process (the "server"), with the server-side IVF recording on as in production;
 its CPU is that process's CPU time. Candidates and viewers are synthetic aiortc peers in a second process:
 candidates replay a pre-encoded 640x480 30 fps VP8 clip (+ Opus) so no encoder runs on the client side, and viewers
 count complete encoded frames without decoding them, so the clients' own load stays as small as it can be (it is
-reported too; on 2 cores it competes with the server). Chromium is not used here: its encoder and decoder would
-dominate the machine. The latency runs use a real-time-encoding candidate (frame counter stamped into each frame):
-(3) an aiortc viewer decodes and reads the counter back (capture -> encode -> server -> decode); (4) a Chromium page
-reads it off each painted frame (requestVideoFrameCallback, expected display time) — glass-to-glass up to the
-compositor; (5) a Chromium candidate (fake webcam y4m with the counter) and a Chromium assessor in one browser: the
-counter painted in the candidate's local preview vs the same counter painted on the assessor's page.
+reported too; on 2 cores it competes with the server). Chromium is not used for CPU and concurrency: its encoder
+and decoder would dominate the machine.
+
+Latency uses a frame counter stamped into each frame: (3) a live-encoding aiortc candidate, an aiortc viewer decodes
+and reads the counter back (creation -> encode -> server -> decode); (4) the same candidate, a Chromium page reads
+the counter off each painted frame (requestVideoFrameCallback, expected display time); (5) a Chromium candidate (fake
+webcam y4m with the counter) and a Chromium assessor in one browser: the counter painted in the candidate's local
+preview vs the same counter painted on the assessor's page.
+
 The machine's other processes are reported ("other"): on a shared machine they compete for the cores.
 """
 
