@@ -19,14 +19,14 @@ pytestmark = [pytest.mark.chromium, pytest.mark.slow]
 
 @pytest.fixture(scope="module")
 def fake_devices(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    require(chromium_available(), "Debian Chromium + the playwright package",
+            "apt-get install -y chromium; pip install playwright (no browser download needed)")
     out = tmp_path_factory.mktemp("media")
     return write_y4m(out / "face.y4m", seconds=4), write_wav(out / "tone.wav", seconds=4)
 
 
 @pytest.fixture
 def browser(fake_devices: tuple[Path, Path]):
-    require(chromium_available(), "Debian Chromium + the playwright package",
-            "apt-get install -y chromium; pip install playwright (no browser download needed)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
