@@ -438,7 +438,10 @@ class EvidenceStore:
         silently."""
         report: dict[str, Any] = {"relogged": [], "quarantined": [], "abandoned": [], "missing": [], "deferred": []}
         for path in sorted((self.dir / "pending").glob("*.json")):
-            fh = open(path, "rb")
+            try:
+                fh = open(path, "rb")
+            except FileNotFoundError:
+                continue  # its append just finished
             try:
                 try:
                     fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -468,7 +471,10 @@ class EvidenceStore:
             finally:
                 fh.close()
         for creating in (self.dir / "pending").glob("*.creating"):
-            fd = os.open(creating, os.O_RDONLY)
+            try:
+                fd = os.open(creating, os.O_RDONLY)
+            except FileNotFoundError:
+                continue  # renamed into place meanwhile by its (live) append
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 creating.unlink()  # died before its intent was complete: nothing was stored under it yet
