@@ -13,7 +13,7 @@ for cmd in "${!want[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("${want[$cmd]}")
 done
 # Libraries and fonts without a command to look for.
-for pkg in fonts-noto-core libpango-1.0-0 libpangoft2-1.0-0; do
+for pkg in fonts-noto-core fonts-dejavu-core libpango-1.0-0 libpangoft2-1.0-0; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
 if [ ${#missing[@]} -eq 0 ]; then

@@ -88,8 +88,11 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     if live_hooks.after_transition not in TRANSITION_LISTENERS:
         TRANSITION_LISTENERS.append(live_hooks.after_transition)
-    if require_all_units_decided not in assessment_services.GUARDS:
-        assessment_services.GUARDS.append(require_all_units_decided)
+    from remote_tuk.tuk.services import gate_guard
+
+    for guard in (gate_guard, require_all_units_decided):
+        if guard not in assessment_services.GUARDS:
+            assessment_services.GUARDS.append(guard)
     socketio.on_namespace(SessionNamespace(NAMESPACE))
     register_template_helpers(app)
     register_cli(app)

@@ -257,3 +257,33 @@ def login_as(app, cast):
         return c
 
     return _make
+
+
+def satisfy_gate(url: str, public_id: str) -> None:
+    """Record what the pre-session gate asks for (consent, a passed TUK check, ID and room confirmed), as the check
+    page and the assessor would, for tests about what happens after the gate. The gate itself is tested in
+    tests/integration/test_tuk_check.py."""
+    from datetime import timedelta
+
+    from sqlalchemy import create_engine, select
+    from sqlalchemy.orm import Session
+
+    from remote_tuk.assessment.models import AssessmentSession
+    from remote_tuk.db import utcnow
+    from remote_tuk.tuk import texts
+    from remote_tuk.tuk.models import Consent, IdentityCheck, TukCheck
+
+    engine = create_engine(url)
+    with Session(engine) as s:
+        sess = s.scalar(select(AssessmentSession).where(AssessmentSession.public_id == public_id))
+        now = utcnow()
+        for t in texts.CURRENT.values():
+            s.add(Consent(session_id=sess.id, candidate_id=sess.candidate_id, kind=t.kind, version=t.version,
+                          text_sha256=t.sha256, accepted=True))
+        s.add(TukCheck(session_id=sess.id, user_id=sess.candidate_id, role="candidate", profile={}, measurements={},
+                       results=[], passed=True, finished_at=now, valid_until=now + timedelta(hours=2)))
+        s.add(IdentityCheck(session_id=sess.id, ktp_object="x", room_object="y", id_confirmed_at=now,
+                            room_confirmed_at=now, id_confirmed_by=sess.schedule.assessor_id,
+                            room_confirmed_by=sess.schedule.assessor_id))
+        s.commit()
+    engine.dispose()

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from remote_tuk.assessment.models import SessionState as S
 from remote_tuk.assessment.services import TRANSITIONS
-from tests.conftest import csrf_token
+from tests.conftest import csrf_token, satisfy_gate
 
 ALL_STATES = list(S)
 
@@ -18,10 +18,11 @@ def _api(client, cast, to, reason=None):
     return client.post(f"/api/v1/sessions/{cast.session_a}/transition", json=body, headers={"X-CSRFToken": token})
 
 
-def test_full_lifecycle_by_the_assessor(login_as, cast, app):
+def test_full_lifecycle_by_the_assessor(login_as, cast, app, database):
     from remote_tuk.assessment.models import AssessmentSession
     from remote_tuk.extensions import db
 
+    satisfy_gate(database[0], cast.session_a)
     asesor = login_as("asesor_a")
     for to in ["checking", "ready", "live", "paused", "live", "ended"]:
         resp = _api(asesor, cast, to)

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from remote_tuk.extensions import socketio
-from tests.conftest import csrf_token, login
+from tests.conftest import csrf_token, login, satisfy_gate
 
 SDP_NO_MEDIA = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
 
@@ -31,6 +31,7 @@ def _sock(app, http):
 
 
 def _go_live(app, cast):
+    satisfy_gate(app.config["RTUK"].sqlalchemy_url, cast.session_a)
     a, token = _client(app, cast, "asesor_a")
     for to in ("checking", "ready", "live"):
         assert (

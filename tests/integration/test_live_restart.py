@@ -17,7 +17,7 @@ import pyotp
 import pytest
 import requests
 
-from tests.conftest import PASSWORD, seed_cast
+from tests.conftest import PASSWORD, satisfy_gate, seed_cast
 from tests.integration.test_live_session import _duration, _webm
 
 pytestmark = pytest.mark.slow
@@ -85,6 +85,7 @@ def server(tmp_path):
     url = f"sqlite:///{tmp_path / 'rtuk.sqlite3'}"
     upgrade(url)
     cast = seed_cast(url)
+    satisfy_gate(url, cast.session_a)
     env = {
         **os.environ,
         "RTUK_DATABASE_URL": url,

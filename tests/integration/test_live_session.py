@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from remote_tuk.extensions import socketio
-from tests.conftest import csrf_token, login
+from tests.conftest import csrf_token, login, satisfy_gate
 
 pytestmark = pytest.mark.slow
 
@@ -116,6 +116,7 @@ def test_whole_live_session(live_app, cast):
     app = live_app
     assessor_http, a_token = _http(app, cast, "asesor_a")
     candidate_http, c_token = _http(app, cast, "asesi_a")
+    satisfy_gate(app.config["RTUK"].sqlalchemy_url, cast.session_a)
     _move(assessor_http, a_token, cast, "checking", "ready", "live")
 
     cand_sock, asse_sock = _sock(app, candidate_http), _sock(app, assessor_http)
