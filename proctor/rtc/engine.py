@@ -96,6 +96,8 @@ class EngineOptions:
     segment_s: float = 4.0
     #: No candidate video for this long = a stall (evidence event, recording segment closed).
     stall_after_s: float = 2.0
+    #: A session with nobody connected for this long is closed ("idle"): the web layer may never have said it ended.
+    idle_close_s: float = 900.0
     #: Decoded frames per second handed to ``on_frame`` for analysis (0 = never decode the candidate's video).
     analysis_fps: float = 0.0
     #: How long a synchronous call waits for the loop thread.
@@ -191,6 +193,7 @@ class _Session:
         self.decoded_relay: MediaRelay | None = None
         self.decoded_track: MediaStreamTrack | None = None
         self.closed = False
+        self.empty_since: float | None = time.monotonic()
         self._engine = engine
 
     def media_s(self, now_mono: float | None = None) -> float | None:
@@ -411,8 +414,19 @@ class MediaEngine:
             try:
                 self._check_stalls()
                 self._keep_talkback_alive()
+                self._close_idle()
             except Exception:
                 logger.exception("media watchdog failed")
+
+    def _close_idle(self) -> None:
+        now = time.monotonic()
+        for session in list(self._sessions.values()):
+            if session.candidate is not None or session.viewers or session.closed:
+                session.empty_since = None
+            elif session.empty_since is None:
+                session.empty_since = now
+            elif now - session.empty_since >= self.options.idle_close_s:
+                self._finish_session(session, "idle")
 
     def _keep_talkback_alive(self) -> None:
         now = time.monotonic()
@@ -694,6 +708,10 @@ class MediaEngine:
         peers = ([session.candidate] if session.candidate else []) + list(session.viewers.values())
         for peer in peers:
             await self._close_peer(session, peer, "session_closed")
+        self._finish_session(session, reason)
+
+    def _finish_session(self, session: _Session, reason: str) -> None:
+        """Close a session that has no connections left (loop thread)."""
         if session.segmenter is not None:
             session.segmenter.close("close")
         session.video.close()
@@ -701,7 +719,7 @@ class MediaEngine:
         session.talkback.close()
         self._emit(session, EVENT_SESSION_CLOSED, None, reason=reason)
         session.closed = True
-        del self._sessions[session_id]
+        self._sessions.pop(session.id, None)
 
     async def _close_all(self) -> None:
         for session_id in list(self._sessions):

@@ -116,3 +116,26 @@ def test_answer_uses_only_configured_ice_servers(engine: MediaEngine, offers: di
     assert stats["candidate"]["state"] in ("new", "connecting")
     engine.close_session("s1")
     assert engine.session_ids() == []
+
+
+def test_a_session_nobody_is_connected_to_is_closed_after_the_idle_time(offers: dict[str, str]) -> None:
+    import time
+
+    events = []
+    with loopback_ice():
+        eng = MediaEngine(RtcSettings(ice_servers=[]), None, events.append,
+                          EngineOptions(call_timeout_s=10, idle_close_s=0.5)).start()
+        try:
+            eng.candidate_offer("s1", offers["av"])
+            time.sleep(1.0)
+            assert eng.session_ids() == ["s1"]  # someone is (trying to be) connected
+            eng.close_candidate("s1")
+            deadline = time.monotonic() + 5
+            while eng.session_ids() and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert eng.session_ids() == []
+            eng.flush()
+        finally:
+            eng.stop()
+    assert [(e.type, dict(e.data).get("reason")) for e in events][-2:] == [("peer.left", "left"),
+                                                                          ("session.closed", "idle")]
