@@ -471,21 +471,16 @@ class EvidenceStore:
             finally:
                 fh.close()
         for creating in (self.dir / "pending").glob("*.creating"):
-            try:
-                fd = os.open(creating, os.O_RDONLY)
-            except FileNotFoundError:
-                continue  # renamed into place meanwhile by its (live) append
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                creating.unlink()  # died before its intent was complete: nothing was stored under it yet
-            except (BlockingIOError, FileNotFoundError):
-                pass
-            finally:
-                os.close(fd)
+            # an intent still being created (or abandoned before anything was stored under it): it is created and
+            # only then locked, so a young one may belong to a live append; remove only stale ones
+            with suppress(FileNotFoundError):
+                if time.time() - creating.stat().st_mtime > 3600:
+                    creating.unlink()
         for tmp in (self.dir / "staging").glob("*.rte"):
             oid = tmp.stem
             if not (self.dir / "pending" / f"{oid}.json").exists():
-                tmp.unlink()
+                with suppress(FileNotFoundError):  # its append may be removing it too
+                    tmp.unlink()
         if scan_store:
             self._scan_store(report)
         return report
@@ -549,21 +544,26 @@ class EvidenceStore:
         report["relogged" if entry["kind"] == "item" else "quarantined"].append(key)
 
     def _scan_store(self, report: dict[str, Any]) -> None:
+        # Other processes keep appending meanwhile. Snapshot order: log size, then the spool, then the store listing;
+        # an entry counts as missing only if it was logged before the snapshot and its object is neither listed nor
+        # spooled (a spooled object drained after the spool was read is in the listing).
+        with self.log.locked() as st:
+            logged_before = st.tree.size
+        spooled = set()
+        for meta in (self.dir / "spool").glob("*.json"):
+            with suppress(ValueError, FileNotFoundError):
+                spooled.add(json.loads(meta.read_text())["key"])
         try:
             keys = set(self.backend.list_keys("sessions/"))
         except StoreUnavailable:
             report["store_unavailable"] = True
             return
-        spooled = set()
-        for meta in (self.dir / "spool").glob("*.json"):
-            with suppress(ValueError, FileNotFoundError):
-                spooled.add(json.loads(meta.read_text())["key"])
         with self.log.locked() as st:
             pending = {p.stem for p in (self.dir / "pending").glob("*.json")}
             orphans = [k for k in sorted(keys) if k not in st.objects and k not in st.quarantined
                        and k.rsplit("/", 1)[-1].removesuffix(".rte") not in pending]
-            missing = [k for k in sorted(st.objects) if k not in keys and k not in spooled
-                       and k not in st.quarantined]
+            missing = [k for k, idx in sorted(st.objects.items()) if idx < logged_before and k not in keys
+                       and k not in spooled and k not in st.quarantined]
             for k in orphans:
                 self.log.append(lambda st, k=k: {"chain": SYSTEM_CHAIN, "kind": "quarantine",
                                                  "session_id": k.split("/")[1], "object": {"key": k},

@@ -403,3 +403,35 @@ def test_recovery_quarantines_an_incompletely_stored_object(tmp_path):
     s3 = make_store(tmp_path)  # not reported twice
     assert s3.last_recovery["quarantined"] == []
     s3.close()
+
+
+def test_recovery_in_another_process_does_not_disturb_live_appends(store, tmp_path):
+    """Each CLI start runs recovery while this process appends: no false quarantine, no failed append."""
+    store.open_session("LIVE")
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def work():
+        try:
+            while not stop.is_set():
+                store.append("LIVE", "chunk", os.urandom(5000), actor=("s", "x"))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(3)]
+    for t in threads:
+        t.start()
+    try:
+        outs = [run_cli(store.dir, "status", check=False) for _ in range(8)]
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert not errors, errors
+    assert all(p.returncode == 0 for p in outs), [p.stderr for p in outs if p.returncode]
+    assert store.status()["quarantined"] == 0
+    assert all(json.loads(p.stdout)["last_recovery"] == {"relogged": 0, "quarantined": 0, "abandoned": 0,
+                                                          "missing": 0, "deferred": 0} for p in outs)
+    store.close_session("LIVE")
+    r = verify_bundle(store.export_bundle("LIVE", tmp_path / "live.zip"), str(store.signer.verifier_key))
+    assert r.ok, r.render()
