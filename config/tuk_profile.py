@@ -55,9 +55,9 @@ class Requirement(BaseModel):
         for name in ("min", "max", "min_height"):
             value = getattr(self, name)
             if value is not None and value < 0:
-                raise ValueError(f"{name} must not be negative")
+                raise ValueError(f"{name} tidak boleh negatif")
         if self.min is not None and self.max is not None and self.min > self.max:
-            raise ValueError("min is greater than max")
+            raise ValueError("min lebih besar daripada max")
         return self
 
 
@@ -89,16 +89,18 @@ class TukRequirementProfile(BaseModel):
         seen: set[str] = set()
         for req in self.requirements:
             if req.key in seen:
-                raise ValueError(f"requirement {req.key} appears twice")
+                raise ValueError(f"persyaratan {req.key} muncul dua kali")
             seen.add(req.key)
             limit = _LIMITS.get(req.key)
             if limit:
                 bound, ceiling = limit
                 value = getattr(req, bound)
                 if value is not None and value > ceiling:
-                    raise ValueError(f"{req.key}: {bound}={value:g} is impossible (at most {ceiling:g})")
+                    raise ValueError(f"{req.key}: {bound}={value:g} mustahil dipenuhi (paling tinggi {ceiling:g})")
             if req.key == "camera_resolution" and req.min_height is not None and req.min_height > 4320:
-                raise ValueError(f"camera_resolution: min_height={req.min_height:g} is impossible (at most 4320)")
+                raise ValueError(
+                    f"camera_resolution: min_height={req.min_height:g} mustahil dipenuhi (paling tinggi 4320)"
+                )
         return self
 
     def get(self, key: str) -> Requirement | None:

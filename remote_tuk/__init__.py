@@ -71,6 +71,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from remote_tuk.live import hooks as live_hooks
     from remote_tuk.live.routes import bp as live_bp
     from remote_tuk.records.routes import bp as records_bp
+    from remote_tuk.tuk.profiles import bp as profiles_bp
     from remote_tuk.tuk.routes import bp as tuk_bp
     from remote_tuk.views import register_template_helpers
 
@@ -81,6 +82,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(live_bp)
     app.register_blueprint(records_bp)
     app.register_blueprint(tuk_bp)
+    app.register_blueprint(profiles_bp)
     live_events.register(app)
     from remote_tuk.assessment import services as assessment_services
     from remote_tuk.assessment.events import TRANSITION_LISTENERS

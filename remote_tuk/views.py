@@ -41,6 +41,7 @@ def navigation() -> list[tuple[str, str]]:
             (url_for("admin.schemes"), _("Skema")),
             (url_for("admin.users"), _("Pengguna")),
             (url_for("admin.schedules"), _("Jadwal")),
+            (url_for("profiles.index"), _("Persyaratan TUK")),
             (url_for("dossier.index"), _("Dosir SOP")),
             (url_for("admin.audit_log"), _("Log audit")),
         ]

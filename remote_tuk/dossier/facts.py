@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from config import DEFAULT_TUK_PROFILE, Settings
+from config import DEFAULT_TUK_PROFILE, Settings, TukRequirementProfile
 from remote_tuk.accounts.models import ROLE_LABELS, User
 from remote_tuk.accounts.models import Role as UserRole
 from remote_tuk.accounts.services import TOTP_ROLES
@@ -20,6 +20,7 @@ from remote_tuk.assessment.services import TRANSITIONS
 from remote_tuk.dossier.models import DossierDeclarations
 from remote_tuk.lsp.models import Lsp
 from remote_tuk.lsp.models import Scheme as SchemeModel
+from remote_tuk.tuk.models import RequirementProfileRecord
 from sop.inputs import (
     AccessRule,
     Administrator,
@@ -163,7 +164,7 @@ def gather(db: Session, settings: Settings, evidence_parameters: dict[str, Any])
             Scheme(code=s.code, title=s.title, units=[Unit(code=u.code, title=u.title) for u in s.units])
             for s in schemes
         ],
-        tuk_profile=DEFAULT_TUK_PROFILE,
+        tuk_profile=_lsp_profile(db),
         evidence=evidence_facts(settings, evidence_parameters, decl),
         roles=_roles(),
         access_rules=_access_rules(),
@@ -194,10 +195,19 @@ def gather(db: Session, settings: Settings, evidence_parameters: dict[str, Any])
         capabilities=Capabilities(
             # Only what this build really does; later features switch their flag on when they exist.
             session_recording=True,  # browser MediaRecorder chunks + server-side VP8 segments, both as evidence
+            electronic_consent=True,  # FR.AK.01 and UU PDP consent, versioned texts, accepted before recording
+            tuk_gate=True,  # the state machine refuses ready/live until the gate is open
+            tuk_check_records=True,  # every TUK check, ID/room confirmation and override is evidence
             evidence_export=True,
             two_factor_auth=True,
         ),
     )
+
+
+def _lsp_profile(db: Session) -> TukRequirementProfile:
+    """The LSP's default requirement profile (the product's standard one until the LSP sets its own)."""
+    row = db.scalar(select(RequirementProfileRecord).where(RequirementProfileRecord.is_default.is_(True)))
+    return TukRequirementProfile.model_validate(row.data) if row is not None else DEFAULT_TUK_PROFILE
 
 
 def _urls(server: dict[str, Any]) -> list[str]:
