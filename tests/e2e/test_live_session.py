@@ -208,6 +208,15 @@ def test_live_session_end_to_end(make_server: Any, browser: Any, tmp_path: Path)
 
         rec = wait_until(joined, 45, "the joined recording")
         assert rec["chunks"] == done["uploaded"] and rec["gaps"] == [], rec
+
+        # Back on the session page, the assessor decides the session (this closes its evidence chain).
+        with assessor.expect_navigation():
+            assessor.click("[data-live-decision-done] a")
+        assert assessor.url.endswith(f"/sesi/{sid}")
+        with assessor.expect_navigation():
+            assessor.click("button[name=to][value=decided]")
+        status, info = api(assessor, "GET", f"/api/v1/sessions/{sid}")
+        assert status == 200 and info["state"] == "decided", info
     finally:
         server.stop()
 
