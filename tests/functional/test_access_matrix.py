@@ -46,6 +46,9 @@ PAGES = [
     ("/sesi/{session_a}/langsung", ALL, {"admin", "asesor_a", "auditor_a", "asesi_a"}),
     ("/sesi/{session_b}/langsung", ALL, {"admin", "asesor_b", "asesi_b"}),
     ("/sesi/{session_a}/bukti", {"admin", "asesor", "auditor"}, {"admin", "asesor_a", "auditor_a"}),
+    ("/sesi/{session_a}/verifikasi-tuk", ALL, {"admin", "asesor_a", "auditor_a", "asesi_a"}),
+    ("/api/v1/sessions/{session_a}/tuk/status", ALL, {"admin", "asesor_a", "auditor_a", "asesi_a"}),
+    ("/admin/profil-tuk/", {"admin"}, None),
     ("/sesi/{session_b}/bukti", {"admin", "asesor", "auditor"}, {"admin", "asesor_b"}),
     ("/api/v1/sessions/{session_b}", ALL, {"admin", "asesor_b", "asesi_b"}),
 ]
