@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import request
 from flask_socketio import Namespace, join_room, leave_room
+from sqlalchemy import select
 
 from remote_tuk.accounts.models import User
 from remote_tuk.assessment import services as assessment
@@ -67,13 +68,11 @@ class LiveNamespace(Namespace):
         return socket_user() is not None
 
     def on_disconnect(self, *args: Any) -> None:
-        joined = _joined().pop(request.sid, None)  # type: ignore[attr-defined]
+        joined = joined_sockets().pop(request.sid, None)  # type: ignore[attr-defined]
         if joined is None:
             return
         public_id, user_id = joined
         with db.new_session() as s:
-            from sqlalchemy import select
-
             session = s.scalar(select(AssessmentSession).where(AssessmentSession.public_id == public_id))
             user = s.get(User, user_id)
             if session is not None and user is not None:
@@ -94,7 +93,7 @@ class LiveNamespace(Namespace):
         _data, session = self._session(user, payload)
         part = services.participant(user, session)
         join_room(room_of(session.public_id))
-        _joined()[request.sid] = (session.public_id, user.id)  # type: ignore[attr-defined]
+        joined_sockets()[request.sid] = (session.public_id, user.id)  # type: ignore[attr-defined]
         services.record_event(
             evidence.store,
             session,
@@ -149,7 +148,7 @@ class LiveNamespace(Namespace):
         _data, session = self._session(user, payload)
         part = services.participant(user, session)
         leave_room(room_of(session.public_id))
-        _joined().pop(request.sid, None)  # type: ignore[attr-defined]
+        joined_sockets().pop(request.sid, None)  # type: ignore[attr-defined]
         if media.running and session.public_id in media.engine.session_ids():
             if part.role == "candidate":
                 media.engine.close_candidate(session.public_id, reason="left")
@@ -184,7 +183,7 @@ class LiveNamespace(Namespace):
 _JOINED: dict[str, tuple[str, int]] = {}
 
 
-def _joined() -> dict[str, tuple[str, int]]:
+def joined_sockets() -> dict[str, tuple[str, int]]:
     """Socket id → (session, user) for the sockets that joined a live session (to log their disconnect)."""
     return _JOINED
 
