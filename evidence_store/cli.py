@@ -74,6 +74,10 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("parameters", help="the parameters in force (for the SOP dossier)")
     sub.add_parser("checkpoint", help="print the latest signed checkpoint (issuing one if needed)")
     sub.add_parser("recover", help="run start-up recovery now and print what it found")
+    cs = sub.add_parser("consistency", help="write the checkpoints and consistency proof between two log sizes")
+    cs.add_argument("--old-size", type=int, required=True)
+    cs.add_argument("--new-size", type=int, help="default: the latest checkpoint")
+    cs.add_argument("--out-dir", required=True)
     sub.add_parser("drain", help="upload spooled objects now")
     g = sub.add_parser("auditor-keygen", help="make an X25519 key pair for an auditor")
     g.add_argument("--out", required=True, help="writes OUT (private, base64) and OUT.pub (public, base64)")
@@ -144,6 +148,22 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(store.describe_parameters(), indent=2))
         elif args.cmd == "checkpoint":
             sys.stdout.write(store.checkpoint().decode())
+        elif args.cmd == "consistency":
+            from .verifier import format_consistency_proof
+
+            new_note = store.log.checkpoint_at(args.new_size) if args.new_size else store.checkpoint()
+            old_note = store.log.checkpoint_at(args.old_size)
+            if old_note is None or new_note is None:
+                raise ValueError("no checkpoint was issued at that size (see log/checkpoints/)")
+            new_size = int(new_note.split(b"\n")[1])
+            out = Path(args.out_dir)
+            out.mkdir(parents=True, exist_ok=True)
+            (out / f"checkpoint-{args.old_size}").write_bytes(old_note)
+            (out / f"checkpoint-{new_size}").write_bytes(new_note)
+            (out / f"consistency-{args.old_size}-{new_size}.txt").write_bytes(
+                format_consistency_proof(args.old_size, new_size, store.consistency_proof(args.old_size, new_size)))
+            print(f"wrote {out}/checkpoint-{args.old_size}, checkpoint-{new_size}, "
+                  f"consistency-{args.old_size}-{new_size}.txt")
         elif args.cmd == "recover":
             print(json.dumps(store.last_recovery, indent=2))
         elif args.cmd == "drain":

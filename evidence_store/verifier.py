@@ -1045,6 +1045,45 @@ def verify_log(entries: BinaryIO, checkpoint: bytes, verifier_key: str | Verifie
     return report
 
 
+CONSISTENCY_HEADER = "rtuk-evidence/consistency-proof@v1"
+
+
+def format_consistency_proof(old_size: int, new_size: int, proof: list[bytes]) -> bytes:
+    lines = [CONSISTENCY_HEADER, f"old {old_size}", f"new {new_size}", *(base64.b64encode(h).decode() for h in proof)]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def verify_checkpoint_consistency(old_note: bytes, new_note: bytes, proof_text: bytes,
+                                  verifier_key: str | VerifierKey) -> Report:
+    """Two signed checkpoints of the same log and an RFC 9162 consistency proof between them: the newer tree
+    contains the older one unchanged (the log was only appended to)."""
+    report = Report()
+    try:
+        key = verifier_key if isinstance(verifier_key, VerifierKey) else VerifierKey.parse(verifier_key)
+        old = verify_checkpoint(old_note, key)
+        new = verify_checkpoint(new_note, key)
+        report.steps.append(f"STEP 1 both checkpoints signed by {key.name}: sizes {old.size} and {new.size}")
+        try:
+            lines = proof_text.decode("ascii").rstrip("\n").split("\n")
+            if lines[0] != CONSISTENCY_HEADER or not lines[1].startswith("old ") or not lines[2].startswith("new "):
+                raise ValueError("bad header")
+            old_size, new_size = int(lines[1][4:]), int(lines[2][4:])
+            path = [b64decode_strict(x) for x in lines[3:]]
+        except (ValueError, IndexError, UnicodeDecodeError) as exc:
+            raise VerificationError("consistency_malformed", f"consistency proof: {exc}") from None
+        if (old_size, new_size) != (old.size, new.size):
+            raise VerificationError("consistency_sizes", f"the proof is for sizes {old_size} -> {new_size}, the "
+                                    f"checkpoints are {old.size} -> {new.size}")
+        if not verify_consistency(old.size, new.size, old.root, new.root, path):
+            raise VerificationError("consistency_failed", f"the tree of size {new.size} does not extend the tree of "
+                                    f"size {old.size}: the log was rewritten, or the proof is wrong")
+        report.steps.append("STEP 2 RFC 9162 consistency proof holds: the log only grew")
+        report.entries = new.size
+    except VerificationError as exc:
+        report.failures.append(exc)
+    return report
+
+
 def _scan_segment(path: str, start: int, end: int) -> tuple[int | None, int, bytes, dict[str, list[Any]], list[str]]:
     """Worker for :func:`verify_log_file`: leaf hashes and chain links of whole lines in [start, end)."""
     with open(path, "rb") as fh:
@@ -1167,6 +1206,11 @@ def main(argv: list[str] | None = None) -> int:
     v.add_argument("--pubkey", required=True, help="note verifier key (name+hash+base64) or a file holding it")
     v.add_argument("--decrypt-with", help="auditor X25519 private key file (raw, base64 or PEM)")
     v.add_argument("--extract-to", help="with --decrypt-with: write decrypted plaintexts below this directory")
+    c = sub.add_parser("verify-consistency", help="check that a newer checkpoint extends an older one")
+    c.add_argument("old_checkpoint")
+    c.add_argument("new_checkpoint")
+    c.add_argument("proof")
+    c.add_argument("--pubkey", required=True)
     g = sub.add_parser("verify-log", help="verify a complete log (entries.jsonl + checkpoint)")
     g.add_argument("entries")
     g.add_argument("checkpoint")
@@ -1177,6 +1221,12 @@ def main(argv: list[str] | None = None) -> int:
     except VerificationError as exc:
         print(f"FAIL {exc.code}: {exc.message}")
         return 2
+    if args.cmd == "verify-consistency":
+        report = verify_checkpoint_consistency(Path(args.old_checkpoint).read_bytes(),
+                                               Path(args.new_checkpoint).read_bytes(), Path(args.proof).read_bytes(),
+                                               vkey)
+        print(report.render())
+        return 0 if report.ok else 1
     if args.cmd == "verify-log":
         report = verify_log_file(args.entries, Path(args.checkpoint).read_bytes(), vkey)
         print(report.render())

@@ -435,3 +435,27 @@ def test_recovery_in_another_process_does_not_disturb_live_appends(store, tmp_pa
     store.close_session("LIVE")
     r = verify_bundle(store.export_bundle("LIVE", tmp_path / "live.zip"), str(store.signer.verifier_key))
     assert r.ok, r.render()
+
+
+def test_consistency_between_checkpoints_via_cli(store, tmp_path):
+    store.open_session("CC")
+    for i in range(12):
+        store.append("CC", "c", str(i).encode(), actor=("s", "x"))
+    store.close_session("CC")
+    old = sorted(int(p.stem) for p in (store.dir / "log" / "checkpoints").glob("*.note"))[1]
+    out = tmp_path / "cons"
+    run_cli(store.dir, "consistency", "--old-size", str(old), "--out-dir", str(out))
+    new = store.log.state.tree.size
+    vkey = str(store.signer.verifier_key)
+    args = [str(out / f"checkpoint-{old}"), str(out / f"checkpoint-{new}"), str(out / f"consistency-{old}-{new}.txt")]
+    cmd = [sys.executable, "-m", "evidence_store.verifier", "verify-consistency", *args, "--pubkey", vkey]
+    ok = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    assert ok.returncode == 0 and "only grew" in ok.stdout, ok.stdout + ok.stderr
+    from evidence_store.verifier import verify_checkpoint_consistency
+
+    proof = (out / f"consistency-{old}-{new}.txt").read_bytes()
+    lines = proof.split(b"\n")
+    lines[3] = b"A" * 43 + b"="
+    old_cp, new_cp = (out / f"checkpoint-{old}").read_bytes(), (out / f"checkpoint-{new}").read_bytes()
+    r = verify_checkpoint_consistency(old_cp, new_cp, b"\n".join(lines), vkey)
+    assert r.codes() == {"consistency_failed"}
