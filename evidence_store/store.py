@@ -154,9 +154,13 @@ class EvidenceStore:
         return cls(data_dir, backend, ring, signing, origin=evidence.log_origin, chunk_size=evidence.chunk_size,
                    checkpoint_every_entries=evidence.checkpoint_every_entries,
                    checkpoint_every_seconds=evidence.checkpoint_every_seconds, kek_from_settings=from_settings,
-                   extra_parameters={"retention_days": evidence.retention_days,
+                   # retention and legal hold exist only where the object store enforces them (S3 object lock);
+                   # the filesystem store is write-once through this API but enforces no retention
+                   extra_parameters={"retention_days": evidence.retention_days if evidence.backend == "s3" else None,
                                      "object_lock_mode": evidence.object_lock_mode if evidence.backend == "s3"
-                                     else None, "legal_hold": evidence.legal_hold}, **kw)
+                                     else None,
+                                     "legal_hold": evidence.legal_hold if evidence.backend == "s3" else None},
+                   **kw)
 
     def close(self) -> None:
         self._stop.set()

@@ -43,7 +43,8 @@ def test_only_ciphertext_reaches_the_server_and_retention_is_set(seaweed, tmp_pa
         assert mode == "COMPLIANCE" and not hold
         assert until > dt.datetime.now(dt.UTC) + dt.timedelta(hours=23)
         assert store.read(rc.object_key, ("asesor", "a1")) == MARKER * 2000
-        assert store.describe_parameters()["object_lock_mode"] == "COMPLIANCE"
+        params = store.describe_parameters()
+        assert params["object_lock_mode"] == "COMPLIANCE" and params["retention_days"] == 1
     finally:
         store.close()
 
