@@ -6,7 +6,7 @@ import io
 import zipfile
 
 import pytest
-from bundle_tools import read_bundle, write_bundle
+from evidence_bundle_tools import read_bundle, write_bundle
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
-from bundle_tools import lines, read_bundle, set_lines, tamper, write_bundle
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from evidence_bundle_tools import lines, read_bundle, set_lines, tamper, write_bundle
 
 from evidence_store.log import NoteSigner
 from evidence_store.merkle import MerkleTree
