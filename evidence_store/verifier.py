@@ -595,6 +595,8 @@ def _auditor_kek(shared: bytes, epk: bytes, recipient: bytes) -> bytes:
 def unwrap_for_auditor(record: dict[str, Any], key_id: str, private_key: X25519PrivateKey) -> tuple[bytes, bytes]:
     """Return (data key, commitment salt) from a keys.json record."""
     try:
+        if not isinstance(record, dict):
+            raise ValueError("not an object")
         if record.get("alg") != AUDITOR_WRAP_ALG:
             raise ValueError("unknown wrapping algorithm")
         epk = base64.b64decode(record["epk"], validate=True)
@@ -712,7 +714,7 @@ def verify_bundle(path: str | Path | BinaryIO, verifier_key: str | VerifierKey,
     except VerificationError as exc:
         report.failures.append(exc)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, NotImplementedError, RuntimeError,
-            ValueError, KeyError, TypeError, struct.error, UnicodeDecodeError, RecursionError) as exc:
+            ValueError, KeyError, TypeError, AttributeError, struct.error, UnicodeDecodeError, RecursionError) as exc:
         # a damaged zip container can fail in many ways inside zipfile; each becomes one clean failure
         report.fail("bundle_unreadable", f"{type(exc).__name__}: {exc}")
     return report

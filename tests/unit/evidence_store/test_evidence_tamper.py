@@ -321,3 +321,20 @@ def test_whole_log_file_in_parallel_segments(store, tmp_path, workers):
     (tmp_path / "cut.jsonl").write_bytes(b"".join(x + b"\n" for x in all_lines))
     r = verify_log_file(tmp_path / "cut.jsonl", cp, vkey, workers=workers, min_parallel_bytes=0)
     assert {"entries_out_of_order", "chain_broken", "entries_truncated"} <= r.codes()
+
+
+def test_malformed_auditor_keys_are_clean_failures(bundle, auditor, tmp_path):
+    a, _, vkey = bundle
+
+    def fn(files):
+        keys = json.loads(files["keys.json"])
+        first = sorted(keys)[0]
+        keys[first] = 5
+        files["keys.json"] = json.dumps(keys).encode()
+
+    r = check(tamper(a, tmp_path / "t.zip", fn), vkey, auditor)
+    assert r.codes() == {"auditor_key_malformed"} and r.decrypted == 3
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+    r = check(a, vkey, X25519PrivateKey.generate())
+    assert r.codes() == {"auditor_key_wrong"}
