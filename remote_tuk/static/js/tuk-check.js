@@ -678,7 +678,7 @@
     send.disabled = true;
     try {
       await postBytes(urls.ktp, ktpBlob, "image/jpeg", (done, all) => {
-        note.textContent = t("uploading", { p: Math.round((100 * done) / all) });
+        note.textContent = t("uploading") + " " + Math.round((100 * done) / all) + "%";
       });
       note.textContent = t("ktp_sent");
       root.dataset.ktp = "sent";
@@ -722,7 +722,7 @@
       note.textContent = t("room_recorded");
       const blob = new Blob(parts, { type: "video/webm" });
       await postBytes(urls.room, blob, "video/webm", (done, all) => {
-        note.textContent = t("uploading", { p: Math.round((100 * done) / all) });
+        note.textContent = t("uploading") + " " + Math.round((100 * done) / all) + "%";
         bar.value = Math.round((100 * done) / all);
       });
       note.textContent = t("room_sent");
