@@ -63,6 +63,23 @@ class Receipt:
         return asdict(self)
 
 
+def _check_canonical(value: Any, path: str = "metadata") -> None:
+    """Refuse at append what the verifier would refuse later: canonical JSON has no floats, NaN or non-string keys."""
+    if isinstance(value, float):
+        raise ValueError(f"{path} holds the floating-point number {value!r}; use an integer (e.g. milliseconds) "
+                         "or a string (canonical JSON has no floats)")
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise ValueError(f"{path} has a non-string key {k!r}")
+            _check_canonical(v, f"{path}.{k}")
+    elif isinstance(value, list | tuple):
+        for i, v in enumerate(value):
+            _check_canonical(v, f"{path}[{i}]")
+    elif not (value is None or isinstance(value, str | int | bool)):
+        raise ValueError(f"{path} holds a {type(value).__name__}, which is not JSON")
+
+
 def _check_id(value: str, what: str) -> str:
     if not isinstance(value, str) or not _ID_RE.match(value):
         raise ValueError(f"{what} must match {_ID_RE.pattern}")
@@ -234,6 +251,7 @@ class EvidenceStore:
         logged ciphertext hash binds the plaintext just as firmly and spares a hash pass over bulk media."""
         _check_id(session_id, "session_id")
         _check_id(type, "type")
+        _check_canonical(metadata or {})
         if candidate_id is not None:
             _check_id(candidate_id, "candidate_id")
         with self.log.locked() as st:

@@ -453,6 +453,7 @@ def add_mark(
         media_range={"start_ms": int(media_s * 1000), "end_ms": int(media_s * 1000)},
         actor=actor(user),
         candidate_id=str(session.candidate_id),
+        commit_plaintext=True,
     )
     mark = KukMark(
         session_id=session.id,
@@ -528,6 +529,7 @@ def add_decision(
         metadata={"unit_id": unit.id, "version": version},
         actor=actor(user),
         candidate_id=str(session.candidate_id),
+        commit_plaintext=True,
     )
     decision = UnitDecision(
         session_id=session.id,
@@ -588,6 +590,7 @@ def add_chat(db: Session, store: Any, session: AssessmentSession, user: User, te
         metadata={"from": part.role},
         actor=actor(user),
         candidate_id=str(session.candidate_id),
+        commit_plaintext=True,
     )
     db.commit()
     return msg

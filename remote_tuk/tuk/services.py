@@ -171,6 +171,7 @@ def give_consent(
         metadata={"kind": kind, "version": version, "text_sha256": text.sha256},
         actor=live.actor(user),
         candidate_id=str(session.candidate_id),
+        commit_plaintext=True,
     )
     consent = Consent(
         session_id=session.id,
@@ -410,6 +411,7 @@ def finish_check(db: Session, store: Any, session: AssessmentSession, check: Tuk
         metadata={"check_id": check.id, "role": check.role, "passed": check.passed},
         actor=("system", "tuk-check"),
         candidate_id=str(session.candidate_id),
+        commit_plaintext=True,
     )
     check.log_index = receipt.log_index
     db.commit()
@@ -495,6 +497,7 @@ def confirm_identity(db: Session, store: Any, session: AssessmentSession, user: 
         metadata={"what": what},
         actor=live.actor(user),
         candidate_id=str(session.candidate_id),
+        commit_plaintext=True,
     )
     if what == "id":
         row.id_confirmed_by, row.id_confirmed_at, row.id_note = user.id, now, note
@@ -521,6 +524,7 @@ def override(db: Session, store: Any, session: AssessmentSession, user: User, ke
         metadata={"key": key, "check_id": check.id},
         actor=live.actor(user),
         candidate_id=str(session.candidate_id),
+        commit_plaintext=True,
     )
     row = TukOverride(
         session_id=session.id,

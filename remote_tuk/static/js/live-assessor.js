@@ -291,7 +291,7 @@
         try {
           await L.postJson(data.urls.decisions, { unit_id: Number(unit), verdict: verdict.value, reason });
           fs.dataset.saved = verdict.value + "\n" + reason;
-          out.textContent = t("decision_saved");
+          out.textContent = t("saved");
           out.classList.remove("error");
         } catch (err) {
           ok = false;

@@ -72,7 +72,7 @@
   function drawRec() {
     const st = recorder ? recorder.state : "idle";
     const label = { idle: t("rec_idle"), recording: t("rec_on"), paused: t("rec_paused"), inactive: t("rec_stopped") };
-    recStateEl.textContent = label[st] || st;
+    recStateEl.textContent = st === "idle" && ["checking", "ready"].includes(L.state) ? t("waiting_live") : label[st] || st;
     recBox.className = "rec rec-" + st;
     recCountsEl.textContent = t("rec_counts", { done: uploaded, pending: queue.length });
     root.dataset.recorder = st;
@@ -240,6 +240,7 @@
   // --- start ---------------------------------------------------------------------------------------------------
   let firstJoin = true;
   function onJoined(ack) {
+    drawRec();
     if (firstJoin) {
       firstJoin = false;
       followState(ack.state);
@@ -250,6 +251,7 @@
   L.onState((state) => {
     followState(state);
     ensureMedia();
+    drawRec();
   });
 
   async function init() {

@@ -459,3 +459,20 @@ def test_consistency_between_checkpoints_via_cli(store, tmp_path):
     old_cp, new_cp = (out / f"checkpoint-{old}").read_bytes(), (out / f"checkpoint-{new}").read_bytes()
     r = verify_checkpoint_consistency(old_cp, new_cp, b"\n".join(lines), vkey)
     assert r.codes() == {"consistency_failed"}
+
+
+def test_append_refuses_metadata_the_verifier_would_refuse(tmp_path):
+    """A float in an entry would make the whole bundle unverifiable later: it is refused at append, nothing logged."""
+    from config import load_settings
+    from evidence_store.store import EvidenceStore
+
+    settings = load_settings(var_dir=tmp_path)
+    with EvidenceStore.from_settings(settings.evidence, data_dir=settings.evidence_dir) as store:
+        store.open_session("s-float")
+        before = store.list_entries("s-float")
+        for bad in ({"duration_s": 6.5}, {"nested": [{"x": float("nan")}]}, {1: "int key"}, {"obj": object()}):
+            with pytest.raises(ValueError):
+                store.append("s-float", "t", b"data", metadata=bad, actor=("system", "t"))
+        assert store.list_entries("s-float") == before
+        store.append("s-float", "t", b"data", metadata={"duration_ms": 6500, "ok": [1, "a", None, True]},
+                     actor=("system", "t"))
