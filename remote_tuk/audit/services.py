@@ -62,6 +62,7 @@ KIND_LABELS = {
 def record(
     db: Session,
     kind: str,
+    /,
     *,
     actor_id: int | None = None,
     subject: str | None = None,

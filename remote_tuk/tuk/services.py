@@ -150,7 +150,7 @@ def give_consent(
                 ip=ip,
             )
         )
-        audit.record(db, CONSENT_DECLINED, actor_id=user.id, ip=ip, session=session.public_id, kind=kind)
+        audit.record(db, CONSENT_DECLINED, actor_id=user.id, ip=ip, session=session.public_id, text=kind)
         db.commit()
         return None
     live.ensure_evidence(store, session)
