@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,14 @@ PAGE_JS = """async () => {
   });
   return out;
 }"""
+
+
+def shot(page: Any, name: str) -> None:
+    """A full-page screenshot into $RTUK_E2E_SCREENSHOTS (for looking at the pages; off by default)."""
+    out = os.environ.get("RTUK_E2E_SCREENSHOTS")
+    if out:
+        Path(out).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(out) / f"{name}.png"), full_page=True)
 
 
 def look(page: Any) -> dict[str, Any]:
@@ -152,6 +161,19 @@ def test_live_session_end_to_end(make_server: Any, browser: Any, tmp_path: Path)
         assert audio_in(second) > audio_in(first) > 0, "no candidate audio at the assessor"
         assert audio_in(c_second) > audio_in(c_first) > 0, "no assessor audio at the candidate"
 
+        # A witness (the auditor granted the schedule) sees and hears, with no controls, marks or chat input.
+        witness_ctx = browser.new_context()
+        witness = witness_ctx.new_page()
+        sign_in(witness, base, "auditor_a")
+        open_live(witness, base, sid)
+        for hidden in ("[data-live-controls]", "[data-live-chat-form]", ".kuk-item [data-verdict]", "[data-live-mic]"):
+            assert witness.locator(hidden).count() == 0, hidden
+        assert witness.locator(".kuk-item").count() == assessor.locator(".kuk-item").count() > 0
+        wait_page(witness, lambda s: frames(s) > 30 and audio_in(s) > 0, 30, "video and audio at the witness")
+        witness_ctx.close()
+        status, body = api(candidate, "GET", f"/api/v1/sessions/{sid}/marks")
+        assert status == 403, body  # the candidate never sees marks
+
         # Chat both ways.
         candidate.fill("#chat-text", "Selamat siang, Pak.")
         candidate.click("[data-live-chat-form] button")
@@ -175,6 +197,8 @@ def test_live_session_end_to_end(make_server: Any, browser: Any, tmp_path: Path)
         status, marks = api(assessor, "GET", f"/api/v1/sessions/{sid}/marks")
         assert [m["verdict"] for m in marks["history"] if m["kuk_id"] == kuk_id] == ["K", "BK"]
         assert marks["history"][-1]["media_s"] >= mark["media_s"]
+        shot(assessor, "assessor-live")
+        shot(candidate, "candidate-live")
 
         # Pause and resume: the recorder follows.
         assessor.click("[data-action=pause]")
@@ -192,6 +216,7 @@ def test_live_session_end_to_end(make_server: Any, browser: Any, tmp_path: Path)
 
         # The decision per unit, then the way back to the session page.
         assessor.wait_for_selector("[data-live-decisions]:not([hidden])", timeout=10_000)
+        shot(assessor, "assessor-ended")
         for fs in assessor.locator("fieldset[data-unit]").all():
             fs.locator("input[value=K]").check()
             fs.locator("textarea").fill("Semua KUK unit ini didemonstrasikan.")
@@ -278,6 +303,7 @@ def test_candidate_network_cut_and_back(make_server: Any, browser: Any, playwrig
             t_cut = time.monotonic()
             down = wait_page(candidate, lambda s: s["media"] == "reconnecting", 15, "the page noticing the cut")
             assert "Koneksi terputus, menyambung kembali" in down["banner"], down
+            shot(candidate, "candidate-cut")
             time.sleep(max(0.0, 12 - (time.monotonic() - t_cut)))
             during = look(candidate)
             assert during["recorder"] == "recording" and during["pending"] >= 2, during
