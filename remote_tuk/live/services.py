@@ -182,17 +182,35 @@ def record_event(
     media_s: float | None = None,
 ) -> Any:
     """Append a session event (join, leave, connection state, pause, resume, end, gap …) to the evidence."""
-    ensure_evidence(store, session)
     body = {"event": kind, "at": utcnow().isoformat(), "data": data or {}}
     if media_s is not None:
         body["media_s"] = round(media_s, 3)
+    return append_document(store, session, EVENT, body, metadata={"event": kind}, by=by)
+
+
+def append_document(
+    store: Any,
+    session: AssessmentSession,
+    type_: str,
+    doc: dict[str, Any],
+    *,
+    metadata: dict[str, Any],
+    by: User | None = None,
+    actor_ref: tuple[str, str] | None = None,
+    media_range: dict[str, int] | None = None,
+) -> Any:
+    """A JSON document as evidence of the session: the chain opened on demand, the plaintext committed with a salted
+    hash (these documents are short and guessable: marks, decisions, consents, events)."""
+    ensure_evidence(store, session)
     return store.append(
         session.public_id,
-        EVENT,
-        json.dumps(body, ensure_ascii=False, sort_keys=True).encode(),
-        metadata={"event": kind},
-        actor=actor(by),
+        type_,
+        json.dumps(doc, ensure_ascii=False, sort_keys=True, default=str).encode(),
+        metadata=entry_metadata(metadata),
+        actor=actor_ref or actor(by),
+        media_range=media_range,
         candidate_id=str(session.candidate_id),
+        commit_plaintext=True,
     )
 
 
@@ -444,16 +462,14 @@ def add_mark(
         "version": version,
         "at": at.isoformat(),
     }
-    ensure_evidence(store, session)
-    receipt = store.append(
-        session.public_id,
+    receipt = append_document(
+        store,
+        session,
         MARK,
-        json.dumps(doc, ensure_ascii=False, sort_keys=True).encode(),
+        doc,
         metadata={"kuk_id": kuk.id, "version": version},
+        by=user,
         media_range={"start_ms": int(media_s * 1000), "end_ms": int(media_s * 1000)},
-        actor=actor(user),
-        candidate_id=str(session.candidate_id),
-        commit_plaintext=True,
     )
     mark = KukMark(
         session_id=session.id,
@@ -522,15 +538,7 @@ def add_decision(
         "version": version,
         "at": at.isoformat(),
     }
-    receipt = store.append(
-        session.public_id,
-        DECISION,
-        json.dumps(doc, ensure_ascii=False, sort_keys=True).encode(),
-        metadata={"unit_id": unit.id, "version": version},
-        actor=actor(user),
-        candidate_id=str(session.candidate_id),
-        commit_plaintext=True,
-    )
+    receipt = append_document(store, session, DECISION, doc, metadata={"unit_id": unit.id, "version": version}, by=user)
     decision = UnitDecision(
         session_id=session.id,
         unit_id=unit.id,
@@ -580,18 +588,8 @@ def add_chat(db: Session, store: Any, session: AssessmentSession, user: User, te
         raise InvalidState("Sesi sudah ditutup.")
     msg = ChatMessage(session_id=session.id, sender_id=user.id, role=part.role, text=text)
     db.add(msg)
-    ensure_evidence(store, session)
-    store.append(
-        session.public_id,
-        CHAT,
-        json.dumps(
-            {"from": part.role, "user": user.id, "text": text, "at": utcnow().isoformat()}, ensure_ascii=False
-        ).encode(),
-        metadata={"from": part.role},
-        actor=actor(user),
-        candidate_id=str(session.candidate_id),
-        commit_plaintext=True,
-    )
+    doc = {"from": part.role, "user": user.id, "text": text, "at": utcnow().isoformat()}
+    append_document(store, session, CHAT, doc, metadata={"from": part.role}, by=user)
     db.commit()
     return msg
 

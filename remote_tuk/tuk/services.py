@@ -6,7 +6,6 @@ the server's own measurement; a page can report only what only a browser can kno
 
 from __future__ import annotations
 
-import json
 import re
 import statistics
 from datetime import datetime, timedelta
@@ -153,7 +152,6 @@ def give_consent(
         audit.record(db, CONSENT_DECLINED, actor_id=user.id, ip=ip, session=session.public_id, text=kind)
         db.commit()
         return None
-    live.ensure_evidence(store, session)
     doc = {
         "kind": kind,
         "version": version,
@@ -164,14 +162,13 @@ def give_consent(
         "at": utcnow().isoformat(),
         "ip": ip,
     }
-    receipt = store.append(
-        session.public_id,
+    receipt = live.append_document(
+        store,
+        session,
         f"consent.{kind}",
-        json.dumps(doc, ensure_ascii=False).encode(),
+        doc,
         metadata={"kind": kind, "version": version, "text_sha256": text.sha256},
-        actor=live.actor(user),
-        candidate_id=str(session.candidate_id),
-        commit_plaintext=True,
+        by=user,
     )
     consent = Consent(
         session_id=session.id,
@@ -393,7 +390,6 @@ def finish_check(db: Session, store: Any, session: AssessmentSession, check: Tuk
     check.passed = all(r["pass"] for r in results if r["mandatory"])
     check.finished_at = now
     check.valid_until = now + timedelta(minutes=profile.valid_minutes)
-    live.ensure_evidence(store, session)
     doc = {
         "check_id": check.id,
         "role": check.role,
@@ -404,14 +400,13 @@ def finish_check(db: Session, store: Any, session: AssessmentSession, check: Tuk
         "finished_at": now.isoformat(),
         "valid_until": check.valid_until.isoformat(),
     }
-    receipt = store.append(
-        session.public_id,
+    receipt = live.append_document(
+        store,
+        session,
         "tuk.check",
-        json.dumps(doc, ensure_ascii=False, default=str).encode(),
+        doc,
         metadata={"check_id": check.id, "role": check.role, "passed": check.passed},
-        actor=("system", "tuk-check"),
-        candidate_id=str(session.candidate_id),
-        commit_plaintext=True,
+        actor_ref=("system", "tuk-check"),
     )
     check.log_index = receipt.log_index
     db.commit()
@@ -489,16 +484,7 @@ def confirm_identity(db: Session, store: Any, session: AssessmentSession, user: 
         "at": now.isoformat(),
         "object": row.ktp_object if what == "id" else row.room_object,
     }
-    live.ensure_evidence(store, session)
-    store.append(
-        session.public_id,
-        "identity.confirmation",
-        json.dumps(doc, ensure_ascii=False).encode(),
-        metadata={"what": what},
-        actor=live.actor(user),
-        candidate_id=str(session.candidate_id),
-        commit_plaintext=True,
-    )
+    live.append_document(store, session, "identity.confirmation", doc, metadata={"what": what}, by=user)
     if what == "id":
         row.id_confirmed_by, row.id_confirmed_at, row.id_note = user.id, now, note
     else:
@@ -517,14 +503,8 @@ def override(db: Session, store: Any, session: AssessmentSession, user: User, ke
     if key not in failed:
         raise ValidationFailed("Persyaratan ini tidak gagal pada pemeriksaan terakhir.", details={"key": "tidak gagal"})
     doc = {"check_id": check.id, "key": key, "reason": reason, "by": user.id, "at": utcnow().isoformat()}
-    receipt = store.append(
-        session.public_id,
-        "tuk.override",
-        json.dumps(doc, ensure_ascii=False).encode(),
-        metadata={"key": key, "check_id": check.id},
-        actor=live.actor(user),
-        candidate_id=str(session.candidate_id),
-        commit_plaintext=True,
+    receipt = live.append_document(
+        store, session, "tuk.override", doc, metadata={"key": key, "check_id": check.id}, by=user
     )
     row = TukOverride(
         session_id=session.id,

@@ -312,6 +312,7 @@
     if (state === "ended" || state === "decided" || state === "cancelled") {
       if (conn) conn.stop();
       L.setMediaState("waiting");
+      showVideoNote(t("media_closed"));
     }
     ensureMedia();
   }

@@ -163,15 +163,17 @@
   }
 
   function drawConn(extra) {
-    const down = mediaState === "reconnecting" || (!serverLink && wasStarted());
+    const down = mediaState === "reconnecting" || (!serverLink && wasStarted() && mediaState !== "waiting");
     let text;
     if (down) text = t("reconnecting");
     else if (!serverLink) text = t("connecting");
     else if (mediaState === "connected") text = t("connected");
+    else if (mediaState === "waiting") text = t("media_closed");
     else text = t("connecting");
     if (connEl) {
       connEl.textContent = text;
-      connEl.className = "conn conn-" + (down ? "down" : mediaState === "connected" && serverLink ? "up" : "connecting");
+      connEl.className = "conn conn-" + (down ? "down" : mediaState === "connected" && serverLink ? "up"
+        : mediaState === "waiting" ? "closed" : "connecting");
     }
     if (!banner) return;
     if (down) {

@@ -571,7 +571,7 @@
     const banner = $("[data-results-banner]");
     banner.className = "banner " + (res.passed ? "banner-ok" : "banner-fail");
     let text = res.passed ? t("passed") : t("failed");
-    if (res.valid_until && res.passed) text += " " + t("valid_until", { t: new Date(res.valid_until).toLocaleString() });
+    if (res.valid_until && res.passed) text += " " + t("valid_until", { t: new Date(res.valid_until).toLocaleString(document.documentElement.lang || undefined) });
     banner.textContent = text;
     const body = $("[data-results-table] tbody");
     body.replaceChildren(...(res.results || []).map((r) => resultRow(r)));
@@ -788,7 +788,7 @@
     const stateEl = $("[data-tuk-state]");
     if (stateEl && st.state) {
       stateEl.className = "badge state-" + st.state;
-      stateEl.textContent = st.state_label || st.state;
+      stateEl.textContent = st.state_label || strings["state_" + st.state] || st.state;
       root.dataset.state = st.state;
     }
     const gate = st.gate || { open: false, missing: [] };
