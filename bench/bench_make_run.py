@@ -21,6 +21,31 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _time_to_serve(clone: Path, env: dict[str, str], port: int, url: str, limit: float) -> tuple[float | None, str]:
+    """Run `make run` in *clone*; seconds until *url* answers 200 (None if it never did), and the output."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(
+        ["make", "run", f"PORT={port}"],
+        cwd=clone,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    served = None
+    while proc.poll() is None and time.perf_counter() - t0 < limit:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as resp:
+                if resp.status == 200:
+                    served = time.perf_counter() - t0
+                    break
+        except OSError:
+            time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGTERM)
+    out = proc.communicate(timeout=30)[0].decode(errors="replace")
+    return served, out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--no-cache", action="store_true")
@@ -35,50 +60,12 @@ def main() -> None:
         env["PORT"] = str(port)
         if args.no_cache:
             env["PIP_NO_CACHE_DIR"] = "1"
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(
-            ["make", "run", f"PORT={port}"],
-            cwd=clone,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
         url = f"http://127.0.0.1:{port}/masuk"
-        served = None
-        while proc.poll() is None and time.perf_counter() - t0 < 900:
-            try:
-                with urllib.request.urlopen(url, timeout=1) as resp:
-                    if resp.status == 200:
-                        served = time.perf_counter() - t0
-                        break
-            except OSError:
-                time.sleep(0.2)
-        os.killpg(proc.pid, signal.SIGTERM)
-        out = proc.communicate(timeout=30)[0].decode(errors="replace")
+        served, out = _time_to_serve(clone, env, port, url, limit=900)
         if served is None:
             print(out[-3000:])
             raise SystemExit("make run did not serve")
-        t1 = time.perf_counter()
-        proc2 = subprocess.Popen(
-            ["make", "run", f"PORT={port}"],
-            cwd=clone,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        second = None
-        while proc2.poll() is None and time.perf_counter() - t1 < 300:
-            try:
-                with urllib.request.urlopen(url, timeout=1) as resp:
-                    if resp.status == 200:
-                        second = time.perf_counter() - t1
-                        break
-            except OSError:
-                time.sleep(0.2)
-        os.killpg(proc2.pid, signal.SIGTERM)
-        proc2.wait(30)
+        second, _ = _time_to_serve(clone, env, port, url, limit=300)
     print(f"clean clone -> serving with `make run`: {served:.1f} s (pip cache: {'off' if args.no_cache else 'on'})")
     print(f"second `make run` (already set up, data kept): {second:.1f} s" if second else "second run did not serve")
 
