@@ -87,6 +87,8 @@ class Server:
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
     cast: Any = None
+    #: Kept across restarts, so the browsers' signed sessions stay valid.
+    secret_key: str = field(default_factory=lambda: "e2e-" + uuid.uuid4().hex + uuid.uuid4().hex)
 
     @property
     def var_dir(self) -> Path:
@@ -109,7 +111,7 @@ class Server:
             RTUK_ENV="development",
             RTUK_VAR_DIR=str(self.var_dir),
             RTUK_DATABASE_URL=self.db_url,
-            RTUK_SECRET_KEY="e2e-" + uuid.uuid4().hex + uuid.uuid4().hex,
+            RTUK_SECRET_KEY=self.secret_key,
             RTUK_LOGIN_RATE_LIMIT="1000 per minute",
             RTUK_RTC_ICE_SERVERS="[]",
             RTUK_RTC_LOOPBACK_ICE="true" if self.loopback_ice else "false",
@@ -153,6 +155,12 @@ class Server:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait(timeout=10)
+
+    def kill(self) -> None:
+        """kill -9: no atexit, no flush, as in a crash."""
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait(timeout=10)
 
     def log_tail(self, lines: int = 60) -> str:
         try:

@@ -346,3 +346,43 @@ def test_candidate_network_cut_and_back(make_server: Any, browser: Any, playwrig
           f"{body['data']['downtime_s']:.1f} s; {final['uploaded']} chunks, {before['uploaded']} before the cut, "
           f"{during['pending']} queued during it")
     assert body["data"]["downtime_s"] >= 10, body
+
+
+# --- 3. the server is killed and restarted ---------------------------------------------------------------------------
+
+
+def test_server_killed_and_restarted_pages_rejoin(make_server: Any, browser: Any) -> None:
+    server: Server = make_server()
+    cast, base = server.cast, server.url()
+    sid = cast.session_a
+    assessor = browser.new_context().new_page()
+    sign_in(assessor, base, "asesor_a", cast.totp["asesor_a"])
+    move(assessor, sid, "checking", "ready")
+    candidate = browser.new_context().new_page()
+    sign_in(candidate, base, "asesi_a")
+    open_live(candidate, base, sid)
+    open_live(assessor, base, sid)
+    wait_page(assessor, lambda s: s["pc"] == "connected", 30, "the assessor's connection")
+    assessor.click("[data-action=start]")
+    wait_page(assessor, lambda s: frames(s) > 30, 30, "decoded video at the assessor")
+    wait_page(candidate, lambda s: s["uploaded"] >= 2, 20, "chunks uploaded before the kill")
+
+    server.kill()
+    t_kill = time.monotonic()
+    wait_page(candidate, lambda s: s["media"] == "reconnecting", 20, "the candidate's page noticing")
+    time.sleep(max(0.0, 3 - (time.monotonic() - t_kill)))
+    server.start()  # same port, database, var directory and secret key
+
+    # Both pages rejoin the same session on their own; video flows again and the recording continues.
+    back = wait_page(candidate, lambda s: s["pc"] == "connected" and s["media"] == "connected", 60,
+                     "the candidate's page rejoining after the restart")
+    before = frames(look(assessor))
+    wait_page(assessor, lambda s: s["pc"] == "connected" and frames(s) > before + 60, 60,
+              "video at the assessor after the restart")
+    drained = wait_page(candidate, lambda s: s["pending"] == 0, 30, "the upload queue draining")
+    wait_page(candidate, lambda s: s["uploaded"] >= drained["uploaded"] + 2, 15, "the recording continuing")
+    st, rec = api(assessor, "GET", f"/api/v1/sessions/{sid}/recording")
+    assert st == 200 and rec["gaps"] == [] and rec["chunks"] >= drained["uploaded"], rec
+    print(f"restart: both pages back, video and uploads flowing, after {time.monotonic() - t_kill:.1f} s, {back['uploaded']} chunks uploaded")
+    end_session(assessor)
+    wait_page(candidate, lambda s: s["state"] == "ended" and s["pending"] == 0, 30, "the end")
