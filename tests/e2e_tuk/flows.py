@@ -60,3 +60,41 @@ def results(page: Any) -> list[dict[str, Any]]:
 
 def by_key(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {r["key"]: r for r in rows}
+
+
+def send_identity(page: Any) -> None:
+    """The candidate's KTP snapshot (camera → canvas → JPEG) and the ~10 s room recording, both uploaded."""
+    page.click("[data-action=to-identity]")
+    wait_state(page, lambda s: s.get("step") == "identity", 10, "the identity step")
+    page.wait_for_function("() => document.querySelector('[data-id-preview]').videoWidth > 0", timeout=15_000)
+    page.click("[data-action=ktp-take]")
+    wait_state(page, lambda s: s.get("ktp") == "taken", 10, "the KTP snapshot")
+    page.click("[data-action=ktp-send]")
+    wait_state(page, lambda s: s.get("ktp") == "sent", 20, "the KTP upload")
+    page.click("[data-action=room-record]")
+    wait_state(page, lambda s: s.get("room") in ("sent", "failed"), 40, "the room recording and upload")
+    assert state(page)["room"] == "sent", page.text_content("[data-room-note]")
+
+
+def assessor_confirms(page: Any) -> None:
+    """On the assessor's check page: confirm ID and room once the candidate has sent them."""
+    for what, note in (("id", "Wajah sesuai foto KTP"), ("room", "Ruangan sepi, meja bersih")):
+        button = f'[data-action=confirm][data-what="{what}"]'
+        page.wait_for_selector(f"{button}:not([disabled])", timeout=20_000)
+        page.fill(f'[data-confirm-note="{what}"]', note)
+        page.click(button)
+        key = "confirmedId" if what == "id" else "confirmedRoom"
+        wait_state(page, lambda s, key=key: s.get(key) == "1", 15, f"the {what} confirmation")
+    wait_state(page, lambda s: s.get("gate") == "open", 20, "the gate to open on the assessor's page")
+
+
+def throttle(page: Any, kbps: float | None) -> Any:
+    """Chromium's own network throttling (DevTools protocol) for this page's HTTP traffic; None lifts it."""
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    rate = -1 if kbps is None else kbps * 1000 / 8  # bytes per second
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 0, "downloadThroughput": rate, "uploadThroughput": rate},
+    )
+    return cdp

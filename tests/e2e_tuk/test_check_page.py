@@ -2,32 +2,92 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import sign_in
-from tests.e2e_tuk.flows import watch_console, by_key, give_consent, open_check, run_check, state, wait_state
+from tests.e2e.conftest import api, sign_in
+from tests.e2e_tuk.flows import (
+    assessor_confirms,
+    by_key,
+    give_consent,
+    open_check,
+    run_check,
+    send_identity,
+    state,
+    wait_state,
+    watch_console,
+)
 
 pytestmark = [pytest.mark.chromium, pytest.mark.slow]
 
 
-def test_candidate_passes_the_whole_check(tuk_server: Any, launch: Any) -> None:
+def test_candidate_passes_the_check_assessor_confirms_and_session_goes_live(
+    tuk_server: Any, launch: Any, tmp_path: Path
+) -> None:
     server = tuk_server()
     cast, base, sid = server.cast, server.url(), server.cast.session_a
     browser = launch("face")
-    cand = browser.new_context().new_page()
-    log = watch_console(cand, "candidate")
-    sign_in(cand, base, "asesi_a")
-    open_check(cand, base, sid)
-    give_consent(cand)
+    cand = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    asse = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    log = watch_console(cand, "candidate") + watch_console(asse, "assessor")
     try:
+        sign_in(cand, base, "asesi_a")
+        sign_in(asse, base, "asesor_a", cast.totp["asesor_a"])
+
+        # Before consent the candidate cannot start anything; the consent texts are shown in full.
+        open_check(cand, base, sid)
+        assert cand.locator("[data-consent-kind]").count() == 2
+        assert "UU No. 27 Tahun 2022" in cand.text_content("[data-step=consent]")
+        assert cand.is_disabled("[data-action=consent-accept]")
+        give_consent(cand)
+
         rows, seconds = run_check(cand)
+        print(f"\nFULL CHECK: {seconds:.1f} s (page: {state(cand).get('elapsedMs')} ms)")
+        res = by_key(rows)
+        assert state(cand)["passed"] == "1", [r for r in rows if not r["pass"]]
+        assert res["camera_resolution"]["value"] == "640×480" and res["camera_resolution"]["source"] == "diukur server"
+        assert res["face_visible"]["pass"] and res["lighting"]["pass"]
+        assert res["microphone_level"]["source"] == "dilaporkan peramban"
+        assert float(res["upload_bandwidth"]["value"].split()[0]) > 1500
+        assert float(res["download_bandwidth"]["value"].split()[0]) > 1500
+        cand.screenshot(path=str(tmp_path / "candidate-results.png"), full_page=True)
+
+        # The assessor checks their own connection (state is checking now) and sees the candidate's results.
+        open_check(asse, base, sid)
+        assert asse.locator("[data-step=consent]").count() == 0 and asse.locator("[data-step=identity]").count() == 0
+        arows, aseconds = run_check(asse)
+        print(f"ASSESSOR CHECK: {aseconds:.1f} s", [(r["key"], r["value"], r["pass"]) for r in arows])
+        assert "camera_resolution" not in by_key(arows)
+        assert by_key(arows)["round_trip_time"]["pass"]
+        asse.wait_for_selector("[data-review-table]:not([hidden]) tbody tr", timeout=10_000)
+        assert asse.locator('[data-review-table] tbody tr[data-key="face_visible"]').count() == 1
+        assert state(asse)["gate"] == "closed"
+
+        # The gate refuses to go further until ID and room are confirmed.
+        status, body = api(asse, "POST", f"/api/v1/sessions/{sid}/transition", {"to": "ready"})
+        assert status == 409 and body["error"] == "gate_closed"
+
+        assert not cand.is_visible("[data-live-link]")  # no way to the live page while the gate is closed
+        send_identity(cand)
+        cand.screenshot(path=str(tmp_path / "candidate-identity.png"), full_page=True)
+        wait_state(cand, lambda s: s.get("gate") == "closed", 10, "the candidate's gate status")
+        assert "Menunggu konfirmasi asesor" in cand.text_content("[data-gate-note]")
+
+        assert not asse.is_visible('[data-action=move][data-to="ready"]')
+        assessor_confirms(asse)
+        asse.screenshot(path=str(tmp_path / "assessor.png"), full_page=True)
+        asse.click('[data-action=move][data-to="ready"]')
+        wait_state(asse, lambda s: s.get("state") == "ready", 15, "ready")
+        asse.click('[data-action=move][data-to="live"]')
+        wait_state(asse, lambda s: s.get("state") == "live", 15, "live")
+
+        # The candidate's page sees the open gate and offers the live page.
+        wait_state(cand, lambda s: s.get("gate") == "open" and s.get("state") == "live", 10, "the candidate's gate")
+        assert cand.is_visible("[data-live-link]")
+        status, body = api(cand, "GET", f"/api/v1/sessions/{sid}/tuk/status")
+        assert status == 200 and body["state"] == "live" and body["gate"]["open"]
+        print("screenshots in", tmp_path)
     finally:
         print("\n".join(log))
-    print("full check took", round(seconds, 1), "s; page says", state(cand).get("elapsedMs"), "ms")
-    for r in rows:
-        print(r)
-    res = by_key(rows)
-    assert all(r["pass"] for r in rows if r["key"] != "battery"), [r for r in rows if not r["pass"]]
-    assert res["camera_resolution"]["value"] == "640×480"
