@@ -25,6 +25,7 @@ def watch_console(page: Any, name: str) -> list[str]:
     log: list[str] = []
     page.on("console", lambda m: log.append(f"{name} console.{m.type}: {m.text}") if m.type in ("error", "warning") else None)
     page.on("pageerror", lambda e: log.append(f"{name} pageerror: {e}"))
+    page.on("response", lambda r: log.append(f"{name} HTTP {r.status} {r.request.method} {r.url}") if r.status >= 400 else None)
     return log
 
 
