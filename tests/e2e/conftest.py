@@ -131,7 +131,7 @@ class Server:
             satisfy_gate(self.db_url, public_id)
 
     def start(self) -> Server:
-        log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
+        log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "remote_tuk", "serve", "--host", self.host, "--port", str(self.port)],
             cwd=ROOT, env=self.env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,

@@ -276,7 +276,7 @@ def test_candidate_network_cut_and_back(make_server: Any, browser: Any, playwrig
             "run as root with iproute2 installed: the candidate's browser runs in its own network namespace")
     with NetNs(tmp_path) as ns:
         # Not loopback-only: the server must gather the veth address the namespaced browser reaches.
-        server: Server = make_server(host="0.0.0.0", loopback_ice=False)  # noqa: S104 - test server, veth + loopback
+        server: Server = make_server(host="0.0.0.0", loopback_ice=False)
         cast = server.cast
         sid = cast.session_b
         c_base = server.url(ns.host_ip)
@@ -383,6 +383,7 @@ def test_server_killed_and_restarted_pages_rejoin(make_server: Any, browser: Any
     wait_page(candidate, lambda s: s["uploaded"] >= drained["uploaded"] + 2, 15, "the recording continuing")
     st, rec = api(assessor, "GET", f"/api/v1/sessions/{sid}/recording")
     assert st == 200 and rec["gaps"] == [] and rec["chunks"] >= drained["uploaded"], rec
-    print(f"restart: both pages back, video and uploads flowing, after {time.monotonic() - t_kill:.1f} s, {back['uploaded']} chunks uploaded")
+    print(f"restart: both pages back, video and uploads flowing, {time.monotonic() - t_kill:.1f} s after the kill; "
+          f"{back['uploaded']} chunks uploaded")
     end_session(assessor)
     wait_page(candidate, lambda s: s["state"] == "ended" and s["pending"] == 0, 30, "the end")

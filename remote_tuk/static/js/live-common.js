@@ -59,7 +59,7 @@
       try {
         const ack = await rawEmit("join", { session: data.session }, 10000);
         lastJoin = ack;
-        if (!joinedResolve) waitJoined();
+        if (!joinedResolve) { joined = null; waitJoined(); }
         const resolve = joinedResolve;
         joinedResolve = null;
         resolve(ack);
@@ -80,8 +80,8 @@
     doJoin();
   });
   socket.on("disconnect", () => {
-    joined = null;
-    joinedResolve = null;
+    // A join already answered belongs to the lost connection; callers still waiting keep waiting for the next one.
+    if (!joinedResolve) joined = null;
     setServerLink(false);
   });
 
