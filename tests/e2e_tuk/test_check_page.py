@@ -88,6 +88,11 @@ def test_candidate_passes_the_check_assessor_confirms_and_session_goes_live(
         assert cand.is_visible("[data-live-link]")
         status, body = api(cand, "GET", f"/api/v1/sessions/{sid}/tuk/status")
         assert status == 200 and body["state"] == "live" and body["gate"]["open"]
+        # Reopened once live, the page does not run the check again (its media test would replace the live media).
+        open_check(cand, base, sid)
+        assert state(cand)["step"] == "closed" and not cand.is_visible("[data-action=start]")
+        wait_state(cand, lambda s: s.get("gate") == "open", 10, "the gate status after reopening")
+        assert cand.is_visible("[data-live-link]")
         print("screenshots in", tmp_path)
     finally:
         print("\n".join(log))

@@ -592,6 +592,7 @@
       item(devicesList, "info", t("starting"), "");
       checkId = (await postJson(urls.start, {})).check_id;
       root.dataset.checkId = String(checkId);
+      if (isCandidate && data.state === "scheduled") drawState("checking");
       const values = await deviceChecks(fullscreenPromise);
       await postJson(urls.browser, { check_id: checkId, values });
 
@@ -784,13 +785,17 @@
     return strings["missing_" + code] || code;
   }
 
-  function drawStatus(st) {
+  function drawState(state, label) {
     const stateEl = $("[data-tuk-state]");
-    if (stateEl && st.state) {
-      stateEl.className = "badge state-" + st.state;
-      stateEl.textContent = st.state_label || strings["state_" + st.state] || st.state;
-      root.dataset.state = st.state;
-    }
+    data.state = state;
+    root.dataset.state = state;
+    if (!stateEl) return;
+    stateEl.className = "badge state-" + state;
+    stateEl.textContent = label || strings["state_" + state] || state;
+  }
+
+  function drawStatus(st) {
+    if (st.state) drawState(st.state, st.state_label);
     const gate = st.gate || { open: false, missing: [] };
     root.dataset.gate = gate.open ? "open" : "closed";
     const list = $("[data-gate-list]");
@@ -954,7 +959,18 @@
   }
 
   // --- start ------------------------------------------------------------------------------------------------------
-  if (isCandidate) {
+  // Once the session is live (or over) the check is not run again: its media test would replace the live connection.
+  const PAST_CHECK = ["live", "paused", "ended", "decided", "cancelled"];
+  if (PAST_CHECK.includes(data.state)) {
+    root.dataset.step = "closed";
+    $$("[data-step], [data-step-tab]").forEach((el) => { el.hidden = true; });
+    if (overall) overall.hidden = true;
+    const info = document.createElement("p");
+    info.className = "flash flash-info";
+    info.textContent = t("session_started");
+    errorBox.after(info);
+    startPolling();
+  } else if (isCandidate) {
     setupConsent();
     if (data.consent && data.consent.given) {
       root.dataset.consent = "given";
