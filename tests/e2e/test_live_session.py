@@ -57,6 +57,10 @@ def shot(page: Any, name: str) -> None:
     if out:
         Path(out).mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(Path(out) / f"{name}.png"), full_page=True)
+        size = page.viewport_size
+        page.set_viewport_size({"width": 390, "height": 844})  # a phone
+        page.screenshot(path=str(Path(out) / f"{name}-phone.png"), full_page=True)
+        page.set_viewport_size(size)
 
 
 def look(page: Any) -> dict[str, Any]:

@@ -127,10 +127,10 @@
       const y = Math.round((h * i) / 4) + 0.5;
       g.beginPath(); g.moveTo(0, y); g.lineTo(w, y); g.stroke();
     }
-    const floors = { bitrate: 1500000, loss: 5, rtt: 200 };
+    const floors = { bitrate: 100000, loss: 2, rtt: 50 }; // each line scales to its own maximum, at least this
     for (const name of Object.keys(series)) {
       const vals = series[name];
-      const max = Math.max(floors[name], ...vals.filter((x) => x != null));
+      const max = 1.15 * Math.max(floors[name], ...vals.filter((x) => x != null));
       g.strokeStyle = COLORS[name];
       g.lineWidth = 2;
       g.beginPath();
