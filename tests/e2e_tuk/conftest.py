@@ -8,7 +8,6 @@ measurable; a constant tone has no floor to stand above).
 
 from __future__ import annotations
 
-import shutil
 import wave
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -139,7 +138,7 @@ def tuk_server(tmp_path: Path) -> Iterator[Callable[..., TukServer]]:
 
 @pytest.fixture
 def pw(tuk_media: dict[str, Path]) -> Iterator[Any]:
-    require(shutil.which(CHROMIUM) is not None or Path(CHROMIUM).exists(), "Debian Chromium", "apt-get install -y chromium")
+    require(Path(CHROMIUM).exists(), "Debian Chromium", "apt-get install -y chromium")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:

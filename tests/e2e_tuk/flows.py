@@ -1,4 +1,4 @@
-"""What a candidate and an assessor do on the TUK check page, step by step, as a person would (clicks, not API calls)."""
+"""What a candidate and an assessor do on the TUK check page, step by step, as a person would (clicks, not API)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ RESULTS_JS = """() => Array.from(document.querySelectorAll('[data-results-table]
 
 
 def state(page: Any) -> dict[str, str]:
-    return page.evaluate("() => Object.assign({}, document.getElementById('tuk').dataset, {tuk: undefined, i18n: undefined})")
+    return page.evaluate(
+        "() => Object.assign({}, document.getElementById('tuk').dataset, {tuk: undefined, i18n: undefined})"
+    )
 
 
 def wait_state(page: Any, predicate: Any, timeout: float, what: str) -> dict[str, str]:
@@ -23,9 +25,17 @@ def wait_state(page: Any, predicate: Any, timeout: float, what: str) -> dict[str
 def watch_console(page: Any, name: str) -> list[str]:
     """Keep the page's console errors and uncaught exceptions (printed by the tests when something fails)."""
     log: list[str] = []
-    page.on("console", lambda m: log.append(f"{name} console.{m.type}: {m.text}") if m.type in ("error", "warning") else None)
+    def console(m: Any) -> None:
+        if m.type in ("error", "warning"):
+            log.append(f"{name} console.{m.type}: {m.text}")
+
+    def response(r: Any) -> None:
+        if r.status >= 400:
+            log.append(f"{name} HTTP {r.status} {r.request.method} {r.url}")
+
+    page.on("console", console)
     page.on("pageerror", lambda e: log.append(f"{name} pageerror: {e}"))
-    page.on("response", lambda r: log.append(f"{name} HTTP {r.status} {r.request.method} {r.url}") if r.status >= 400 else None)
+    page.on("response", response)
     return log
 
 

@@ -84,8 +84,8 @@ def test_throttled_network_fails_bandwidth(tuk_server: Any, launch: Any) -> None
     throttle(page, 1000)  # 1 Mbps both ways, below the profile's 1500 kbps
     rows, seconds = run_check(page, timeout=240)
     res = by_key(rows)
-    print(f"\nTHROTTLE 1000 kbps: upload {res['upload_bandwidth']['value']}, download {res['download_bandwidth']['value']}"
-          f" (check {seconds:.0f} s)")
+    up, down = res["upload_bandwidth"]["value"], res["download_bandwidth"]["value"]
+    print(f"\nTHROTTLE 1000 kbps: upload {up}, download {down} (check {seconds:.0f} s)")
     _failed_only(rows, "upload_bandwidth", "download_bandwidth")
     for key in ("upload_bandwidth", "download_bandwidth"):
         assert res[key]["threshold"] == "≥ 1500 kbps" and res[key]["source"] == "diukur server"

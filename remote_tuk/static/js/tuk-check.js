@@ -611,6 +611,7 @@
         await sleep(1500);
       }
 
+      $("[data-media-note]").textContent = t("finishing");
       const res = await postJson(urls.finish, { check_id: checkId });
       drawResults(res);
       root.dataset.elapsedMs = String(Math.round(performance.now() - began));
