@@ -72,6 +72,9 @@ def test_candidate_passes_the_check_assessor_confirms_and_session_goes_live(
         assert not cand.is_visible("[data-live-link]")  # no way to the live page while the gate is closed
         send_identity(cand)
         cand.screenshot(path=str(tmp_path / "candidate-identity.png"), full_page=True)
+        # Reopened before the session starts, the page goes on from the still valid results (no second check).
+        open_check(cand, base, sid)
+        wait_state(cand, lambda s: s.get("step") == "results" and s.get("passed") == "1", 10, "resumed results")
         wait_state(cand, lambda s: s.get("gate") == "closed", 10, "the candidate's gate status")
         assert "Menunggu konfirmasi asesor" in cand.text_content("[data-gate-note]")
 

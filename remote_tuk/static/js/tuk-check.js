@@ -204,15 +204,52 @@
     return { width: { ideal: w }, height: { ideal: h }, frameRate: { ideal: 30 } };
   }
 
+  const picked = { videoinput: "", audioinput: "" };
+
   async function openDevices() {
     if (stream && stream.getTracks().every((tr) => tr.readyState === "live")) return stream;
     if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) throw new Error("getUserMedia");
-    stream = await navigator.mediaDevices.getUserMedia({
-      video: isCandidate ? wantedVideo() : false,
-      audio: { echoCancellation: false, noiseSuppression: false, autoGainControl: false },
-    });
+    const video = isCandidate ? wantedVideo() : false;
+    if (video && picked.videoinput) video.deviceId = { exact: picked.videoinput };
+    const audio = { echoCancellation: false, noiseSuppression: false, autoGainControl: false };
+    if (picked.audioinput) audio.deviceId = { exact: picked.audioinput };
+    stream = await navigator.mediaDevices.getUserMedia({ video, audio });
     for (const track of stream.getVideoTracks()) track.contentHint = "detail";
+    await listDevices();
     return stream;
+  }
+
+  // The cameras and microphones the browser offers (labels are known once permission is given): the candidate picks
+  // the physical camera if there are several; a new pick is used from the next run ("Periksa ulang").
+  async function listDevices() {
+    const box = $("[data-device-pick]");
+    if (!box || !navigator.mediaDevices.enumerateDevices) return;
+    let devices = [];
+    try { devices = await navigator.mediaDevices.enumerateDevices(); } catch (e) { return; }
+    let several = false;
+    for (const select of $$("[data-pick]")) {
+      const kind = select.dataset.pick;
+      const track = kind === "videoinput" ? stream.getVideoTracks()[0] : stream.getAudioTracks()[0];
+      const current = (track && track.getSettings && track.getSettings().deviceId) || picked[kind];
+      const options = devices.filter((d) => d.kind === kind && d.deviceId !== "default" && d.deviceId !== "communications");
+      several = several || options.length > 1;
+      select.replaceChildren(...options.map((d, i) => {
+        const o = document.createElement("option");
+        o.value = d.deviceId;
+        o.textContent = d.label || kind + " " + (i + 1);
+        o.selected = d.deviceId === current;
+        return o;
+      }));
+      if (!select.dataset.bound) {
+        select.dataset.bound = "1";
+        select.addEventListener("change", () => {
+          picked[kind] = select.value;
+          if (stream) stream.getTracks().forEach((tr) => tr.stop());
+          stream = null;
+        });
+      }
+    }
+    box.hidden = !several;
   }
 
   // Must be called synchronously from a click: fullscreen needs the user's gesture.
@@ -959,6 +996,19 @@
     });
   }
 
+  // A candidate who comes back (reload, another day) with a check still valid goes on from its results.
+  async function resumeFromStatus() {
+    let st;
+    try { st = await getJson(urls.status); } catch (e) { return; }
+    const missing = (st.gate && st.gate.missing) || [];
+    if (!st.check || running || missing.some((m) => m === "tuk_check_expired" || m === "tuk_check")) return;
+    drawResults({ passed: st.check.passed, valid_until: st.check.valid_until, results: st.check.results });
+    root.dataset.check = "done";
+    show("results");
+    lastStatus = st;
+    startPolling();
+  }
+
   // --- start ------------------------------------------------------------------------------------------------------
   // Once the session is live (or over) the check is not run again: its media test would replace the live connection.
   const PAST_CHECK = ["live", "paused", "ended", "decided", "cancelled"];
@@ -976,6 +1026,7 @@
     if (data.consent && data.consent.given) {
       root.dataset.consent = "given";
       show("devices");
+      resumeFromStatus();
     } else {
       show("consent");
     }
