@@ -96,6 +96,9 @@ def test_candidate_passes_the_check_assessor_confirms_and_session_goes_live(
         assert state(cand)["step"] == "closed" and not cand.is_visible("[data-action=start]")
         wait_state(cand, lambda s: s.get("gate") == "open", 10, "the gate status after reopening")
         assert cand.is_visible("[data-live-link]")
+        with cand.expect_navigation():
+            cand.click("[data-live-link]")
+        cand.wait_for_selector("#live[data-state=live]", state="attached", timeout=15_000)
         print("screenshots in", tmp_path)
     finally:
         print("\n".join(log))
