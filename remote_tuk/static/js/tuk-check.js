@@ -254,7 +254,7 @@
 
   // Must be called synchronously from a click: fullscreen needs the user's gesture.
   function requestFullscreen() {
-    if (!document.fullscreenEnabled) return Promise.resolve(false);
+    if (!document.fullscreenEnabled || !requirements.fullscreen) return Promise.resolve(false);
     if (document.fullscreenElement) return Promise.resolve(true);
     try {
       return document.documentElement.requestFullscreen().then(() => true, () => false);
@@ -394,23 +394,30 @@
     item(devicesList, ext === null ? "info" : cls(!ext), labelOf("single_display"),
       ext === null ? t("not_measured") : yn(!ext), t("by_browser"));
 
-    values.fullscreen = !!(document.fullscreenEnabled && (await fullscreenPromise));
-    item(devicesList, cls(values.fullscreen), labelOf("fullscreen"), yn(values.fullscreen),
-      values.fullscreen ? t("fullscreen_on") : t("fullscreen_off"));
+    if (requirements.fullscreen) {
+      values.fullscreen = !!(document.fullscreenEnabled && (await fullscreenPromise));
+      item(devicesList, cls(values.fullscreen), labelOf("fullscreen"), yn(values.fullscreen),
+        values.fullscreen ? t("fullscreen_on") : t("fullscreen_off"));
+    }
 
     const bat = await battery();
     values.battery = bat;
-    item(devicesList, bat ? (bat.charging || bat.level >= 0.5 ? "ok" : "bad") : "info", labelOf("battery"),
+    const batMin = requirements.battery && requirements.battery.min != null ? requirements.battery.min / 100 : 0;
+    item(devicesList, bat ? (bat.charging || bat.level >= batMin ? "ok" : "bad") : "info", labelOf("battery"),
       bat ? Math.round(bat.level * 100) + "%" + (bat.charging ? " ⚡" : "") : t("not_measured"), t("by_browser"));
 
-    const level = await measureMicrophone(3);
-    if (level !== null) values.microphone_level = level;
+    // The microphone and the speaker need the candidate's attention: only when the LSP's profile asks for them.
     const req = requirements.microphone_level;
-    item(devicesList, level !== null && (!req || req.min == null || level >= req.min) ? "ok" : "bad",
-      labelOf("microphone_level"), level === null ? t("not_measured") : level + " dB", t("by_browser"));
-
-    values.speaker_check = await speakerCheck();
-    item(devicesList, cls(values.speaker_check), labelOf("speaker_check"), yn(values.speaker_check), t("by_browser"));
+    if (req) {
+      const level = await measureMicrophone(3);
+      if (level !== null) values.microphone_level = level;
+      item(devicesList, level !== null && (req.min == null || level >= req.min) ? "ok" : "bad",
+        labelOf("microphone_level"), level === null ? t("not_measured") : level + " dB", t("by_browser"));
+    }
+    if (requirements.speaker_check) {
+      values.speaker_check = await speakerCheck();
+      item(devicesList, cls(values.speaker_check), labelOf("speaker_check"), yn(values.speaker_check), t("by_browser"));
+    }
     return values;
   }
 
