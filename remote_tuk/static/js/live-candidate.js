@@ -148,6 +148,7 @@
       stopRecorder();
       if (conn) conn.stop();
       L.setMediaState("waiting");
+      showNote(t("media_closed"));
     }
   }
 
