@@ -627,6 +627,8 @@
     if (running) return;
     running = true;
     root.dataset.check = "running";
+    delete root.dataset.media;
+    delete root.dataset.passed;
     const buttons = $$("[data-action=start], [data-action=recheck], [data-action=to-identity]");
     buttons.forEach((b) => { b.disabled = true; });
     showError("");
@@ -655,7 +657,7 @@
         await sleep(1500);
       }
 
-      $("[data-media-note]").textContent = t("finishing");
+      if (root.dataset.media === "measured") $("[data-media-note]").textContent = t("finishing");
       const res = await postJson(urls.finish, { check_id: checkId });
       drawResults(res);
       root.dataset.elapsedMs = String(Math.round(performance.now() - began));
