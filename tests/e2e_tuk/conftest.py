@@ -84,9 +84,7 @@ def tuk_media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 class TukServer(Server):
-    """The e2e server with the test cast but nothing of the gate recorded; optionally a default profile of its own."""
-
-    profile_changes: dict[str, dict[str, Any]] | None = None
+    """The e2e server with the test cast but nothing of the gate recorded (tests/e2e's server satisfies it)."""
 
     def prepare(self) -> None:
         from remote_tuk.migrate import upgrade
@@ -95,37 +93,14 @@ class TukServer(Server):
         self.var_dir.mkdir(parents=True, exist_ok=True)
         upgrade(self.db_url)
         self.cast = seed_cast(self.db_url)
-        if self.profile_changes:
-            set_default_profile(self.db_url, self.profile_changes)
-
-
-def set_default_profile(url: str, changes: dict[str, dict[str, Any]]) -> None:
-    """Store the product's profile with *changes* per requirement as the LSP's default (as the admin page does)."""
-    from sqlalchemy import create_engine
-    from sqlalchemy.orm import Session
-
-    from config import DEFAULT_TUK_PROFILE, TukRequirementProfile
-    from remote_tuk.tuk.models import RequirementProfileRecord
-
-    data = DEFAULT_TUK_PROFILE.model_dump()
-    data["name"] = "Profil uji e2e"
-    for req in data["requirements"]:
-        req.update(changes.get(req["key"], {}))
-    profile = TukRequirementProfile.model_validate(data)
-    engine = create_engine(url)
-    with Session(engine) as s:
-        s.add(RequirementProfileRecord(name=profile.name, data=profile.model_dump(), is_default=True))
-        s.commit()
-    engine.dispose()
 
 
 @pytest.fixture
 def tuk_server(tmp_path: Path) -> Iterator[Callable[..., TukServer]]:
     servers: list[TukServer] = []
 
-    def make(profile: dict[str, dict[str, Any]] | None = None) -> TukServer:
+    def make() -> TukServer:
         server = TukServer(tmp_path / f"server{len(servers)}")
-        server.profile_changes = profile
         server.tmp.mkdir(parents=True)
         servers.append(server)
         server.prepare()

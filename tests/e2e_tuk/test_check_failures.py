@@ -1,6 +1,6 @@
 """Issue 5: forced failures give the right message on the candidate's page (and the assessor can override one with a
-reason): a profile demanding 1080p against the 640x480 fake camera, a throttled network, a camera showing no face.
-Also: declining consent ends the flow politely with nothing recorded."""
+reason): a profile demanding 1080p (set on the LSP admin's profile page) against the 640x480 fake camera, a throttled
+network, a camera showing no face. Also: declining consent ends the flow politely with nothing recorded."""
 
 from __future__ import annotations
 
@@ -21,8 +21,8 @@ HINTS = {  # remote_tuk/tuk/texts.py: how to fix, shown next to a failed require
 }
 
 
-def _candidate(tuk_server: Any, launch: Any, camera: str = "face", profile: Any = None) -> tuple[Any, Any, Any]:
-    server = tuk_server(profile=profile)
+def _candidate(tuk_server: Any, launch: Any, camera: str = "face") -> tuple[Any, Any, Any]:
+    server = tuk_server()
     page = launch(camera).new_context().new_page()
     page.tuk_log = watch_console(page, "candidate")
     sign_in(page, server.url(), "asesi_a")
@@ -44,8 +44,31 @@ def _banner_failed(page: Any) -> None:
     assert "belum terpenuhi" in page.text_content("[data-results-banner]")
 
 
+def _admin_sets_1080p_default(browser: Any, server: Any) -> None:
+    """The LSP admin's profile page: a new default profile demanding a 1920x1080 camera."""
+    admin = browser.new_context().new_page()
+    sign_in(admin, server.url(), "admin", server.cast.totp["admin"])
+    admin.goto(f"{server.url()}/admin/profil-tuk/baru")
+    admin.fill("input[name=name]", "Profil kamera 1080p")
+    admin.check("input[name=is_default]")
+    admin.fill('input[name="camera_resolution.min"]', "1920")
+    admin.fill('input[name="camera_resolution.min_height"]', "1080")
+    with admin.expect_navigation():
+        admin.click("form.card button.primary")
+    assert admin.url.rstrip("/").endswith("/admin/profil-tuk"), admin.content()[:2000]
+    admin.context.close()
+
+
 def test_profile_demanding_1080p_fails_the_640x480_camera_and_assessor_overrides(tuk_server: Any, launch: Any) -> None:
-    server, page, sid = _candidate(tuk_server, launch, profile={"camera_resolution": {"min": 1920, "min_height": 1080}})
+    server = tuk_server()
+    sid = server.cast.session_a
+    browser = launch("face")
+    _admin_sets_1080p_default(browser, server)
+    page = browser.new_context().new_page()
+    sign_in(page, server.url(), "asesi_a")
+    open_check(page, server.url(), sid)
+    assert "Profil kamera 1080p" in page.text_content(".tuk-head")
+    give_consent(page)
     rows, _ = run_check(page)
     _failed_only(rows, "camera_resolution")
     res = by_key(rows)["camera_resolution"]
