@@ -26,7 +26,7 @@ from remote_tuk.validation import parse
 S = SessionState
 #: States in which media may flow (the TUK check uses it before the session goes live).
 MEDIA_STATES = (S.CHECKING, S.READY, S.LIVE, S.PAUSED)
-_ACTIONS = {"pause": S.PAUSED, "resume": S.LIVE, "end": S.ENDED}
+_ACTIONS = {"start": S.LIVE, "pause": S.PAUSED, "resume": S.LIVE, "end": S.ENDED}
 
 
 def _refuse(err: DomainError) -> dict[str, Any]:
@@ -111,6 +111,8 @@ class LiveNamespace(Namespace):
             "label": session.state_label,
             "clock": services.clock(db.session, session),
             "chat": services.recent_chat(db.session, session),
+            # the candidate's recorder continues its numbering after a page reload
+            "next_seq": services.next_chunk_seq(db.session, session) if part.role == "candidate" else None,
         }
 
     def _media_session(self, user: User, payload: dict[str, Any]) -> tuple[OfferIn, AssessmentSession, Any]:

@@ -129,7 +129,13 @@ class MediaHub:
             if event.type in _PAGE_EVENTS:
                 self.socketio.emit(
                     "peer",
-                    {"type": event.type, "peer": event.peer_id, "data": _jsonable(data), "clock": clock},
+                    {
+                        "type": event.type,
+                        "role": data.get("role") or ("candidate" if event.peer_id == "candidate" else None),
+                        "peer": event.peer_id,
+                        "data": _jsonable(data),
+                        "clock": clock,
+                    },
                     to=room_of(event.session_id),
                     namespace=NAMESPACE,
                 )

@@ -25,7 +25,7 @@ class ChatIn(SessionIn):
 
 
 class ControlIn(SessionIn):
-    action: Literal["pause", "resume", "end"]
+    action: Literal["start", "pause", "resume", "end"]
 
 
 class MarkIn(BaseModel):

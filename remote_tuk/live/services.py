@@ -317,6 +317,12 @@ def accept_chunk(
     return ChunkResult(n, receipt.log_index, duplicate=False, gap_from=gap_from)
 
 
+def next_chunk_seq(db: Session, session: AssessmentSession) -> int:
+    """The sequence number the candidate's recorder should use next (it survives a page reload this way)."""
+    last = db.scalar(select(func.max(RecordingChunk.seq)).where(RecordingChunk.session_id == session.id))
+    return 0 if last is None else last + 1
+
+
 def recording_status(db: Session, session: AssessmentSession) -> dict[str, Any]:
     rows = list(
         db.scalars(select(RecordingChunk).where(RecordingChunk.session_id == session.id).order_by(RecordingChunk.seq))
@@ -351,10 +357,15 @@ def _finalize(db: Session, store: Any, session: AssessmentSession) -> SessionRec
     )
     if not rows:
         return None
-    joined = io.BytesIO()
+    # A chunk that starts with an EBML header begins a new WebM stream (the page was reloaded and its recorder
+    # started again): each such run is remuxed on its own and appended after the previous one on one timeline.
+    runs: list[io.BytesIO] = []
     for r in rows:
-        store.read(r.object_key, SYSTEM, out=joined)
-    data, duration = remux_webm(joined.getvalue())
+        chunk = store.read(r.object_key, SYSTEM)
+        if not runs or chunk.startswith(EBML_MAGIC):
+            runs.append(io.BytesIO())
+        runs[-1].write(chunk)
+    data, duration = remux_webm([run.getvalue() for run in runs])
     seqs = [r.seq for r in rows]
     gaps = len(set(range(seqs[-1] + 1)) - set(seqs))
     receipt = store.append(
@@ -366,6 +377,7 @@ def _finalize(db: Session, store: Any, session: AssessmentSession) -> SessionRec
             "gaps": gaps,
             "duration_ms": int(duration * 1000),
             "source_log_indexes": [r.log_index for r in rows],
+            "recorder_runs": len(runs),
             "container": "webm",
         },
         actor=SYSTEM,
@@ -385,28 +397,41 @@ def _finalize(db: Session, store: Any, session: AssessmentSession) -> SessionRec
     return rec
 
 
-def remux_webm(data: bytes) -> tuple[bytes, float]:
-    """Copy the streams of a concatenated MediaRecorder WebM into a new WebM (no re-encode): duration and cues."""
+EBML_MAGIC = b"\x1a\x45\xdf\xa3"
+
+
+def remux_webm(runs: list[bytes]) -> tuple[bytes, float]:
+    """Copy the packets of one or more MediaRecorder WebM streams into one WebM (no re-encode), each run placed after
+    the previous one, so the result has a duration and cues and plays from start to end. Returns (bytes, seconds)."""
     import av  # PyAV ships with aiortc; imported here so the web app starts without it
 
-    src = av.open(io.BytesIO(data), format="webm")
     out_buf = io.BytesIO()
     dst = av.open(out_buf, mode="w", format="webm")
-    mapping = {}
-    for stream in src.streams:
-        if stream.type in ("video", "audio"):
-            mapping[stream.index] = dst.add_stream_from_template(stream)
-    last = 0.0
-    for packet in src.demux(*[s for s in src.streams if s.index in mapping]):
-        if packet.dts is None or packet.size == 0:
-            continue
-        if packet.pts is not None and packet.time_base is not None:
-            last = max(last, float((packet.pts + (packet.duration or 0)) * packet.time_base))
-        packet.stream = mapping[packet.stream.index]
-        dst.mux(packet)
+    outputs: dict[str, Any] = {}
+    offset = 0.0  # seconds: where the current run starts on the joined timeline
+    for data in runs:
+        src = av.open(io.BytesIO(data), format="webm")
+        try:
+            wanted = [st for st in src.streams if st.type in ("video", "audio")]
+            for st in wanted:
+                if st.type not in outputs:
+                    outputs[st.type] = dst.add_stream_from_template(st)
+            run_end = 0.0
+            for packet in src.demux(*wanted):
+                if packet.dts is None or packet.size == 0 or packet.time_base is None:
+                    continue
+                tb = packet.time_base
+                shift = round(offset / tb)
+                packet.pts = (packet.pts if packet.pts is not None else packet.dts) + shift
+                packet.dts += shift
+                run_end = max(run_end, float((packet.pts + (packet.duration or 0)) * tb) - offset)
+                packet.stream = outputs[packet.stream.type]
+                dst.mux(packet)
+        finally:
+            src.close()
+        offset += run_end
     dst.close()
-    src.close()
-    return out_buf.getvalue(), last
+    return out_buf.getvalue(), offset
 
 
 # --- KUK marks and decisions --------------------------------------------------------------------------------------

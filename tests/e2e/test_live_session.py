@@ -396,8 +396,6 @@ def test_server_killed_and_restarted_pages_rejoin(make_server: Any, browser: Any
 # --- 4. the candidate reloads the page mid-session --------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="server: remux_webm fails (EINVAL) on chunks from a second MediaRecorder "
-                                       "(new WebM header, timestamps from 0); no joined recording (see the report)")
 def test_candidate_reloads_page_recording_continues(make_server: Any, browser: Any) -> None:
     server: Server = make_server()
     cast, base = server.cast, server.url()

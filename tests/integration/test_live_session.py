@@ -279,3 +279,16 @@ def _wait(predicate, timeout: float) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("timed out")
         time.sleep(0.1)
+
+
+def test_recording_runs_are_joined_on_one_timeline():
+    """A reloaded page starts a new MediaRecorder (a new WebM stream with timestamps from 0): the runs are joined one
+    after the other and the result plays for their summed length."""
+    from remote_tuk.live.services import remux_webm
+
+    first, second = _webm(seconds=3.0), _webm(seconds=2.0)
+    data, duration = remux_webm([first, second])
+    assert 4.6 <= duration <= 5.4
+    assert _duration(data) >= 0.9 * (_duration(first) + _duration(second))
+    with pytest.raises(av.error.InvalidDataError):
+        remux_webm([b"\x1a\x45\xdf\xa3 not a real webm"])
