@@ -100,5 +100,6 @@ def test_candidate_passes_the_check_assessor_confirms_and_session_goes_live(
             cand.click("[data-live-link]")
         cand.wait_for_selector("#live[data-state=live]", state="attached", timeout=15_000)
         print("screenshots in", tmp_path)
+        assert not [line for line in log if "pageerror" in line], log  # no uncaught error in either page
     finally:
         print("\n".join(log))
