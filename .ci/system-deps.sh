@@ -7,6 +7,7 @@ declare -A want=(
   [dot]=graphviz
   [pdftotext]=poppler-utils
   [chromium]=chromium
+  [ip]=iproute2
 )
 missing=()
 for cmd in "${!want[@]}"; do
