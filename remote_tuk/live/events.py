@@ -117,9 +117,12 @@ class LiveNamespace(Namespace):
 
     def _media_session(self, user: User, payload: dict[str, Any]) -> tuple[OfferIn, AssessmentSession, Any]:
         data, session = self._session(user, payload, OfferIn)
-        if session.state not in MEDIA_STATES:
+        part = services.participant(user, session)
+        # an assessor may test their own connection before the candidate has started the check
+        allowed = (*MEDIA_STATES, S.SCHEDULED) if part.role == "assessor" else MEDIA_STATES
+        if session.state not in allowed:
             raise services.InvalidState(f"Media tidak dapat dihubungkan saat sesi berstatus '{session.state_label}'.")
-        return data, session, services.participant(user, session)
+        return data, session, part
 
     @_guard
     def on_offer(self, user: User, payload: dict[str, Any]) -> dict[str, Any]:

@@ -29,6 +29,7 @@ bp = Blueprint("tuk", __name__)
 UPLOAD_BYTES = 2_000_000
 DOWNLOAD_BYTES = 4_000_000
 MEDIA_SECONDS = 8
+PROBES = 6
 MAX_UPLOAD = 16 * 1024 * 1024
 
 
@@ -182,17 +183,16 @@ def upload(public_id: str) -> Any:
     session = _session(public_id)
     check = services.get_check(db.session, session, current(), request.args.get("check"))
     stream = request.stream
-    total, started = 0, None
+    total = 0
+    started = time.perf_counter()  # from the first read: the first block's transfer time counts too
     while True:
         chunk = stream.read(64 * 1024)
         if not chunk:
             break
-        if started is None:
-            started = time.perf_counter()
         total += len(chunk)
         if total > MAX_UPLOAD:
             raise ValidationFailed("Data uji terlalu besar.")
-    if total < 100_000 or started is None:
+    if total < 100_000:
         raise ValidationFailed("Data uji unggah terlalu kecil (minimal 100 kB).")
     kbps = services.record_upload(db.session, check, total, time.perf_counter() - started)
     return jsonify({"upload_kbps": round(kbps, 1), "bytes": total})
@@ -240,7 +240,7 @@ def media_result(public_id: str) -> Any:
     if joined_sockets().get(data.socket_id) != (session.public_id, user.id):
         raise ValidationFailed("Soket ini bukan milik Anda pada sesi ini.", details={"socket_id": "tidak dikenal"})
     rtts = []
-    for i in range(6):
+    for i in range(PROBES):
         t0 = time.perf_counter()
         try:
             socketio.call("probe", {"n": i}, to=data.socket_id, namespace=NAMESPACE, timeout=3)
@@ -249,14 +249,24 @@ def media_result(public_id: str) -> Any:
         else:
             rtts.append((time.perf_counter() - t0) * 1000)
     stats = media.stats(session.public_id)
-    frames = media.take_frames(session.public_id)
+    part = live.participant(user, session)
+    frames = media.take_frames(session.public_id) if part.role == "candidate" else []
     camera = None
     if frames:
         from proctor.analysis import measure_camera_frames
 
         camera = measure_camera_frames([f.i420 for f in frames], [f.media_s for f in frames], fmt="yuv420p")
-    values = services.record_media(db.session, check, stats=stats, camera=camera, rtts_ms=rtts)
-    media.watch(session.public_id)  # a re-measure keeps collecting
+    values = services.record_media(
+        db.session,
+        check,
+        stats=stats,
+        camera=camera,
+        rtts_ms=rtts,
+        viewer_id=None if part.role == "candidate" else part.peer_id,
+        probes_sent=PROBES,
+    )
+    if part.role == "candidate":
+        media.watch(session.public_id)  # a re-measure keeps collecting
     return jsonify({"values": values, "frames": len(frames), "probes": len(rtts)})
 
 
@@ -299,6 +309,20 @@ def confirm(public_id: str) -> Any:
     return jsonify({"ok": True}), 201
 
 
+@bp.get("/api/v1/sessions/<public_id>/identity/ktp.jpg")
+@roles_required(Role.ASSESSOR, Role.LSP_ADMIN, Role.AUDITOR, Role.CANDIDATE)
+def ktp_image(public_id: str) -> Any:
+    """The KTP snapshot, decrypted from the evidence store (every read is logged there)."""
+    user = current()
+    session = _session(public_id)
+    ident = services.identity(db.session, session)
+    db.session.commit()
+    if ident.ktp_object is None:
+        raise ValidationFailed("Belum ada foto KTP.")
+    data = evidence.store.read(ident.ktp_object, live.actor(user))
+    return Response(data, mimetype="image/jpeg", headers={"Cache-Control": "no-store"})
+
+
 @bp.post("/api/v1/sessions/<public_id>/tuk/override")
 @signed_in
 def override(public_id: str) -> Any:
@@ -335,6 +359,7 @@ def _status(session: Any) -> dict[str, Any]:
         "assessor_check": None if own is None else {"passed": own.passed, "results": own.results},
         "identity": {
             "ktp": ident.ktp_object is not None,
+            "ktp_url": url_for("tuk.ktp_image", public_id=session.public_id) if ident.ktp_object else None,
             "room": ident.room_object is not None,
             "id_confirmed": ident.id_confirmed_at is not None,
             "room_confirmed": ident.room_confirmed_at is not None,

@@ -62,8 +62,8 @@ BROWSER_KEYS = frozenset(
     }
 )
 VIRTUAL_CAMERA = re.compile(
-    r"virtual|obs|manycam|snap ?camera|xsplit|droidcam|epoccam|iriun|ndi|camtwist|splitcam|youcam|e2esoft|"
-    r"fake|dummy|v4l2loopback",
+    r"\b(virtual|obs|manycam|snap ?camera|xsplit|droidcam|epoccam|iriun|ndi|camtwist|splitcam|youcam|e2esoft|"
+    r"fake|dummy|v4l2loopback)\b",
     re.IGNORECASE,
 )
 
@@ -291,10 +291,36 @@ def record_download(db: Session, check: TukCheck, nbytes: int, elapsed_ms: float
 
 
 def record_media(
-    db: Session, check: TukCheck, *, stats: dict[str, Any] | None, camera: Any | None, rtts_ms: list[float]
+    db: Session,
+    check: TukCheck,
+    *,
+    stats: dict[str, Any] | None,
+    camera: Any | None,
+    rtts_ms: list[float],
+    viewer_id: str | None = None,
+    probes_sent: int = 0,
 ) -> dict[str, Any]:
-    """What the server saw of the candidate's media: engine statistics, analysed frames, socket round trips."""
+    """What the server saw: engine statistics, analysed frames, socket round trips. The candidate's check reads the
+    candidate's incoming media; an assessor's own check (*viewer_id*) reads what the server sends to that assessor."""
     out: dict[str, Any] = {}
+    if viewer_id is not None:
+        viewer = ((stats or {}).get("viewers") or {}).get(viewer_id) or {}
+        sent = viewer.get("video") or {}
+        if sent.get("fraction_lost") is not None:
+            out["packet_loss"] = round(100 * float(sent["fraction_lost"]), 2)
+        elif probes_sent:
+            # no candidate video to this assessor yet: the lost share of the server's probes
+            out["packet_loss"] = round(100 * (probes_sent - len(rtts_ms)) / probes_sent, 2)
+        if sent.get("rtt_s") is not None and not rtts_ms:
+            out["round_trip_time"] = round(1000 * float(sent["rtt_s"]), 1)
+        if rtts_ms:
+            out["round_trip_time"] = round(statistics.median(rtts_ms), 1)
+            if len(rtts_ms) > 1:
+                out["jitter"] = round(statistics.pstdev(rtts_ms), 1)
+        for key, value in out.items():
+            _measure(check, key, value, "server")
+        db.commit()
+        return out
     cand = (stats or {}).get("candidate") or {}
     video = cand.get("video") or {}
     if video.get("fps") is not None:
