@@ -52,6 +52,11 @@ def index() -> Any:
     return redirect(url_for("accounts.login"))
 
 
+@bp.get("/favicon.ico")
+def favicon() -> Any:
+    return redirect(url_for("static", filename="favicon.svg"), code=301)
+
+
 @bp.route("/masuk", methods=["GET", "POST"])
 @limiter.limit(_login_limit, methods=["POST"])
 def login() -> Any:
