@@ -144,3 +144,24 @@ def test_api_transition_cross_user_refused(login_as, cast):
     )
     assert ok.status_code == 200
     assert ok.get_json()["state"] == "checking"
+
+
+def test_admin_changes_a_role_and_it_is_audited(app, login_as, cast):
+    from sqlalchemy import select
+
+    from remote_tuk.accounts.models import Role, User
+    from remote_tuk.audit.models import AuditEvent
+    from remote_tuk.extensions import db
+
+    admin = login_as("admin")
+    token = csrf_token(admin, "/admin/pengguna")
+    uid = cast.users["auditor_b"]
+    # an auditor without a MET number cannot become an assessor
+    assert admin.post(f"/admin/pengguna/{uid}/peran", data={"csrf_token": token, "role": "asesor"}).status_code == 422
+    assert admin.post(f"/admin/pengguna/{uid}/peran", data={"csrf_token": token, "role": "x"}).status_code == 422
+    assert (
+        admin.post(f"/admin/pengguna/{uid}/peran", data={"csrf_token": token, "role": "lsp_admin"}).status_code == 302
+    )
+    with app.app_context():
+        assert db.session.get(User, uid).role is Role.LSP_ADMIN
+        assert db.session.scalar(select(AuditEvent).where(AuditEvent.kind == "role_changed")) is not None
