@@ -202,7 +202,7 @@
 
   function timeOf(iso) {
     const d = iso ? new Date(iso) : new Date();
-    return isNaN(d) ? "" : d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    return isNaN(d) ? "" : d.toLocaleTimeString(document.documentElement.lang === "en" ? "en-GB" : "id-ID", { hour: "2-digit", minute: "2-digit", hour12: false });
   }
 
   function addChat(m) {
