@@ -117,6 +117,30 @@ def event_name(e: dict[str, Any]) -> str:
     return str((e.get("metadata") or {}).get("event", ""))
 
 
+def ready_pair(
+    browser: Any,
+    sid: str,
+    *,
+    assessor: tuple[str, str, str],
+    candidate: tuple[str, str],
+    open_pages: bool = True,
+    candidate_browser: Any = None,
+) -> tuple[Any, Any]:
+    """The assessor (base, username, TOTP secret) signs in and readies the session; the candidate (base, username)
+    signs in, in *candidate_browser* if given; both open the live page. Returns (assessor page, candidate page)."""
+    a_base, a_user, a_totp = assessor
+    c_base, c_user = candidate
+    asse = browser.new_context().new_page()
+    sign_in(asse, a_base, a_user, a_totp)
+    move(asse, sid, "checking", "ready")
+    cand = (candidate_browser or browser).new_context().new_page()
+    sign_in(cand, c_base, c_user)
+    if open_pages:
+        open_live(cand, c_base, sid)
+        open_live(asse, a_base, sid)
+    return asse, cand
+
+
 # --- 1. the whole session -----------------------------------------------------------------------------------------
 
 
@@ -125,11 +149,13 @@ def test_live_session_end_to_end(make_server: Any, browser: Any, tmp_path: Path)
     cast, base = server.cast, server.url()
     sid = cast.session_a
     try:
-        assessor = browser.new_context().new_page()
-        sign_in(assessor, base, "asesor_a", cast.totp["asesor_a"])
-        move(assessor, sid, "checking", "ready")
-        candidate = browser.new_context().new_page()
-        sign_in(candidate, base, "asesi_a")
+        assessor, candidate = ready_pair(
+            browser,
+            sid,
+            assessor=(base, "asesor_a", cast.totp["asesor_a"]),
+            candidate=(base, "asesi_a"),
+            open_pages=False,
+        )
 
         # Both join; the media connects while the session is ready.
         open_live(candidate, base, sid)
@@ -263,8 +289,14 @@ def test_live_session_end_to_end(make_server: Any, browser: Any, tmp_path: Path)
     assert duration >= 0.9 * live_s, (duration, live_s)
     assert sizes == {(640, 480)}
     types = {e.get("type") for e in entries}
-    assert {"recording.browser_chunk", "recording.browser_full", "assessment.kuk_mark",
-            "assessment.unit_decision", "session.event", "session.chat"} <= types, types
+    assert {
+        "recording.browser_chunk",
+        "recording.browser_full",
+        "assessment.kuk_mark",
+        "assessment.unit_decision",
+        "session.event",
+        "session.chat",
+    } <= types, types
     names = {event_name(e) for e in entries if e.get("type") == "session.event"}
     assert {"state.live", "state.paused", "state.ended"} <= names, names
     report = verify_bundle(bundle, key)
@@ -274,10 +306,14 @@ def test_live_session_end_to_end(make_server: Any, browser: Any, tmp_path: Path)
 # --- 2. the candidate's network is cut for 12 s ---------------------------------------------------------------------
 
 
-def test_candidate_network_cut_and_back(make_server: Any, browser: Any, playwright_instance: Any,
-                                        fake_devices: tuple[Path, Path], tmp_path: Path) -> None:
-    require(netns_available(), "network namespaces (root and iproute2)",
-            "run as root with iproute2 installed: the candidate's browser runs in its own network namespace")
+def test_candidate_network_cut_and_back(
+    make_server: Any, browser: Any, playwright_instance: Any, fake_devices: tuple[Path, Path], tmp_path: Path
+) -> None:
+    require(
+        netns_available(),
+        "network namespaces (root and iproute2)",
+        "run as root with iproute2 installed: the candidate's browser runs in its own network namespace",
+    )
     with NetNs(tmp_path) as ns:
         # Not loopback-only: the server must gather the veth address the namespaced browser reaches.
         server: Server = make_server(host="0.0.0.0", loopback_ice=False)
@@ -289,13 +325,13 @@ def test_candidate_network_cut_and_back(make_server: Any, browser: Any, playwrig
             args=[*chromium_args(*fake_devices), f"--unsafely-treat-insecure-origin-as-secure={c_base}"],
         )
         try:
-            assessor = browser.new_context().new_page()
-            sign_in(assessor, server.url(), "asesor_b", cast.totp["asesor_b"])
-            move(assessor, sid, "checking", "ready")
-            candidate = c_browser.new_context().new_page()
-            sign_in(candidate, c_base, "asesi_b")
-            open_live(candidate, c_base, sid)
-            open_live(assessor, server.url(), sid)
+            assessor, candidate = ready_pair(
+                browser,
+                sid,
+                assessor=(server.url(), "asesor_b", cast.totp["asesor_b"]),
+                candidate=(c_base, "asesi_b"),
+                candidate_browser=c_browser,
+            )
             wait_page(candidate, lambda s: s["pc"] == "connected", 30, "the candidate's connection")
             wait_page(assessor, lambda s: s["pc"] == "connected", 30, "the assessor's connection")
             assessor.click("[data-action=start]")
@@ -316,20 +352,32 @@ def test_candidate_network_cut_and_back(make_server: Any, browser: Any, playwrig
 
             # Back: the page reconnects on its own, the queue drains, the assessor sees video again.
             t_restore = time.monotonic()
-            back = wait_page(candidate, lambda s: s["pc"] == "connected" and s["media"] == "connected", 45,
-                             "the candidate's page reconnecting")
+            back = wait_page(
+                candidate,
+                lambda s: s["pc"] == "connected" and s["media"] == "connected",
+                45,
+                "the candidate's page reconnecting",
+            )
             reconnect_s = time.monotonic() - t_restore
             assert "Koneksi pulih kembali" in back["banner"], back
             wait_page(assessor, lambda s: frames(s) > frozen + 60, 30, "video at the assessor after the cut")
             drained = wait_page(candidate, lambda s: s["pending"] == 0, 30, "the upload queue draining")
-            wait_page(candidate, lambda s: s["uploaded"] >= drained["uploaded"] + 2, 15,
-                      "the recording continuing after the cut")
+            wait_page(
+                candidate,
+                lambda s: s["uploaded"] >= drained["uploaded"] + 2,
+                15,
+                "the recording continuing after the cut",
+            )
 
             clock = assessor.evaluate("Live.emit('stats', {}).then((a) => a.clock)")
             assert clock["downtime_s"] >= 10, clock
             end_session(assessor)
-            wait_page(candidate, lambda s: s["state"] == "ended" and s["pending"] == 0 and s["recorder"] == "inactive",
-                      30, "the end, every chunk uploaded")
+            wait_page(
+                candidate,
+                lambda s: s["state"] == "ended" and s["pending"] == 0 and s["recorder"] == "inactive",
+                30,
+                "the end, every chunk uploaded",
+            )
             final = look(candidate)
             st, rec = api(assessor, "GET", f"/api/v1/sessions/{sid}/recording")
             assert st == 200 and rec["gaps"] == [] and rec["chunks"] == final["uploaded"] > before["uploaded"], rec
@@ -346,9 +394,11 @@ def test_candidate_network_cut_and_back(make_server: Any, browser: Any, playwrig
         assert any(event_name(e) == "media.stalled" for e in events), [event_name(e) for e in events]
         assert resumed, [event_name(e) for e in events]
         body = json.loads(store.read(resumed[-1]["object"]["key"], ("auditor", "e2e")))
-    print(f"cut 12 s: reconnected {reconnect_s:.1f} s after the network came back; downtime logged "
-          f"{body['data']['downtime_s']:.1f} s; {final['uploaded']} chunks, {before['uploaded']} before the cut, "
-          f"{during['pending']} queued during it")
+    print(
+        f"cut 12 s: reconnected {reconnect_s:.1f} s after the network came back; downtime logged "
+        f"{body['data']['downtime_s']:.1f} s; {final['uploaded']} chunks, {before['uploaded']} before the cut, "
+        f"{during['pending']} queued during it"
+    )
     assert body["data"]["downtime_s"] >= 10, body
 
 
@@ -359,13 +409,9 @@ def test_server_killed_and_restarted_pages_rejoin(make_server: Any, browser: Any
     server: Server = make_server()
     cast, base = server.cast, server.url()
     sid = cast.session_a
-    assessor = browser.new_context().new_page()
-    sign_in(assessor, base, "asesor_a", cast.totp["asesor_a"])
-    move(assessor, sid, "checking", "ready")
-    candidate = browser.new_context().new_page()
-    sign_in(candidate, base, "asesi_a")
-    open_live(candidate, base, sid)
-    open_live(assessor, base, sid)
+    assessor, candidate = ready_pair(
+        browser, sid, assessor=(base, "asesor_a", cast.totp["asesor_a"]), candidate=(base, "asesi_a")
+    )
     wait_page(assessor, lambda s: s["pc"] == "connected", 30, "the assessor's connection")
     assessor.click("[data-action=start]")
     wait_page(assessor, lambda s: frames(s) > 30, 30, "decoded video at the assessor")
@@ -378,17 +424,27 @@ def test_server_killed_and_restarted_pages_rejoin(make_server: Any, browser: Any
     server.start()  # same port, database, var directory and secret key
 
     # Both pages rejoin the same session on their own; video flows again and the recording continues.
-    back = wait_page(candidate, lambda s: s["pc"] == "connected" and s["media"] == "connected", 60,
-                     "the candidate's page rejoining after the restart")
+    back = wait_page(
+        candidate,
+        lambda s: s["pc"] == "connected" and s["media"] == "connected",
+        60,
+        "the candidate's page rejoining after the restart",
+    )
     before = frames(look(assessor))
-    wait_page(assessor, lambda s: s["pc"] == "connected" and frames(s) > before + 60, 60,
-              "video at the assessor after the restart")
+    wait_page(
+        assessor,
+        lambda s: s["pc"] == "connected" and frames(s) > before + 60,
+        60,
+        "video at the assessor after the restart",
+    )
     drained = wait_page(candidate, lambda s: s["pending"] == 0, 30, "the upload queue draining")
     wait_page(candidate, lambda s: s["uploaded"] >= drained["uploaded"] + 2, 15, "the recording continuing")
     st, rec = api(assessor, "GET", f"/api/v1/sessions/{sid}/recording")
     assert st == 200 and rec["gaps"] == [] and rec["chunks"] >= drained["uploaded"], rec
-    print(f"restart: both pages back, video and uploads flowing, {time.monotonic() - t_kill:.1f} s after the kill; "
-          f"{back['uploaded']} chunks uploaded")
+    print(
+        f"restart: both pages back, video and uploads flowing, {time.monotonic() - t_kill:.1f} s after the kill; "
+        f"{back['uploaded']} chunks uploaded"
+    )
     end_session(assessor)
     wait_page(candidate, lambda s: s["state"] == "ended" and s["pending"] == 0, 30, "the end")
 
@@ -401,13 +457,9 @@ def test_candidate_reloads_page_recording_continues(make_server: Any, browser: A
     cast, base = server.cast, server.url()
     sid = cast.session_a
     try:
-        assessor = browser.new_context().new_page()
-        sign_in(assessor, base, "asesor_a", cast.totp["asesor_a"])
-        move(assessor, sid, "checking", "ready")
-        candidate = browser.new_context().new_page()
-        sign_in(candidate, base, "asesi_a")
-        open_live(candidate, base, sid)
-        open_live(assessor, base, sid)
+        assessor, candidate = ready_pair(
+            browser, sid, assessor=(base, "asesor_a", cast.totp["asesor_a"]), candidate=(base, "asesi_a")
+        )
         wait_page(assessor, lambda s: s["pc"] == "connected", 30, "the assessor's connection")
         assessor.click("[data-action=start]")
         first = wait_page(candidate, lambda s: s["uploaded"] >= 3, 20, "chunks uploaded before the reload")
