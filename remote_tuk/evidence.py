@@ -43,7 +43,3 @@ class Evidence:
                 self._store.close()
                 self._store = None
 
-
-def actor_of(user: Any) -> tuple[str, str]:
-    """The evidence log's (role, id) for a user."""
-    return (user.role.value, str(user.id))
