@@ -11,7 +11,6 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol
@@ -29,7 +28,12 @@ class StoredObject:
 class ObjectStore(Protocol):
     name: str
 
-    def put_file(self, key: str, path: Path, size: int) -> StoredObject: ...
+    def put_file(self, key: str, path: Path, size: int, *, sync: bool = True) -> StoredObject:
+        """Store a write-once object. With ``sync=False`` the object may not be durable until :meth:`sync`."""
+        ...
+    def sync(self, obj: StoredObject) -> None:
+        """Make an object put with ``sync=False`` durable (a no-op where every put is durable on return)."""
+        ...
     def open(self, key: str, version: str | None = None) -> BinaryIO: ...
     def stat(self, key: str) -> StoredObject: ...
     def list_keys(self, prefix: str = "") -> Iterator[str]: ...
@@ -41,9 +45,6 @@ def _check_key(key: str) -> None:
     parts = key.split("/")
     if not key or key.startswith("/") or any(p in ("", ".", "..") for p in parts):
         raise ValueError(f"invalid object key {key!r}")
-
-
-_SYNC = ThreadPoolExecutor(max_workers=4, thread_name_prefix="evidence-sync")
 
 
 def _fdatasync_path(path: Path) -> None:
@@ -76,7 +77,7 @@ class FilesystemStore:
         _check_key(key)
         return self.root / key
 
-    def put_file(self, key: str, path: Path, size: int) -> StoredObject:
+    def put_file(self, key: str, path: Path, size: int, *, sync: bool = True) -> StoredObject:
         dest = self._path(key)
         dest.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -98,13 +99,16 @@ class FilesystemStore:
             finally:
                 os.unlink(tmp)
         os.chmod(dest, 0o444)
-        # the data and the directory entry are synced in parallel; put_file returns once both are durable
-        data_synced = _SYNC.submit(_fdatasync_path, dest)
-        try:
-            fsync_dir(dest.parent)
-        finally:
-            data_synced.result()
-        return StoredObject(key, None, size)
+        stored = StoredObject(key, None, size)
+        if sync:
+            self.sync(stored)
+        return stored
+
+    def sync(self, obj: StoredObject) -> None:
+        """The data, then the directory entry; returns once both are durable."""
+        dest = self._path(obj.key)
+        _fdatasync_path(dest)
+        fsync_dir(dest.parent)
 
     def open(self, key: str, version: str | None = None) -> BinaryIO:
         try:
@@ -186,7 +190,8 @@ class S3Store:
             raise self._translate(exc) from exc
         self._bucket_ready = True
 
-    def put_file(self, key: str, path: Path, size: int) -> StoredObject:
+    def put_file(self, key: str, path: Path, size: int, *, sync: bool = True) -> StoredObject:
+        # durable (as far as the server guarantees) once the PUT returns: ``sync`` changes nothing here
         from minio.commonconfig import COMPLIANCE, GOVERNANCE
         from minio.retention import Retention
 
@@ -214,6 +219,9 @@ class S3Store:
         except Exception as exc:
             raise self._translate(exc, key) from exc
         return StoredObject(key, res.version_id, size)
+
+    def sync(self, obj: StoredObject) -> None:
+        return None
 
     def open(self, key: str, version: str | None = None) -> BinaryIO:
         self.ensure_bucket()

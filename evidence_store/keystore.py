@@ -60,9 +60,12 @@ class KeyStore:
         return db
 
     def put(self, key_id: str, session_id: str, candidate_id: str | None, object_key: str, data_key: bytes,
-            salt: bytes) -> str:
-        kek_id = self.ring.current_id
-        wrapped = wrap_with_kek(self.ring.current, kek_id, key_id, data_key, salt)
+            salt: bytes, kek_id: str | None = None) -> str:
+        """Store a data key wrapped by the KEK ``kek_id`` (default: the current one); durable on return."""
+        kek_id = kek_id or self.ring.current_id
+        if kek_id not in self.ring.keys:
+            raise KeyUnavailable(f"KEK {kek_id} is not configured")
+        wrapped = wrap_with_kek(self.ring.keys[kek_id], kek_id, key_id, data_key, salt)
         db = self._db()
         db.execute("INSERT INTO data_keys VALUES (?,?,?,?,?,?,?)",
                    (key_id, session_id, candidate_id, object_key, kek_id, wrapped, time.time()))

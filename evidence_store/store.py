@@ -15,7 +15,7 @@ import time
 import uuid
 import zipfile
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -26,7 +26,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
 from .backends import FilesystemStore, ObjectStore, S3Store, fsync_dir
-from .crypto import KEK_WRAP_ALG, build_header, encrypt_stream, load_x25519_public, wrap_for_auditor
+from .crypto import (
+    KEK_WRAP_ALG,
+    PIPELINE_BLOCK,
+    build_header,
+    encrypt_stream,
+    load_x25519_public,
+    wrap_for_auditor,
+)
 from .errors import (
     IntegrityError,
     KeyUnavailable,
@@ -89,6 +96,33 @@ def _check_id(value: str, what: str) -> str:
 def _actor(actor: Actor) -> dict[str, str]:
     role, ident = actor
     return {"role": str(role), "id": str(ident)}
+
+
+class _Intent:
+    def __init__(self, fd: int, path: Path):
+        self.fd, self.path = fd, path
+
+    def update(self, obj: dict[str, Any]) -> None:
+        data = json.dumps(obj, sort_keys=True).encode()
+        # overwrite in place, then cut to length (never truncate to zero: ext4's auto_da_alloc would flush)
+        os.pwrite(self.fd, data, 0)
+        os.ftruncate(self.fd, len(data))
+
+    def sync(self) -> None:
+        os.fdatasync(self.fd)
+        fsync_dir(self.path.parent)
+
+
+def _wait_all(futures: list[Future[Any]]) -> None:
+    """Wait for every future; then raise the first failure, if any."""
+    error: BaseException | None = None
+    for fut in futures:
+        try:
+            fut.result()
+        except BaseException as exc:  # noqa: BLE001 - re-raised below, after the others have ended
+            error = error or exc
+    if error is not None:
+        raise error
 
 
 def _write_json_durable(path: Path, obj: Any) -> None:
@@ -264,68 +298,79 @@ class EvidenceStore:
         intent_path = self.dir / "pending" / f"{object_id}.json"
         with self._intent(intent_path, {"state": "encrypting", "session_id": session_id,
                                         "object": {"key": object_key, "id": object_id},
-                                        "enc": {"key_id": key_id}}) as update_intent:
+                                        "enc": {"key_id": key_id}}) as intent:
             dk, salt = secrets.token_bytes(32), secrets.token_bytes(32)
-            # the wrapped key is committed (one WAL fsync) on a helper thread while the object is encrypted
-            key_saved = _KEYS.submit(self.keys.put, key_id, session_id, candidate_id, object_key, dk, salt)
+            kek_id = self.keys.ring.current_id
+            # On a helper thread, while the object is encrypted: the wrapped key is committed (one WAL fsync), then
+            # the intent is made durable. The append waits for both as soon as the object is encrypted.
+            key_saved = _KEYS.submit(self._save_key, intent, key_id, session_id, candidate_id, object_key, dk, salt,
+                                     kek_id)
+            waits: list[Future[Any]] = [key_saved]
             try:
-                with open(staging, "wb", buffering=0) as out:
-                    # the final data sync is left to the backend (filesystem: in parallel with the directory
-                    # sync) or to the spool; recovery checks the hash of anything an interrupted append left
-                    res = encrypt_stream(data, out, dk, salt, header, prefix, self.chunk_size, sync_every=8 << 20,
-                                         commit_plaintext=commit_plaintext)
+                with open(staging, "xb", buffering=0) as out:
+                    # the data sync is left to the backend (filesystem: while the log line is written and synced)
+                    # or to the spool; recovery checks the hash of anything an interrupted append left
+                    res = encrypt_stream(data, out, dk, salt, header, prefix, self.chunk_size,
+                                         sync_every=PIPELINE_BLOCK, commit_plaintext=commit_plaintext)
+                del dk, salt
+                # an intent that names the ciphertext's hash (below) always has a durable key: recovery may re-log it
+                key_saved.result()
+                if isinstance(media_range, tuple | list):
+                    media_range = {"start_ms": int(media_range[0]), "end_ms": int(media_range[1])}
+                fields = {
+                    "chain": session_id, "kind": "item", "session_id": session_id, "type": type,
+                    "metadata": metadata or {}, "actor": _actor(actor),
+                    "client_time": None if client_time is None else str(client_time),
+                    "media_range": media_range, "candidate_id": candidate_id,
+                    "object": {"key": object_key, "id": object_id, "version": None, "sha256": res.sha256,
+                               "size": res.size, "plaintext_size": res.plaintext_size},
+                    "commitment": res.commitment,
+                    "enc": {"alg": STREAM_ALG, "chunk_size": self.chunk_size, "chunks": res.chunks,
+                            "key_id": key_id, "kek_id": kek_id, "key_wrap": KEK_WRAP_ALG, "tag_size": TAG_SIZE},
+                }
+                intent.update(fields)
+                spooled = self.spool_depth() > 0
+                if spooled and time.monotonic() - self._last_drain >= self.drain_interval:
+                    self._last_drain = time.monotonic()
+                    with suppress(StoreUnavailable):
+                        self.drain_spool()  # the store may be back: catch up first so order is kept
+                    spooled = self.spool_depth() > 0
+                version: str | None = None
+                if not spooled:
+                    try:
+                        # placed under its key but not yet durable (filesystem); S3 returns once the server has it
+                        stored = self.backend.put_file(object_key, staging, res.size, sync=False)
+                        version = stored.version
+                        waits.append(_SYNC.submit(self.backend.sync, stored))
+                    except StoreUnavailable:
+                        spooled = True
+                if spooled:
+                    with open(staging, "rb") as fh:
+                        os.fdatasync(fh.fileno())
+                    spool_name = f"{_spool_stamp()}-{object_id}"
+                    os.replace(staging, self.dir / "spool" / f"{spool_name}.rte")
+                    _write_json_durable(self.dir / "spool" / f"{spool_name}.json", {"key": object_key,
+                                                                                    "sha256": res.sha256})
+                    fsync_dir(self.dir / "spool")
+                fields["object"]["version"] = version
+                fields["spooled"] = spooled
+
+                def build(st: LogState) -> dict[str, Any]:
+                    head = st.heads.get(session_id)
+                    if head is None or head.closed:
+                        # the session was closed by someone else meanwhile: record the orphan, refuse the append
+                        return {"chain": SYSTEM_CHAIN, "kind": "quarantine", "session_id": session_id,
+                                "object": fields["object"], "reason": "session closed before the item was logged",
+                                "actor": _actor(SYSTEM_ACTOR)}
+                    return dict(fields)
+
+                # The log line is written and synced while the object's data and directory entry are synced; the
+                # append is acknowledged (returns) only once both are durable. The wrapped key and the intent are
+                # durable before the line is written, so if the machine stops between the two syncs, recovery finds
+                # the intent, checks the logged object's hash and logs a quarantine entry if it did not survive.
+                idx, h, entry = self.log.append(build)
             finally:
-                kek_id = key_saved.result()
-            del dk, salt
-            if isinstance(media_range, tuple | list):
-                media_range = {"start_ms": int(media_range[0]), "end_ms": int(media_range[1])}
-            fields = {
-                "chain": session_id, "kind": "item", "session_id": session_id, "type": type,
-                "metadata": metadata or {}, "actor": _actor(actor),
-                "client_time": None if client_time is None else str(client_time),
-                "media_range": media_range, "candidate_id": candidate_id,
-                "object": {"key": object_key, "id": object_id, "version": None, "sha256": res.sha256,
-                           "size": res.size, "plaintext_size": res.plaintext_size},
-                "commitment": res.commitment,
-                "enc": {"alg": STREAM_ALG, "chunk_size": self.chunk_size, "chunks": res.chunks, "key_id": key_id,
-                        "kek_id": kek_id, "key_wrap": KEK_WRAP_ALG, "tag_size": TAG_SIZE},
-            }
-            update_intent(fields)
-            spooled = False
-            version: str | None = None
-            if self.spool_depth() and time.monotonic() - self._last_drain >= self.drain_interval:
-                self._last_drain = time.monotonic()
-                with suppress(StoreUnavailable):
-                    self.drain_spool()  # the store may be back: catch up first so order is kept
-            if self.spool_depth() == 0:
-                try:
-                    stored = self.backend.put_file(object_key, staging, res.size)
-                    version = stored.version
-                except StoreUnavailable:
-                    spooled = True
-            else:
-                spooled = True
-            if spooled:
-                with open(staging, "rb") as fh:
-                    os.fdatasync(fh.fileno())
-                spool_name = f"{_spool_stamp()}-{object_id}"
-                os.replace(staging, self.dir / "spool" / f"{spool_name}.rte")
-                _write_json_durable(self.dir / "spool" / f"{spool_name}.json", {"key": object_key,
-                                                                                "sha256": res.sha256})
-                fsync_dir(self.dir / "spool")
-            fields["object"]["version"] = version
-            fields["spooled"] = spooled
-
-            def build(st: LogState) -> dict[str, Any]:
-                head = st.heads.get(session_id)
-                if head is None or head.closed:
-                    # the session was closed by someone else meanwhile: record the orphan, refuse the append
-                    return {"chain": SYSTEM_CHAIN, "kind": "quarantine", "session_id": session_id,
-                            "object": fields["object"], "reason": "session closed before the item was logged",
-                            "actor": _actor(SYSTEM_ACTOR)}
-                return dict(fields)
-
-            idx, h, entry = self.log.append(build)
+                _wait_all(waits)  # every sync ends before the append returns or raises
             if entry["kind"] != "item":
                 raise SessionError(f"session {session_id} was closed before the item could be logged")
         with suppress(FileNotFoundError):
@@ -333,30 +378,32 @@ class EvidenceStore:
         return Receipt(idx, h, object_key, version, spooled)
 
     @contextmanager
-    def _intent(self, path: Path, fields: dict[str, Any]) -> Iterator[Any]:
+    def _intent(self, path: Path, fields: dict[str, Any]) -> Iterator[_Intent]:
         """A locked record of an in-flight append (created before the data key and the ciphertext), so recovery can
-        tell an append in flight in a live process from one interrupted by a crash, and re-log an object that was
-        stored but not logged. It is not fsynced: if a power loss takes it, the store scan still finds the object
-        and quarantines it (logged), and the append was never acknowledged."""
+        tell an append in flight in a live process from one interrupted by a crash, re-log an object that was stored
+        but not logged, and check an item that was logged but whose object or key may not have become durable.
+
+        The append makes its creation durable (:meth:`_Intent.sync`, on a helper thread while it encrypts) before
+        the log line is written; later updates are not synced: if a power loss takes them, recovery still finds the
+        intent, and through it the object."""
         # created under a temporary name and locked before it is renamed into place, so that a recovering process
         # only ever sees complete intents, and sees them locked while their append is alive
         tmp = path.with_name(f"{path.name}.creating")
         fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
         fcntl.flock(fd, fcntl.LOCK_EX)
-
-        def update(obj: dict[str, Any]) -> None:
-            data = json.dumps(obj, sort_keys=True).encode()
-            # overwrite in place, then cut to length (never truncate to zero: ext4's auto_da_alloc would flush)
-            os.pwrite(fd, data, 0)
-            os.ftruncate(fd, len(data))
-
+        intent = _Intent(fd, path)
         try:
-            update(fields)
+            intent.update(fields)
             os.rename(tmp, path)
-            yield update
+            yield intent
             path.unlink()
         finally:
-            os.close(fd)
+            os.close(fd)  # the caller has waited for any sync of it
+
+    def _save_key(self, intent: _Intent, key_id: str, session_id: str, candidate_id: str | None, object_key: str,
+                  dk: bytes, salt: bytes, kek_id: str) -> None:
+        self.keys.put(key_id, session_id, candidate_id, object_key, dk, salt, kek_id)
+        intent.sync()
 
     # ------------------------------------------------------------------------------------------------------------
     # reading
@@ -476,6 +523,13 @@ class EvidenceStore:
                 except ValueError:
                     path.unlink()  # torn intent: written before the object, so nothing was stored under it
                     continue
+                try:
+                    if self._check_logged_intent(fields, report):
+                        path.unlink()
+                        continue
+                except StoreUnavailable:
+                    report.setdefault("deferred", []).append(fields["object"]["key"])
+                    continue
                 if fields.get("state") == "encrypting":
                     # crashed while encrypting: nothing was stored or acknowledged; drop the partial ciphertext
                     with suppress(FileNotFoundError):
@@ -518,12 +572,42 @@ class EvidenceStore:
         except ObjectNotFound:
             return None
 
+    def _check_logged_intent(self, fields: dict[str, Any], report: dict[str, Any]) -> bool:
+        """An interrupted append whose entry is already logged (the log line is written while the object is synced,
+        so a crash can leave the entry durable and the object not): check that the object has the logged hash and
+        its data key exists; if not, log a quarantine entry saying so. Never deletes the key. Returns False if the
+        intent's object is not logged (the caller recovers it)."""
+        key = fields["object"]["key"]
+        with self.log.locked() as st:
+            idx = st.objects.get(key)
+            if idx is None:
+                return False
+            if key in st.quarantined:
+                return True  # already reported
+            shredded = set(st.shredded)
+        entry = self.log.entry(idx)
+        problems = []
+        digest = self._object_digest(key)
+        if digest is None:
+            problems.append("its object is missing")
+        elif digest != entry["object"]["sha256"]:
+            problems.append("its object's hash differs from the logged one")
+        key_id = entry["enc"]["key_id"]
+        if key_id not in shredded and not self.keys.exists(key_id):
+            problems.append("its data key was not stored")
+        if problems:
+            sid = entry["session_id"]
+            reason = ("append interrupted after its entry was logged: " + " and ".join(problems)
+                      + "; it was never acknowledged")
+            self.log.append(lambda st: {"chain": SYSTEM_CHAIN, "kind": "quarantine", "session_id": sid,
+                                        "object": {"key": key, "sha256": digest}, "actor": _actor(SYSTEM_ACTOR),
+                                        "reason": reason})
+            report["quarantined"].append(key)
+        return True
+
     def _recover_intent(self, fields: dict[str, Any], report: dict[str, Any]) -> None:
         key = fields["object"]["key"]
         sid = fields["session_id"]
-        with self.log.locked() as st:
-            if key in st.objects:
-                return  # logged before the crash; only the intent was left behind
         staging = self.dir / "staging" / f"{fields['object']['id']}.rte"
         digest = self._object_digest(key)
         if digest is not None and digest != fields["object"]["sha256"]:
@@ -532,6 +616,14 @@ class EvidenceStore:
                                         "object": {"key": key, "sha256": digest}, "actor": _actor(SYSTEM_ACTOR),
                                         "reason": "interrupted append left an object whose hash differs from the "
                                                   "intended one; it was never acknowledged"})
+            report["quarantined"].append(key)
+            return
+        if not self.keys.exists(fields["enc"]["key_id"]):
+            # an intent names the hash only once the key is durable, so this is damage, not a crash: say so
+            self.log.append(lambda st: {"chain": SYSTEM_CHAIN, "kind": "quarantine", "session_id": sid,
+                                        "object": {"key": key, "sha256": digest}, "actor": _actor(SYSTEM_ACTOR),
+                                        "reason": "interrupted append left an object whose data key is missing; "
+                                                  "it was never acknowledged"})
             report["quarantined"].append(key)
             return
         if digest is None:
@@ -803,6 +895,8 @@ class _CommitWriter:
 
 #: commits wrapped data keys while the caller encrypts
 _KEYS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="evidence-keys")
+#: object syncs run here while the caller writes the log line
+_SYNC = ThreadPoolExecutor(max_workers=8, thread_name_prefix="evidence-objsync")
 _stamp_lock = threading.Lock()
 _last_stamp = [0]
 

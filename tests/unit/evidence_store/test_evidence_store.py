@@ -405,6 +405,90 @@ def test_recovery_quarantines_an_incompletely_stored_object(tmp_path):
     s3.close()
 
 
+def test_object_sync_failure_after_the_entry_was_logged_is_quarantined_by_recovery(tmp_path):
+    """The log line is synced while the object is: a crash can leave the entry durable and the object torn. The
+    append did not return (not acknowledged); recovery finds the intent and logs a quarantine entry for it."""
+    s = make_store(tmp_path)
+    s.open_session("T")
+    kept = s.append("T", "doc", b"before", actor=("a", "b"))
+    real_sync = s.backend.sync
+    torn: list[str] = []
+
+    def crash(stored):
+        path = s.backend.root / stored.key
+        os.chmod(path, 0o644)
+        with open(path, "r+b") as fh:
+            fh.truncate(100)  # what a power cut before the object's data sync can leave
+        torn.append(stored.key)
+        raise KeyboardInterrupt("power cut while the object was being synced")
+
+    s.backend.sync = crash
+    with pytest.raises(KeyboardInterrupt):
+        s.append("T", "doc", b"z" * 20000, actor=("a", "b"))
+    s.backend.sync = real_sync
+    logged = [e for e in s.list_entries("T") if e["kind"] == "item"]
+    assert [e["object"]["key"] for e in logged] == [kept.object_key, torn[0]]  # the entry did reach the log
+    s.close()
+    s2 = make_store(tmp_path)
+    assert s2.last_recovery["quarantined"] == torn and not s2.last_recovery["abandoned"]
+    q = next(e for e in s2.list_entries("T") if e["kind"] == "quarantine")
+    assert q["object"]["key"] == torn[0]
+    assert q["reason"].startswith("append interrupted after its entry was logged: its object's hash differs")
+    assert s2.status()["pending_appends"] == 0
+    assert s2.read(kept.object_key, ("a", "b")) == b"before"
+    s2.close()
+    s3 = make_store(tmp_path)  # reported once
+    assert s3.last_recovery["quarantined"] == []
+    s3.close_session("T")
+    report = verify_bundle(s3.export_bundle("T", tmp_path / "t.zip"), str(s3.signer.verifier_key))
+    # the auditor sees the damaged item and the quarantine entry that explains it
+    assert not report.ok and "hash" in report.render()
+    s3.close()
+
+
+def test_stale_intent_of_a_logged_item_never_deletes_its_key(tmp_path):
+    """After a power cut the intent can reappear in its first state ("encrypting") although the item was logged
+    and acknowledged (its later updates and its removal were not synced): recovery must keep the data key."""
+    s = make_store(tmp_path)
+    s.open_session("P")
+    r = s.append("P", "doc", b"acknowledged", actor=("a", "b"))
+    oid = r.object_key.rsplit("/", 1)[1].removesuffix(".rte")
+    entry = next(e for e in s.list_entries("P") if e["kind"] == "item")
+    s.close()
+    (tmp_path / "evidence" / "pending" / f"{oid}.json").write_text(json.dumps(
+        {"state": "encrypting", "session_id": "P", "object": {"key": r.object_key, "id": oid},
+         "enc": {"key_id": entry["enc"]["key_id"]}}))
+    s2 = make_store(tmp_path)
+    assert s2.last_recovery["abandoned"] == [] and s2.last_recovery["quarantined"] == []
+    assert s2.read(r.object_key, ("a", "b")) == b"acknowledged"
+    assert s2.status()["pending_appends"] == 0
+    s2.close()
+
+
+def test_recovery_does_not_relog_an_object_whose_key_is_missing(tmp_path):
+    """A stored but unlogged object is re-logged only if its data key exists: an item no one can decrypt would
+    otherwise enter the chain as if it were sound (the kill -9 test once caught exactly that)."""
+    s = make_store(tmp_path)
+    s.open_session("K")
+
+    def crash(build):
+        raise KeyboardInterrupt("crash after the object was stored")
+
+    s.log.append = crash
+    with pytest.raises(KeyboardInterrupt):
+        s.append("K", "doc", b"no key", actor=("a", "b"))
+    s.close()
+    intent = json.loads(next((tmp_path / "evidence" / "pending").glob("*.json")).read_text())
+    s2 = make_store(tmp_path, recover=False)
+    s2.keys.delete([intent["enc"]["key_id"]])
+    report = s2.recover()
+    assert report["quarantined"] == [intent["object"]["key"]] and report["relogged"] == []
+    q = next(e for e in s2.list_entries("K") if e["kind"] == "quarantine")
+    assert "data key is missing" in q["reason"]
+    assert [e["kind"] for e in s2.list_entries("K", include_related=False)] == ["open"]
+    s2.close()
+
+
 def test_recovery_in_another_process_does_not_disturb_live_appends(store, tmp_path):
     """Each CLI start runs recovery while this process appends: no false quarantine, no failed append."""
     store.open_session("LIVE")
