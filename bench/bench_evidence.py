@@ -3,6 +3,9 @@
 1. Ingest: EvidenceStore.append (encrypt + hash + commit + store + log, fsynced) on the filesystem backend against plain
    SHA-256 of the same bytes, in the same run; ratio = SHA-256 time / append time (1.0 = as fast as hashing alone).
    Both commitment kinds (default key commitment; ``commit_plaintext=True``), and the encryption pipeline alone.
+   Beside it, the durable floor: SHA-256 + write a new file + fdatasync + one log line + fdatasync, with no
+   encryption or bookkeeping, i.e. what any append that syncs each item before acknowledging it must wait for on
+   this disk. And several writers at once (the server's case: every candidate uploads), against one-thread SHA-256.
 2. Verifying a log of N entries (default 1,000,000): chains + one RFC 9162 root over every leaf from the entries file
    (``verifier.verify_log_file``, one process per CPU, and ``verify_log``, one process), and N individual inclusion
    proofs (held in memory, not parsed from text) + chains as a bundle verifier checks them.
@@ -16,6 +19,7 @@ import argparse
 import base64
 import hashlib
 import json
+import mmap
 import os
 import statistics
 import subprocess
@@ -77,6 +81,90 @@ def bench_ingest(size: int, reps: int, workdir: Path) -> dict:
             "append_MiB_s": round(size / 2**20 / app), "ratio": round(sha / app, 3),
             "append_commit_plaintext_ms": round(ptc * 1e3, 2), "ratio_commit_plaintext": round(sha / ptc, 3),
             "encrypt_pipeline_only_ms": round(cpu * 1e3, 2), "encrypt_pipeline_only_ratio": round(sha / cpu, 3)}
+
+
+def bench_durable_floor(size: int, reps: int, workdir: Path) -> dict:
+    """The least a design must wait for to acknowledge one durable, logged item, with no encryption and no
+    bookkeeping: SHA-256 the bytes, put them in a new file made durable (``fdatasync`` and the directory's
+    ``fsync``: the name must survive too), append one 1 KB log line and ``fdatasync`` it, the object's syncs and the
+    log's in parallel. Two ways of writing, each arranged so the disk works while the bytes are hashed:
+
+    * buffered: write, start writeback (``sync_file_range``), hash, then sync (what ``EvidenceStore.append`` does);
+    * direct: ``O_DIRECT`` from a page-aligned buffer on a helper thread while the caller hashes (no page cache).
+
+    Measured side by side with plain SHA-256 of the same bytes: if the better floor's ratio is below a target, no
+    append that makes each item durable before acknowledging it can reach that target on this disk."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from evidence_store.crypto import start_writeback
+
+    data = os.urandom(size)
+    d = workdir / f"floor-{size}"
+    d.mkdir()
+    log = os.open(d / "log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    line = b"x" * 1023 + b"\n"
+    pool = ThreadPoolExecutor(max_workers=1)
+    aligned = mmap.mmap(-1, -(-size // 4096) * 4096)  # O_DIRECT needs aligned memory, offsets and lengths
+    aligned[:size] = data
+    sha_t: list[float] = []
+    buf_t: list[float] = []
+    dir_t: list[float] = []
+
+    def sync_new(fd: int) -> None:
+        os.fdatasync(fd)
+        dfd = os.open(d, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+
+    def log_line() -> None:
+        os.write(log, line)
+        os.fdatasync(log)
+
+    def write_all(fd: int, view: memoryview, positional: bool) -> None:
+        done = 0
+        while done < len(view):
+            done += os.pwrite(fd, view[done:], done) if positional else os.write(fd, view[done:])
+
+    for i in range(reps):
+        t = time.perf_counter()
+        hashlib.sha256(data).digest()
+        sha_t.append(time.perf_counter() - t)
+
+        t = time.perf_counter()
+        fd = os.open(d / f"b{i}", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        write_all(fd, memoryview(data), positional=False)
+        start_writeback(fd, 0, size)
+        hashlib.sha256(data).digest()
+        synced = pool.submit(sync_new, fd)
+        log_line()
+        synced.result()
+        buf_t.append(time.perf_counter() - t)
+        os.close(fd)
+
+        if hasattr(os, "O_DIRECT"):
+            t = time.perf_counter()
+            fd = os.open(d / f"d{i}", os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_DIRECT, 0o600)
+            written = pool.submit(write_all, fd, memoryview(aligned), True)
+            hashlib.sha256(data).digest()
+            written.result()
+            synced = pool.submit(sync_new, fd)
+            log_line()
+            synced.result()
+            dir_t.append(time.perf_counter() - t)
+            os.close(fd)
+    pool.shutdown()
+    os.close(log)
+    aligned.close()
+    sha, buffered = statistics.median(sha_t), statistics.median(buf_t)
+    out = {"size_mib": size / 2**20, "reps": reps, "sha256_ms": round(sha * 1e3, 3),
+           "floor_buffered_ms": round(buffered * 1e3, 3), "floor_buffered_ratio": round(sha / buffered, 3)}
+    if dir_t:
+        direct = statistics.median(dir_t)
+        out.update(floor_direct_ms=round(direct * 1e3, 3), floor_direct_ratio=round(sha / direct, 3))
+    out["floor_ratio"] = max(out["floor_buffered_ratio"], out.get("floor_direct_ratio", 0.0))
+    return out
 
 
 def bench_ingest_concurrent(size: int, writers: int, per_writer: int, workdir: Path) -> dict:
@@ -233,7 +321,9 @@ def main() -> None:
         if not args.skip_ingest:
             out["ingest"] = [bench_ingest(1 << 20, 60, work), bench_ingest(64 << 20, 6, work)]
             print(json.dumps(out["ingest"], indent=1), flush=True)
-            out["ingest_concurrent"] = [bench_ingest_concurrent(1 << 20, w, 30, work) for w in (4, 8)]
+            out["durable_floor"] = [bench_durable_floor(1 << 20, 60, work), bench_durable_floor(64 << 20, 4, work)]
+            print(json.dumps(out["durable_floor"], indent=1), flush=True)
+            out["ingest_concurrent"] = [bench_ingest_concurrent(1 << 20, w, 60 // w, work) for w in (2, 4, 8)]
             print(json.dumps(out["ingest_concurrent"], indent=1), flush=True)
         out["bundle"] = bench_bundle(2000, work)
         print(json.dumps(out["bundle"]), flush=True)
