@@ -44,10 +44,16 @@ PIPELINE_BLOCK = 1 << 20
 #: task at a time, so several streams (concurrent appends) write side by side. os.writev releases the GIL.
 _WRITERS = ThreadPoolExecutor(max_workers=16, thread_name_prefix="evidence-write")
 _END = object()
+_FINISH = object()
 
 
-def _write_behind(q: queue.Queue[Any], write: Callable[[list[bytes]], None]) -> None:
+def _write_behind(q: queue.Queue[Any], write: Callable[[list[bytes]], None],
+                  finish: Callable[[], Any] | None) -> None:
     while (parts := q.get()) is not _END:
+        if parts is _FINISH:  # the last item: complete the file and stop
+            if finish is not None:
+                finish()
+            return
         write(parts)
 
 
@@ -96,11 +102,17 @@ def encrypt_stream(src: BinaryIO | bytes, dst: BinaryIO, data_key: bytes, salt: 
     aead = AESGCM(data_key)
     ct_hash = hashlib.sha256()
     commit = hashlib.sha256(salt)
-    fd = dst.fileno() if hasattr(dst, "fileno") and _is_raw(dst) else None
+    # a staging file (evidence_store.staging.StagingFile: direct I/O) takes whole blocks and is finished at the end
+    write_parts = getattr(dst, "write_parts", None)
+    finish = getattr(dst, "finish", None) if write_parts is not None else None
+    fd = dst.fileno() if write_parts is None and hasattr(dst, "fileno") and _is_raw(dst) else None
     written = synced = 0  # bytes written, and handed to writeback
 
     def write(parts: list[bytes]) -> None:
         nonlocal written, synced
+        if write_parts is not None:
+            write_parts(parts)
+            return
         if fd is None:
             for p in parts:
                 dst.write(p)
@@ -121,16 +133,16 @@ def encrypt_stream(src: BinaryIO | bytes, dst: BinaryIO, data_key: bytes, salt: 
     block = max(chunk_size, PIPELINE_BLOCK // chunk_size * chunk_size)  # whole chunks
     current = _read_exact(src, block)
     nxt = _read_exact(src, block) if len(current) == block else b""
-    # An item of more than one block is written on a helper thread, a block behind: the caller's thread encrypts
-    # block k, queues it and hashes it while the helper writes it (the hash is the longest stage and its result is
-    # what the caller waits for). The queue is bounded, so a slow disk holds the encryption back instead of piling
-    # blocks up in memory. A one-block item is written in line: there is nothing to overlap that pays for the
-    # hand-over (measured both ways in bench/bench_evidence.py).
+    # Writing happens on a helper thread, a block behind: the caller's thread encrypts block k, queues it and hashes
+    # it while the helper writes it (the hash is the longest stage and its result is what the caller waits for). The
+    # queue is bounded, so a slow disk holds the encryption back instead of piling blocks up in memory. A one-block
+    # item going through the page cache is written in line: there is too little to overlap to pay for the hand-over
+    # (measured both ways in bench/bench_evidence.py); a direct write waits for the disk, so it always overlaps.
     q: queue.Queue[Any] | None = None
     writer: Future[Any] | None = None
-    if fd is not None and nxt:
+    if write_parts is not None or (fd is not None and nxt):
         q = queue.Queue(maxsize=4)
-        writer = _WRITERS.submit(_write_behind, q, write)
+        writer = _WRITERS.submit(_write_behind, q, write, finish)
 
     def put(item: Any) -> None:
         if q is None or writer is None:
@@ -148,9 +160,9 @@ def encrypt_stream(src: BinaryIO | bytes, dst: BinaryIO, data_key: bytes, salt: 
 
     size = plain_size = index = 0
     try:
-        put([header])
         ct_hash.update(header)
         size = len(header)
+        first: list[bytes] = [header]  # written with the first block: one hand-over fewer
         while True:
             n = len(current)
             final_block = not nxt
@@ -165,7 +177,10 @@ def encrypt_stream(src: BinaryIO | bytes, dst: BinaryIO, data_key: bytes, salt: 
                 index += 1
                 if off >= n:
                     break
-            put(parts)
+            put(first + parts)
+            first = []
+            if final_block and finish is not None:
+                put(_FINISH)  # the file is completed while the caller hashes
             for p in parts:
                 ct_hash.update(p)
             if commit_plaintext:
@@ -178,8 +193,9 @@ def encrypt_stream(src: BinaryIO | bytes, dst: BinaryIO, data_key: bytes, salt: 
             nxt = _read_exact(src, block) if len(current) == block else b""
     finally:
         if q is not None and writer is not None:
-            with suppress(Exception):
-                put(_END)
+            if not writer.done():
+                with suppress(Exception):
+                    put(_END)  # ends the writer unless _FINISH already has
             writer.result()  # raises the writer's error, if any
     if fd is not None and sync_every and written > synced:
         start_writeback(fd, synced, written - synced)

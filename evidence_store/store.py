@@ -28,7 +28,6 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 from .backends import FilesystemStore, ObjectStore, S3Store, fsync_dir
 from .crypto import (
     KEK_WRAP_ALG,
-    PIPELINE_BLOCK,
     build_header,
     encrypt_stream,
     load_x25519_public,
@@ -43,6 +42,7 @@ from .errors import (
 )
 from .keystore import KekRing, KeyStore
 from .log import SYSTEM_CHAIN, LogState, NoteSigner, TransparencyLog, sha256_file
+from .staging import StagingFile
 from .verifier import (
     AUDITOR_WRAP_ALG,
     BUNDLE_FORMAT,
@@ -307,11 +307,12 @@ class EvidenceStore:
                                      kek_id)
             waits: list[Future[Any]] = [key_saved]
             try:
-                with open(staging, "xb", buffering=0) as out:
+                with StagingFile(staging) as out:
                     # the data sync is left to the backend (filesystem: while the log line is written and synced)
                     # or to the spool; recovery checks the hash of anything an interrupted append left
                     res = encrypt_stream(data, out, dk, salt, header, prefix, self.chunk_size,
-                                         sync_every=PIPELINE_BLOCK, commit_plaintext=commit_plaintext)
+                                         commit_plaintext=commit_plaintext)
+                    out.finish()
                 del dk, salt
                 # an intent that names the ciphertext's hash (below) always has a durable key: recovery may re-log it
                 key_saved.result()

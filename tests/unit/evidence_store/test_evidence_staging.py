@@ -1,0 +1,110 @@
+"""The staging file an append encrypts into: direct I/O through an aligned buffer, or the page cache."""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import hashlib
+import io
+import itertools
+import os
+
+import pytest
+
+from evidence_store import staging
+from evidence_store.crypto import build_header, encrypt_stream
+from evidence_store.staging import ALIGN, BUFFER_SIZE, StagingFile
+from evidence_store.verifier import decrypt_stream
+
+SIZES = [0, 1, ALIGN - 1, ALIGN, ALIGN + 1, BUFFER_SIZE - 1, BUFFER_SIZE, BUFFER_SIZE + 1, 2 * BUFFER_SIZE + 7]
+
+
+@pytest.mark.parametrize("direct", [True, False])
+def test_parts_of_every_size_land_exactly(tmp_path, direct):
+    rng = os.urandom(3 * BUFFER_SIZE)
+    for n, size in enumerate(SIZES):
+        data = rng[:size]
+        # uneven parts, one larger than the buffer
+        cuts = sorted({0, size, *(c for c in (3, ALIGN + 5, BUFFER_SIZE + 11) if c < size)})
+        parts = [data[a:b] for a, b in itertools.pairwise(cuts)]
+        path = tmp_path / f"s{n}"
+        with StagingFile(path, direct=direct) as out:
+            out.write_parts(parts[:1])
+            out.write_parts(parts[1:])
+            assert out.finish() == size
+            assert out.finish() == size  # idempotent
+            with pytest.raises(ValueError, match="already finished"):
+                out.write_parts([b"late"])
+        assert path.read_bytes() == data, size
+
+
+def test_direct_io_is_used_where_the_file_system_allows_it(tmp_path):
+    with StagingFile(tmp_path / "d") as out:
+        if not hasattr(os, "O_DIRECT"):
+            assert not out.direct
+        flags = fcntl.fcntl(out.fd, fcntl.F_GETFL)
+        assert bool(flags & getattr(os, "O_DIRECT", 0)) == out.direct
+        out.finish()
+
+
+def test_falls_back_to_the_page_cache_where_direct_io_is_refused(tmp_path, monkeypatch):
+    real_open = os.open
+
+    def no_direct(path, flags, *a):
+        if flags & getattr(os, "O_DIRECT", 0):
+            raise OSError(errno.EINVAL, "Invalid argument")  # what a file system without direct I/O answers
+        return real_open(path, flags, *a)
+
+    monkeypatch.setattr(staging.os, "open", no_direct)
+    data = os.urandom(BUFFER_SIZE + 123)
+    with StagingFile(tmp_path / "s") as out:
+        assert not out.direct
+        out.write_parts([data])
+        out.finish()
+    assert (tmp_path / "s").read_bytes() == data
+
+
+def test_other_open_errors_are_not_hidden(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        StagingFile(tmp_path / "no-such-dir" / "s")
+
+
+def test_an_existing_file_is_never_overwritten(tmp_path):
+    (tmp_path / "x").write_bytes(b"keep")
+    with pytest.raises(FileExistsError):
+        StagingFile(tmp_path / "x")
+    assert (tmp_path / "x").read_bytes() == b"keep"
+
+
+@pytest.mark.parametrize("direct", [True, False])
+@pytest.mark.parametrize("size", [0, 5000, (1 << 20) - 10, 1 << 20, 3 * (1 << 20) + 17])
+def test_encrypt_stream_into_a_staging_file_decrypts(tmp_path, monkeypatch, direct, size):
+    monkeypatch.setattr(staging, "DIRECT_IO", direct)
+    data = os.urandom(size)
+    key, salt, cs = os.urandom(32), os.urandom(32), 64 * 1024
+    header, prefix = build_header("o1", "S", "recording", "dk-o1", cs)
+    with StagingFile(tmp_path / "o") as out:
+        assert out.direct == (direct and hasattr(os, "O_DIRECT"))
+        res = encrypt_stream(data, out, key, salt, header, prefix, cs, commit_plaintext=True)
+        out.finish()
+    blob = (tmp_path / "o").read_bytes()
+    assert len(blob) == res.size
+
+
+    assert hashlib.sha256(blob).hexdigest() == res.sha256
+    sink = io.BytesIO()
+    decrypt_stream(io.BytesIO(blob), key, sink)
+    assert sink.getvalue() == data
+
+
+def test_a_failing_write_is_raised_not_hung(tmp_path):
+    class Broken:
+        def write_parts(self, parts):
+            raise OSError(28, "No space left on device")
+
+        def finish(self):
+            return 0
+
+    header, prefix = build_header("o1", "S", "recording", "dk-o1", 4096)
+    with pytest.raises(OSError, match="No space left"):
+        encrypt_stream(os.urandom(10 * 4096 * 64), Broken(), os.urandom(32), os.urandom(32), header, prefix, 4096)
