@@ -140,13 +140,17 @@ def encrypt_stream(src: BinaryIO | bytes, dst: BinaryIO, data_key: bytes, salt: 
     # (measured both ways in bench/bench_evidence.py); a direct write waits for the disk, so it always overlaps.
     q: queue.Queue[Any] | None = None
     writer: Future[Any] | None = None
-    if write_parts is not None or (fd is not None and nxt):
+    if (write_parts is not None or fd is not None) and (nxt or getattr(dst, "direct", False)):
         q = queue.Queue(maxsize=4)
         writer = _WRITERS.submit(_write_behind, q, write, finish)
 
     def put(item: Any) -> None:
-        if q is None or writer is None:
-            write(item)
+        if q is None or writer is None:  # written in line
+            if item is _FINISH:
+                if finish is not None:
+                    finish()
+            elif item is not _END:
+                write(item)
             return
         while True:
             if writer.done():  # it stopped on a write error: raise that, do not wait on a queue nobody reads

@@ -28,6 +28,9 @@ ALIGN = 4096
 BUFFER_SIZE = 2 << 20
 #: set to False to write staging files through the page cache (the benchmark compares both)
 DIRECT_IO = True
+#: items smaller than this go through the page cache: for them a direct write is one more device round trip and a
+#: thread hand-over, for a few kilobytes of cache (measured: 2,000 small items appended 396/s direct, ~650/s not)
+DIRECT_MIN_BYTES = 256 * 1024
 
 _O_DIRECT = getattr(os, "O_DIRECT", 0)
 

@@ -42,7 +42,7 @@ from .errors import (
 )
 from .keystore import KekRing, KeyStore
 from .log import SYSTEM_CHAIN, LogState, NoteSigner, TransparencyLog, sha256_file
-from .staging import StagingFile
+from .staging import DIRECT_MIN_BYTES, StagingFile
 from .verifier import (
     AUDITOR_WRAP_ALG,
     BUNDLE_FORMAT,
@@ -307,7 +307,8 @@ class EvidenceStore:
                                      kek_id)
             waits: list[Future[Any]] = [key_saved]
             try:
-                with StagingFile(staging) as out:
+                small = isinstance(data, bytes | bytearray | memoryview) and len(data) < DIRECT_MIN_BYTES
+                with StagingFile(staging, direct=False if small else None) as out:
                     # the data sync is left to the backend (filesystem: while the log line is written and synced)
                     # or to the spool; recovery checks the hash of anything an interrupted append left
                     res = encrypt_stream(data, out, dk, salt, header, prefix, self.chunk_size,

@@ -108,3 +108,33 @@ def test_a_failing_write_is_raised_not_hung(tmp_path):
     header, prefix = build_header("o1", "S", "recording", "dk-o1", 4096)
     with pytest.raises(OSError, match="No space left"):
         encrypt_stream(os.urandom(10 * 4096 * 64), Broken(), os.urandom(32), os.urandom(32), header, prefix, 4096)
+
+
+def test_the_store_stages_small_items_through_the_page_cache_and_large_ones_direct(tmp_path, monkeypatch):
+    from evidence_unit_helpers import make_store
+
+    from evidence_store import store as store_module
+
+    seen: list[tuple[int, bool]] = []
+
+    class Recording(StagingFile):
+        def finish(self):
+            first = not self._finished
+            size = super().finish()
+            if first:
+                seen.append((size, self.direct))
+            return size
+
+    monkeypatch.setattr(store_module, "StagingFile", Recording)
+    s = make_store(tmp_path)
+    s.open_session("D")
+    small, large = os.urandom(1000), os.urandom(staging.DIRECT_MIN_BYTES + 1)
+    r1 = s.append("D", "doc", small, actor=("a", "b"))
+    r2 = s.append("D", "recording", large, actor=("a", "b"))
+    r3 = s.append("D", "recording", io.BytesIO(small), actor=("a", "b"))  # a stream's size is unknown: direct
+    direct_possible = hasattr(os, "O_DIRECT")
+    assert [d for _, d in seen] == [False, direct_possible, direct_possible]
+    assert s.read(r1.object_key, ("a", "b")) == small
+    assert s.read(r2.object_key, ("a", "b")) == large
+    assert s.read(r3.object_key, ("a", "b")) == small
+    s.close()
