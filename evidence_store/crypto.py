@@ -93,11 +93,12 @@ def encrypt_stream(src: BinaryIO | bytes, dst: BinaryIO, data_key: bytes, salt: 
     """Encrypt ``src`` into ``dst`` in one pass, hashing the ciphertext and committing to the plaintext.
 
     Block by block (:data:`PIPELINE_BLOCK`): the caller's thread encrypts and hashes (and hashes the plaintext for
-    the commitment); each block is written with one ``os.writev`` on a raw file (``open(..., buffering=0)``), by a
-    helper thread when the item has more than one block, and every ``sync_every`` bytes writeback to disk is
-    started (:func:`start_writeback`), so the disk writes while the hashing goes on and the caller's final sync has
-    little left. Without ``commit_plaintext`` the commitment is to the data key (:func:`verifier.key_commitment`),
-    saving a SHA-256 pass.
+    the commitment). Each block is written by a helper thread a block behind when there is something to overlap (an
+    item of more than one block, or a direct-I/O staging file), else in line: to a staging file through its
+    ``write_parts`` (and ``finish`` at the end), to a raw file (``open(..., buffering=0)``) with one ``os.writev``,
+    starting writeback every ``sync_every`` bytes (:func:`start_writeback`) so the caller's final sync has little
+    left, or else with ``dst.write``. Without ``commit_plaintext`` the commitment is to the data key
+    (:func:`verifier.key_commitment`), saving a SHA-256 pass.
     """
     aead = AESGCM(data_key)
     ct_hash = hashlib.sha256()
