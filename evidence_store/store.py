@@ -98,19 +98,111 @@ def _actor(actor: Actor) -> dict[str, str]:
     return {"role": str(role), "id": str(ident)}
 
 
+#: an intent slot's size: intents are written over the whole slot (padded with spaces), so a slot keeps its size and a
+#: data sync of it flushes one block and no metadata
+SLOT_SIZE = 4096
+
+
+def _slot_payload(raw: bytes) -> tuple[str, bytes] | None:
+    """(object key, JSON) of a slot's content, or None for an empty slot. The object key is the first line, the same
+    in every version of the intent, so it survives a torn write of the JSON."""
+    raw = raw.strip()
+    if not raw:
+        return None
+    key, _, body = raw.partition(b"\n")
+    return key.decode("utf-8", "replace"), body
+
+
 class _Intent:
+    """One intent slot (``pending/slot-<hex>.intent``): a file that is created once and reused by append after
+    append. While an append uses it, it is ``flock``-ed and holds ``<object key>\n<JSON>`` padded with spaces; when
+    the append is done it is blanked. So no file is created, renamed or removed per append, and its directory entry
+    is synced once, when the slot is created."""
+
     def __init__(self, fd: int, path: Path):
         self.fd, self.path = fd, path
+        self.key = ""
+        self.size = os.fstat(fd).st_size
+
+    def acquire(self) -> bool:
+        """Lock a pooled slot for an append: False if another process holds it, it was removed, or it holds the
+        intent of an interrupted append that recovery has not resolved yet."""
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        st = os.fstat(self.fd)
+        if st.st_nlink == 0 or _slot_payload(os.pread(self.fd, st.st_size, 0)) is not None:
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+            return False
+        self.size = st.st_size
+        return True
 
     def update(self, obj: dict[str, Any]) -> None:
-        data = json.dumps(obj, sort_keys=True).encode()
-        # overwrite in place, then cut to length (never truncate to zero: ext4's auto_da_alloc would flush)
-        os.pwrite(self.fd, data, 0)
-        os.ftruncate(self.fd, len(data))
+        data = self.key.encode() + b"\n" + json.dumps(obj, sort_keys=True).encode()
+        length = max(self.size, -(-(len(data) + 1) // SLOT_SIZE) * SLOT_SIZE)
+        os.pwrite(self.fd, data.ljust(length), 0)  # overwrites the whole slot: nothing of an older intent is left
+        self.size = length
 
     def sync(self) -> None:
         os.fdatasync(self.fd)
-        fsync_dir(self.path.parent)
+
+    def blank(self) -> None:
+        os.pwrite(self.fd, b" " * self.size, 0)
+
+    def close(self) -> None:
+        os.close(self.fd)  # also releases the lock
+
+
+class _IntentSlots:
+    """The pool of this process's idle intent slots. Like the rest of :class:`EvidenceStore` (its helper thread
+    pools), not to be carried across ``fork``: open the store in the process that uses it."""
+
+    def __init__(self, directory: Path):
+        self.dir = directory
+        self._idle: list[_Intent] = []
+        self._lock = threading.Lock()
+        self._adopted = False
+
+    def take(self) -> _Intent:
+        with self._lock:
+            adopt, self._adopted = not self._adopted, True
+        if adopt:  # reuse the idle slots earlier processes left behind
+            found = []
+            for path in sorted(self.dir.glob("slot-*.intent")):
+                with suppress(FileNotFoundError):
+                    found.append(_Intent(os.open(path, os.O_RDWR | os.O_CLOEXEC), path))
+            with self._lock:
+                self._idle.extend(found)
+        while True:
+            with self._lock:
+                slot = self._idle.pop() if self._idle else None
+            if slot is None:
+                return self._create()
+            if slot.acquire():
+                return slot
+            slot.close()  # busy in another process or waiting for recovery: not ours to reuse
+
+    def _create(self) -> _Intent:
+        path = self.dir / f"slot-{uuid.uuid4().hex}.intent"
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        os.pwrite(fd, b" " * SLOT_SIZE, 0)
+        os.fsync(fd)
+        fsync_dir(self.dir)  # the slot's name is durable once; each intent is then one data sync
+        return _Intent(fd, path)
+
+    def give_back(self, slot: _Intent) -> None:
+        slot.blank()
+        fcntl.flock(slot.fd, fcntl.LOCK_UN)
+        with self._lock:
+            self._idle.append(slot)
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for slot in idle:
+            slot.close()
 
 
 def _wait_all(futures: list[Future[Any]]) -> None:
@@ -147,6 +239,7 @@ class EvidenceStore:
         self.chunk_size = chunk_size
         self.kek_from_settings = kek_from_settings
         self.keys = KeyStore(self.dir / "keys" / "keystore.sqlite3", ring)
+        self._slots = _IntentSlots(self.dir / "pending")
         self.signer = NoteSigner(origin, signing_key)
         self.log = TransparencyLog(self.dir / "log", self.signer, every_entries=checkpoint_every_entries,
                                    every_seconds=checkpoint_every_seconds)
@@ -219,6 +312,7 @@ class EvidenceStore:
             self._bg.join(timeout=10)
         self.log.close()
         self._spool_file.close()
+        self._slots.close()
 
     def __enter__(self) -> EvidenceStore:
         return self
@@ -295,8 +389,7 @@ class EvidenceStore:
         object_key = f"sessions/{session_id}/{object_id}.rte"
         header, prefix = build_header(object_id, session_id, type, key_id, self.chunk_size)
         staging = self.dir / "staging" / f"{object_id}.rte"
-        intent_path = self.dir / "pending" / f"{object_id}.json"
-        with self._intent(intent_path, {"state": "encrypting", "session_id": session_id,
+        with self._intent(object_key, {"state": "encrypting", "session_id": session_id,
                                         "object": {"key": object_key, "id": object_id},
                                         "enc": {"key_id": key_id}}) as intent:
             dk, salt = secrets.token_bytes(32), secrets.token_bytes(32)
@@ -380,27 +473,23 @@ class EvidenceStore:
         return Receipt(idx, h, object_key, version, spooled)
 
     @contextmanager
-    def _intent(self, path: Path, fields: dict[str, Any]) -> Iterator[_Intent]:
-        """A locked record of an in-flight append (created before the data key and the ciphertext), so recovery can
-        tell an append in flight in a live process from one interrupted by a crash, re-log an object that was stored
-        but not logged, and check an item that was logged but whose object or key may not have become durable.
+    def _intent(self, object_key: str, fields: dict[str, Any]) -> Iterator[_Intent]:
+        """A locked record of an in-flight append (written before the data key and the ciphertext exist), so recovery
+        can tell an append in flight in a live process from one interrupted by a crash, re-log an object that was
+        stored but not logged, and check an item that was logged but whose object may not have become durable.
 
-        The append makes its creation durable (:meth:`_Intent.sync`, on a helper thread while it encrypts) before
-        the log line is written; later updates are not synced: if a power loss takes them, recovery still finds the
-        intent, and through it the object."""
-        # created under a temporary name and locked before it is renamed into place, so that a recovering process
-        # only ever sees complete intents, and sees them locked while their append is alive
-        tmp = path.with_name(f"{path.name}.creating")
-        fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        intent = _Intent(fd, path)
+        The append makes it durable (:meth:`_Intent.sync`, on a helper thread while it encrypts) before the log line
+        is written; later updates are not synced: if a power loss takes them, recovery still finds the intent, or at
+        least its object key, and through it the object. If the append fails, the intent stays for recovery."""
+        slot = self._slots.take()
         try:
-            intent.update(fields)
-            os.rename(tmp, path)
-            yield intent
-            path.unlink()
-        finally:
-            os.close(fd)  # the caller has waited for any sync of it
+            slot.key = object_key
+            slot.update(fields)
+            yield slot
+        except BaseException:
+            slot.close()  # unlocked with its intent in it: recovery resolves it
+            raise
+        self._slots.give_back(slot)
 
     def _save_key(self, intent: _Intent, key_id: str, session_id: str, candidate_id: str | None, object_key: str,
                   dk: bytes, salt: bytes, kek_id: str) -> None:
@@ -508,7 +597,32 @@ class EvidenceStore:
         Everything found is logged (kind ``item`` with ``recovered``, or ``quarantine``); nothing is dropped
         silently."""
         report: dict[str, Any] = {"relogged": [], "quarantined": [], "abandoned": [], "missing": [], "deferred": []}
-        for path in sorted((self.dir / "pending").glob("*.json")):
+        pending = self.dir / "pending"
+        for path in sorted(pending.glob("slot-*.intent")):
+            try:
+                fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+            except FileNotFoundError:
+                continue
+            try:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    continue  # in use by a live append (or another recovery)
+                raw = os.pread(fd, os.fstat(fd).st_size, 0)
+                payload = _slot_payload(raw)
+                if payload is None:
+                    continue  # idle
+                key, body = payload
+                try:
+                    fields = json.loads(body)
+                except ValueError:
+                    # torn by a power cut while it was rewritten: the object key (first line) is intact
+                    fields = None
+                if self._resolve_intent(key, fields, report):
+                    os.pwrite(fd, b" " * len(raw), 0)
+            finally:
+                os.close(fd)
+        for path in sorted(pending.glob("*.json")):  # intents of the earlier layout: one file per append
             try:
                 fh = open(path, "rb")
             except FileNotFoundError:
@@ -525,38 +639,19 @@ class EvidenceStore:
                 except ValueError:
                     path.unlink()  # torn intent: written before the object, so nothing was stored under it
                     continue
-                try:
-                    if self._check_logged_intent(fields, report):
-                        path.unlink()
-                        continue
-                except StoreUnavailable:
-                    report.setdefault("deferred", []).append(fields["object"]["key"])
-                    continue
-                if fields.get("state") == "encrypting":
-                    # crashed while encrypting: nothing was stored or acknowledged; drop the partial ciphertext
-                    with suppress(FileNotFoundError):
-                        (self.dir / "staging" / f"{fields['object']['id']}.rte").unlink()
-                    self.keys.delete([fields["enc"]["key_id"]])
-                    report["abandoned"].append(fields["object"]["key"])
-                else:
-                    try:
-                        self._recover_intent(fields, report)
-                    except StoreUnavailable:
-                        # cannot tell yet whether the object reached the store: keep the intent for the next run
-                        report.setdefault("deferred", []).append(fields["object"]["key"])
-                        continue
-                path.unlink()
+                if self._resolve_intent(fields["object"]["key"], fields, report):
+                    path.unlink()
             finally:
                 fh.close()
-        for creating in (self.dir / "pending").glob("*.creating"):
-            # an intent still being created (or abandoned before anything was stored under it): it is created and
-            # only then locked, so a young one may belong to a live append; remove only stale ones
+        for creating in pending.glob("*.creating"):
+            # an intent of the earlier layout still being created (or abandoned before anything was stored under
+            # it): it is created and only then locked, so a young one may belong to a live append; remove stale ones
             with suppress(FileNotFoundError):
                 if time.time() - creating.stat().st_mtime > 3600:
                     creating.unlink()
+        in_flight = self._pending_object_ids()
         for tmp in (self.dir / "staging").glob("*.rte"):
-            oid = tmp.stem
-            if not (self.dir / "pending" / f"{oid}.json").exists():
+            if tmp.stem not in in_flight:
                 with suppress(FileNotFoundError):  # its append may be removing it too
                     tmp.unlink()
         if scan_store:
@@ -573,6 +668,43 @@ class EvidenceStore:
                 return h.hexdigest()
         except ObjectNotFound:
             return None
+
+    def _resolve_intent(self, key: str, fields: dict[str, Any] | None, report: dict[str, Any]) -> bool:
+        """Resolve one interrupted append's intent; False if it must wait for the next recovery (store unreachable).
+        ``fields`` is None when only the object key could be read (a torn intent)."""
+        try:
+            if self._check_logged_intent({"object": {"key": key}}, report):
+                return True
+            if fields is None:
+                # not logged, and what it would have logged is unknown: the store scan quarantines the object if it
+                # was stored; nothing was acknowledged
+                report["abandoned"].append(key)
+                return True
+            if fields.get("state") == "encrypting":
+                # crashed while encrypting: nothing was stored or acknowledged; drop the partial ciphertext
+                with suppress(FileNotFoundError):
+                    (self.dir / "staging" / f"{fields['object']['id']}.rte").unlink()
+                self.keys.delete([fields["enc"]["key_id"]])
+                report["abandoned"].append(key)
+                return True
+            self._recover_intent(fields, report)
+            return True
+        except StoreUnavailable:
+            # cannot tell yet whether the object reached the store: keep the intent for the next run
+            report.setdefault("deferred", []).append(key)
+            return False
+
+    def _pending_object_ids(self) -> set[str]:
+        """Object ids of intents in flight or waiting for recovery (read without locks: the object key is the first
+        line of a slot and never changes while the slot is in use)."""
+        ids = set()
+        for path in (self.dir / "pending").glob("slot-*.intent"):
+            with suppress(OSError):
+                payload = _slot_payload(path.read_bytes())
+                if payload is not None:
+                    ids.add(payload[0].rsplit("/", 1)[-1].removesuffix(".rte"))
+        ids.update(p.stem for p in (self.dir / "pending").glob("*.json"))
+        return ids
 
     def _check_logged_intent(self, fields: dict[str, Any], report: dict[str, Any]) -> bool:
         """An interrupted append whose entry is already logged (the log line is written while the object is synced,
@@ -610,6 +742,9 @@ class EvidenceStore:
     def _recover_intent(self, fields: dict[str, Any], report: dict[str, Any]) -> None:
         key = fields["object"]["key"]
         sid = fields["session_id"]
+        with self.log.locked() as st:
+            if key in st.quarantined:
+                return  # already reported (e.g. its session was closed before it could be logged)
         staging = self.dir / "staging" / f"{fields['object']['id']}.rte"
         digest = self._object_digest(key)
         if digest is not None and digest != fields["object"]["sha256"]:
@@ -675,7 +810,7 @@ class EvidenceStore:
             report["store_unavailable"] = True
             return
         with self.log.locked() as st:
-            pending = {p.stem for p in (self.dir / "pending").glob("*.json")}
+            pending = self._pending_object_ids()
             orphans = [k for k in sorted(keys) if k not in st.objects and k not in st.quarantined
                        and k.rsplit("/", 1)[-1].removesuffix(".rte") not in pending]
             missing = [k for k, idx in sorted(st.objects.items()) if idx < logged_before and k not in keys
@@ -819,7 +954,7 @@ class EvidenceStore:
                 "sessions": sum(1 for c in st.heads if c != SYSTEM_CHAIN),
                 "open_sessions": open_sessions,
                 "spool_depth": self.spool_depth(),
-                "pending_appends": sum(1 for _ in (self.dir / "pending").glob("*.json")),
+                "pending_appends": len(self._pending_object_ids()),
                 "quarantined": len(st.quarantined),
                 "shredded_keys": len(st.shredded),
                 "data_keys": self.keys.count(),

@@ -9,3 +9,17 @@ from evidence_store import EvidenceStore
 def make_store(tmp_path, recover=True, **overrides):
     settings = EvidenceSettings(chunk_size=4096, checkpoint_every_entries=8, **overrides)
     return EvidenceStore.from_settings(settings, data_dir=tmp_path / "evidence", recover=recover)
+
+
+def leftover_intents(data_dir) -> list[dict]:
+    """The intents interrupted appends left in ``pending/`` (slot files with content; legacy ``*.json`` files)."""
+    import json
+    from pathlib import Path
+
+    out = []
+    for path in sorted((Path(data_dir) / "pending").glob("slot-*.intent")):
+        raw = path.read_bytes().strip()
+        if raw:
+            out.append(json.loads(raw.partition(b"\n")[2]))
+    out += [json.loads(p.read_bytes()) for p in sorted((Path(data_dir) / "pending").glob("*.json"))]
+    return out

@@ -11,7 +11,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from evidence_unit_helpers import make_store
+from evidence_unit_helpers import leftover_intents, make_store
 
 from evidence_store.errors import KeyUnavailable, SessionError, StoreUnavailable
 from evidence_store.verifier import verify_bundle
@@ -446,23 +446,66 @@ def test_object_sync_failure_after_the_entry_was_logged_is_quarantined_by_recove
     s3.close()
 
 
-def test_stale_intent_of_a_logged_item_never_deletes_its_key(tmp_path):
+@pytest.mark.parametrize("layout", ["slot", "json"])
+def test_stale_intent_of_a_logged_item_never_deletes_its_key(tmp_path, layout):
     """After a power cut the intent can reappear in its first state ("encrypting") although the item was logged
-    and acknowledged (its later updates and its removal were not synced): recovery must keep the data key."""
+    and acknowledged (its later updates and its blanking were not synced): recovery must keep the data key. Both the
+    slot layout and the earlier one-file-per-append layout are recovered."""
     s = make_store(tmp_path)
     s.open_session("P")
     r = s.append("P", "doc", b"acknowledged", actor=("a", "b"))
     oid = r.object_key.rsplit("/", 1)[1].removesuffix(".rte")
     entry = next(e for e in s.list_entries("P") if e["kind"] == "item")
     s.close()
-    (tmp_path / "evidence" / "pending" / f"{oid}.json").write_text(json.dumps(
-        {"state": "encrypting", "session_id": "P", "object": {"key": r.object_key, "id": oid},
-         "enc": {"key_id": entry["enc"]["key_id"]}}))
+    stale = {"state": "encrypting", "session_id": "P", "object": {"key": r.object_key, "id": oid},
+             "enc": {"key_id": entry["enc"]["key_id"]}}
+    pending = tmp_path / "evidence" / "pending"
+    if layout == "slot":
+        [slot] = pending.glob("slot-*.intent")  # the one slot the append used, blanked after it
+        assert not slot.read_bytes().strip()
+        slot.write_bytes((r.object_key + "\n" + json.dumps(stale)).encode().ljust(4096))
+    else:
+        (pending / f"{oid}.json").write_text(json.dumps(stale))
     s2 = make_store(tmp_path)
     assert s2.last_recovery["abandoned"] == [] and s2.last_recovery["quarantined"] == []
     assert s2.read(r.object_key, ("a", "b")) == b"acknowledged"
     assert s2.status()["pending_appends"] == 0
     s2.close()
+
+
+def test_a_torn_intent_still_names_its_object(tmp_path):
+    """A power cut while an intent was rewritten can tear its JSON; the object key on the first line survives, so a
+    logged item whose object did not survive is still reported."""
+    s = make_store(tmp_path)
+    s.open_session("R")
+    r = s.append("R", "doc", b"x" * 9000, actor=("a", "b"))
+    s.close()
+    [slot] = (tmp_path / "evidence" / "pending").glob("slot-*.intent")
+    slot.write_bytes((r.object_key + '\n{"state": "encr').encode().ljust(4096))
+    obj = tmp_path / "evidence" / "objects" / r.object_key
+    os.chmod(obj, 0o644)
+    with open(obj, "r+b") as fh:
+        fh.truncate(100)
+    s2 = make_store(tmp_path)
+    assert s2.last_recovery["quarantined"] == [r.object_key]
+    q = next(e for e in s2.list_entries("R") if e["kind"] == "quarantine")
+    assert "append interrupted after its entry was logged" in q["reason"]
+    s2.close()
+
+
+def test_intent_slots_are_reused_not_created_per_append(tmp_path):
+    s = make_store(tmp_path)
+    s.open_session("U")
+    for i in range(20):
+        s.append("U", "doc", f"{i}".encode(), actor=("a", "b"))
+    s.close()
+    pending = tmp_path / "evidence" / "pending"
+    assert len(list(pending.glob("slot-*.intent"))) == 1 and not list(pending.glob("*.json"))
+    s2 = make_store(tmp_path)  # a later process adopts the idle slot
+    s2.open_session("V")
+    s2.append("V", "doc", b"again", actor=("a", "b"))
+    s2.close()
+    assert len(list(pending.glob("slot-*.intent"))) == 1
 
 
 def test_recovery_does_not_relog_an_object_whose_key_is_missing(tmp_path):
@@ -478,7 +521,7 @@ def test_recovery_does_not_relog_an_object_whose_key_is_missing(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         s.append("K", "doc", b"no key", actor=("a", "b"))
     s.close()
-    intent = json.loads(next((tmp_path / "evidence" / "pending").glob("*.json")).read_text())
+    [intent] = leftover_intents(tmp_path / "evidence")
     s2 = make_store(tmp_path, recover=False)
     s2.keys.delete([intent["enc"]["key_id"]])
     report = s2.recover()
@@ -560,3 +603,4 @@ def test_append_refuses_metadata_the_verifier_would_refuse(tmp_path):
         assert store.list_entries("s-float") == before
         store.append("s-float", "t", b"data", metadata={"duration_ms": 6500, "ok": [1, "a", None, True]},
                      actor=("system", "t"))
+
