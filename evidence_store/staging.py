@@ -14,6 +14,7 @@ Durability is not this class's job: the backend's ``sync`` (or the spool) makes 
 from __future__ import annotations
 
 import errno
+import fcntl
 import mmap
 import os
 import threading
@@ -91,11 +92,14 @@ class StagingFile:
             self._write_buffered(parts)
             return
         assert self._buf is not None
-        for part in parts:
+        for i, part in enumerate(parts):
             view = memoryview(part)
             while view:
                 if self._fill == BUFFER_SIZE:
                     self._flush()
+                    if not self.direct:  # the file system refused the direct write: go on through the page cache
+                        self._write_buffered([view.tobytes(), *parts[i + 1 :]])
+                        return
                 n = min(len(view), BUFFER_SIZE - self._fill)
                 self._buf[self._fill : self._fill + n] = view[:n]
                 self._fill += n
@@ -112,13 +116,19 @@ class StagingFile:
         else:
             length = self._fill // ALIGN * ALIGN
         view = memoryview(self._buf)
+        done = 0
         try:
-            done = 0
             while done < length:
                 n = os.pwrite(self.fd, view[done:length], self._offset + done)
                 if n <= 0 or n % ALIGN:
                     raise OSError(errno.EIO, f"short direct write to {self.path} ({n} of {length - done} bytes)")
                 done += n
+        except OSError as exc:
+            if exc.errno != errno.EINVAL:
+                raise
+            view.release()
+            self._leave_direct_io(done)  # EINVAL: the device wants another alignment, or the file system no O_DIRECT
+            return
         finally:
             view.release()
         rest = 0 if pad else self._fill - length
@@ -126,6 +136,25 @@ class StagingFile:
             self._buf.move(0, length, rest)
         self._offset += length
         self._fill = rest
+
+    def _leave_direct_io(self, written: int) -> None:
+        """Clear O_DIRECT on the open file and write what is still buffered (without padding) through the page cache;
+        later writes go through the page cache too."""
+        assert self._buf is not None
+        fcntl.fcntl(self.fd, fcntl.F_SETFL, fcntl.fcntl(self.fd, fcntl.F_GETFL) & ~_O_DIRECT)
+        written = min(written, self._fill)  # a direct write of the padded tail may have gone past the data
+        data = self._buf[written : self._fill]
+        pos = self._offset + written
+        while data:
+            n = os.pwrite(self.fd, data, pos)
+            data, pos = data[n:], pos + n
+        os.ftruncate(self.fd, pos)  # no padding left behind
+        os.lseek(self.fd, pos, os.SEEK_SET)
+        _BUFFERS.give(self._buf)
+        self._buf = None
+        self.direct = False
+        self._offset = self.size = self._writeback_from = pos
+        self._fill = 0
 
     def _write_buffered(self, parts: list[bytes] | tuple[bytes, ...]) -> None:
         parts = list(parts)
@@ -147,7 +176,7 @@ class StagingFile:
             return self.size
         if self.direct and self._fill:
             self._flush(pad=True)
-            if self._offset != self.size:
+            if self._offset != self.size:  # cut the padding (already done if the write fell back)
                 os.ftruncate(self.fd, self.size)
         elif not self.direct and self.size > self._writeback_from:
             start_writeback(self.fd, self._writeback_from, self.size - self._writeback_from)

@@ -138,3 +138,31 @@ def test_the_store_stages_small_items_through_the_page_cache_and_large_ones_dire
     assert s.read(r2.object_key, ("a", "b")) == large
     assert s.read(r3.object_key, ("a", "b")) == small
     s.close()
+
+
+@pytest.mark.parametrize("fail_at", [1, 2, 3])
+@pytest.mark.parametrize("size", [ALIGN + 1, BUFFER_SIZE + 5, 3 * BUFFER_SIZE + 77])
+def test_a_refused_direct_write_falls_back_without_losing_bytes(tmp_path, monkeypatch, fail_at, size):
+    """Some devices want a larger alignment, and some file systems accept O_DIRECT at open but refuse the write:
+    the file switches to the page cache at that write and the content is still exact."""
+    if not hasattr(os, "O_DIRECT"):
+        pytest.skip("no O_DIRECT on this platform")
+    real_pwrite, calls = os.pwrite, []
+
+    def pwrite(fd, data, offset):
+        calls.append(len(data))
+        if len(calls) == fail_at and fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_DIRECT:
+            raise OSError(errno.EINVAL, "Invalid argument")
+        return real_pwrite(fd, data, offset)
+
+    monkeypatch.setattr(staging.os, "pwrite", pwrite)
+    data = os.urandom(size)
+    parts = [data[i : i + 70000] for i in range(0, size, 70000)]
+    with StagingFile(tmp_path / "f", direct=True) as out:
+        assert out.direct
+        for part in parts:
+            out.write_parts([part])
+        assert out.finish() == size
+        wrote_direct = out.direct
+    assert (tmp_path / "f").read_bytes() == data
+    assert not wrote_direct or len(calls) < fail_at  # it fell back if the refusal was reached
