@@ -649,8 +649,11 @@ class EvidenceStore:
             with suppress(FileNotFoundError):
                 if time.time() - creating.stat().st_mtime > 3600:
                     creating.unlink()
+        # list the staging files first, then read the intents: an append writes its intent before it creates its
+        # staging file, so every staging file listed here of an append still in flight has its intent visible below
+        staged = list((self.dir / "staging").glob("*.rte"))
         in_flight = self._pending_object_ids()
-        for tmp in (self.dir / "staging").glob("*.rte"):
+        for tmp in staged:
             if tmp.stem not in in_flight:
                 with suppress(FileNotFoundError):  # its append may be removing it too
                     tmp.unlink()
