@@ -198,6 +198,20 @@ def test_torn_log_line_is_truncated(tmp_path):
     s2.close()
 
 
+def crash_after_storing(tmp_path, session_id: str, data: bytes) -> None:
+    """One append whose process dies after the object was stored and before its entry was logged."""
+    s = make_store(tmp_path)
+    s.open_session(session_id)
+
+    def crash(build):
+        raise KeyboardInterrupt("crash after the object was stored")
+
+    s.log.append = crash
+    with pytest.raises(KeyboardInterrupt):
+        s.append(session_id, "doc", data, actor=("a", "b"))
+    s.close()
+
+
 class FlakyStore:
     """Wraps a backend; while ``down`` every call raises StoreUnavailable (as the S3 adapter does)."""
 
@@ -335,16 +349,7 @@ def test_recovery_defers_when_the_store_is_unreachable(tmp_path):
         def list_keys(self, prefix=""):
             raise StoreUnavailable("down")
 
-    s = make_store(tmp_path)
-    s.open_session("U")
-
-    def crash(build):
-        raise KeyboardInterrupt("crash after the object was stored")
-
-    s.log.append = crash
-    with pytest.raises(KeyboardInterrupt):
-        s.append("U", "doc", b"kept", actor=("a", "b"))
-    s.close()
+    crash_after_storing(tmp_path, "U", b"kept")
     s2 = make_store(tmp_path, recover=False)
     s2.backend = Down(s2.dir / "objects")
     report = s2.recover()  # cannot reach the store: neither crash nor decide
@@ -380,16 +385,7 @@ def test_group_commit_batch_isolates_a_refused_entry(store):
 
 
 def test_recovery_quarantines_an_incompletely_stored_object(tmp_path):
-    s = make_store(tmp_path)
-    s.open_session("I")
-
-    def crash(build):
-        raise KeyboardInterrupt("crash before the object's data reached the disk")
-
-    s.log.append = crash
-    with pytest.raises(KeyboardInterrupt):
-        s.append("I", "doc", b"z" * 20000, actor=("a", "b"))
-    s.close()
+    crash_after_storing(tmp_path, "I", b"z" * 20000)
     obj = next((tmp_path / "evidence" / "objects" / "sessions" / "I").iterdir())
     os.chmod(obj, 0o644)
     with open(obj, "r+b") as fh:
@@ -511,16 +507,7 @@ def test_intent_slots_are_reused_not_created_per_append(tmp_path):
 def test_recovery_does_not_relog_an_object_whose_key_is_missing(tmp_path):
     """A stored but unlogged object is re-logged only if its data key exists: an item no one can decrypt would
     otherwise enter the chain as if it were sound (the kill -9 test once caught exactly that)."""
-    s = make_store(tmp_path)
-    s.open_session("K")
-
-    def crash(build):
-        raise KeyboardInterrupt("crash after the object was stored")
-
-    s.log.append = crash
-    with pytest.raises(KeyboardInterrupt):
-        s.append("K", "doc", b"no key", actor=("a", "b"))
-    s.close()
+    crash_after_storing(tmp_path, "K", b"no key")
     [intent] = leftover_intents(tmp_path / "evidence")
     s2 = make_store(tmp_path, recover=False)
     s2.keys.delete([intent["enc"]["key_id"]])
