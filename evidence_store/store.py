@@ -205,6 +205,13 @@ class _IntentSlots:
             slot.close()
 
 
+def _quarantine_entry(session_id: str, obj: dict[str, Any], reason: str) -> dict[str, Any]:
+    """A ``quarantine`` entry on the system chain: an object (or an entry's object) that recovery or a refused append
+    could not account for, with the reason, so it is never dropped silently."""
+    return {"chain": SYSTEM_CHAIN, "kind": "quarantine", "session_id": session_id, "object": obj,
+            "actor": _actor(SYSTEM_ACTOR), "reason": reason}
+
+
 def _wait_all(futures: list[Future[Any]]) -> None:
     """Wait for every future; then raise the first failure, if any."""
     error: BaseException | None = None
@@ -454,9 +461,8 @@ class EvidenceStore:
                     head = st.heads.get(session_id)
                     if head is None or head.closed:
                         # the session was closed by someone else meanwhile: record the orphan, refuse the append
-                        return {"chain": SYSTEM_CHAIN, "kind": "quarantine", "session_id": session_id,
-                                "object": fields["object"], "reason": "session closed before the item was logged",
-                                "actor": _actor(SYSTEM_ACTOR)}
+                        return _quarantine_entry(session_id, fields["object"],
+                                                 "session closed before the item was logged")
                     return dict(fields)
 
                 # The log line is written and synced while the object's data and directory entry are synced; the
@@ -672,6 +678,9 @@ class EvidenceStore:
         except ObjectNotFound:
             return None
 
+    def _quarantine(self, session_id: str, obj: dict[str, Any], reason: str) -> None:
+        self.log.append(lambda st: _quarantine_entry(session_id, obj, reason))
+
     def _resolve_intent(self, key: str, fields: dict[str, Any] | None, report: dict[str, Any]) -> bool:
         """Resolve one interrupted append's intent; False if it must wait for the next recovery (store unreachable).
         ``fields`` is None when only the object key could be read (a torn intent)."""
@@ -736,9 +745,7 @@ class EvidenceStore:
             sid = entry["session_id"]
             reason = ("append interrupted after its entry was logged: " + " and ".join(problems)
                       + "; it was never acknowledged")
-            self.log.append(lambda st: {"chain": SYSTEM_CHAIN, "kind": "quarantine", "session_id": sid,
-                                        "object": {"key": key, "sha256": digest}, "actor": _actor(SYSTEM_ACTOR),
-                                        "reason": reason})
+            self._quarantine(sid, {"key": key, "sha256": digest}, reason)
             report["quarantined"].append(key)
         return True
 
@@ -752,18 +759,14 @@ class EvidenceStore:
         digest = self._object_digest(key)
         if digest is not None and digest != fields["object"]["sha256"]:
             # stored, but not completely (the crash came before its data was synced) or altered: keep it, say so
-            self.log.append(lambda st: {"chain": SYSTEM_CHAIN, "kind": "quarantine", "session_id": sid,
-                                        "object": {"key": key, "sha256": digest}, "actor": _actor(SYSTEM_ACTOR),
-                                        "reason": "interrupted append left an object whose hash differs from the "
-                                                  "intended one; it was never acknowledged"})
+            self._quarantine(sid, {"key": key, "sha256": digest}, "interrupted append left an object whose hash "
+                             "differs from the intended one; it was never acknowledged")
             report["quarantined"].append(key)
             return
         if not self.keys.exists(fields["enc"]["key_id"]):
             # an intent names the hash only once the key is durable, so this is damage, not a crash: say so
-            self.log.append(lambda st: {"chain": SYSTEM_CHAIN, "kind": "quarantine", "session_id": sid,
-                                        "object": {"key": key, "sha256": digest}, "actor": _actor(SYSTEM_ACTOR),
-                                        "reason": "interrupted append left an object whose data key is missing; "
-                                                  "it was never acknowledged"})
+            self._quarantine(sid, {"key": key, "sha256": digest}, "interrupted append left an object whose data "
+                             "key is missing; it was never acknowledged")
             report["quarantined"].append(key)
             return
         if digest is None:
@@ -778,10 +781,8 @@ class EvidenceStore:
                                                                           "sha256": fields["object"]["sha256"]})
                 fields["spooled"] = True
             else:
-                self.log.append(lambda st: {"chain": SYSTEM_CHAIN, "kind": "quarantine", "session_id": sid,
-                                            "object": {"key": key}, "actor": _actor(SYSTEM_ACTOR),
-                                            "reason": "append interrupted before the object was stored; "
-                                                      "it was never acknowledged"})
+                self._quarantine(sid, {"key": key}, "append interrupted before the object was stored; it was "
+                                 "never acknowledged")
                 self.keys.delete([fields["enc"]["key_id"]])
                 report["abandoned"].append(key)
                 return
@@ -790,8 +791,7 @@ class EvidenceStore:
         def build(st: LogState) -> dict[str, Any]:
             head = st.heads.get(sid)
             if head is None or head.closed:
-                return {"chain": SYSTEM_CHAIN, "kind": "quarantine", "session_id": sid, "object": fields["object"],
-                        "actor": _actor(SYSTEM_ACTOR), "reason": "object stored but its session is closed"}
+                return _quarantine_entry(sid, fields["object"], "object stored but its session is closed")
             return fields
 
         _, _, entry = self.log.append(build)
@@ -819,16 +819,10 @@ class EvidenceStore:
             missing = [k for k, idx in sorted(st.objects.items()) if idx < logged_before and k not in keys
                        and k not in spooled and k not in st.quarantined]
             for k in orphans:
-                self.log.append(lambda st, k=k: {"chain": SYSTEM_CHAIN, "kind": "quarantine",
-                                                 "session_id": k.split("/")[1], "object": {"key": k},
-                                                 "actor": _actor(SYSTEM_ACTOR),
-                                                 "reason": "object in the store without a log entry"})
+                self._quarantine(k.split("/")[1], {"key": k}, "object in the store without a log entry")
                 report["quarantined"].append(k)
             for k in missing:
-                self.log.append(lambda st, k=k: {"chain": SYSTEM_CHAIN, "kind": "quarantine",
-                                                 "session_id": k.split("/")[1], "object": {"key": k},
-                                                 "actor": _actor(SYSTEM_ACTOR),
-                                                 "reason": "log entry whose object is missing from the store"})
+                self._quarantine(k.split("/")[1], {"key": k}, "log entry whose object is missing from the store")
                 report["missing"].append(k)
 
     # ------------------------------------------------------------------------------------------------------------
