@@ -11,11 +11,8 @@ import base64
 import hashlib
 import io
 import os
-import queue
 import struct
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import suppress
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -30,6 +27,7 @@ from .verifier import (
     NONCE_PREFIX_SIZE,
     OBJECT_MAGIC,
     STREAM_ALG,
+    TAG_SIZE,
     _auditor_kek,
     canonical_json,
     chunk_nonce,
@@ -38,23 +36,8 @@ from .verifier import (
 
 KEK_WRAP_ALG = "AES-256-GCM-KEYWRAP-v1"
 
-#: plaintext is encrypted, written and hashed in blocks of this many bytes (whole chunks)
+#: plaintext is encrypted, hashed and handed to the writer in blocks of this many bytes (whole chunks)
 PIPELINE_BLOCK = 1 << 20
-#: one task per stream writes its blocks behind the caller's thread (which encrypts and hashes); a stream has one
-#: task at a time, so several streams (concurrent appends) write side by side. os.writev releases the GIL.
-_WRITERS = ThreadPoolExecutor(max_workers=16, thread_name_prefix="evidence-write")
-_END = object()
-_FINISH = object()
-
-
-def _write_behind(q: queue.Queue[Any], write: Callable[[list[bytes]], None],
-                  finish: Callable[[], Any] | None) -> None:
-    while (parts := q.get()) is not _END:
-        if parts is _FINISH:  # the last item: complete the file and stop
-            if finish is not None:
-                finish()
-            return
-        write(parts)
 
 
 def build_header(object_id: str, session_id: str, type_: str, key_id: str, chunk_size: int) -> tuple[bytes, bytes]:
@@ -87,152 +70,107 @@ def _read_exact(src: BinaryIO, n: int) -> bytes:
     return b"".join(parts) if len(parts) != 1 else parts[0]
 
 
-def encrypt_stream(src: BinaryIO | bytes, dst: BinaryIO, data_key: bytes, salt: bytes, header: bytes,
-                   nonce_prefix: bytes, chunk_size: int, sync_every: int = 0,
-                   commit_plaintext: bool = True) -> EncryptResult:
+def _blocks(src: BinaryIO | bytes | bytearray | memoryview, block: int) -> Iterator[tuple[memoryview, bool]]:
+    """The plaintext in blocks of ``block`` bytes, each with whether it is the last (an empty source is one empty
+    last block). Bytes are sliced, not copied; a buffered stream is read into two reused buffers, the next block
+    read before the current one is handed out (to know which is last); the consumer is done with a block when it
+    asks for the next."""
+    if isinstance(src, bytes | bytearray | memoryview):
+        view = memoryview(src).cast("B")
+        if not view:
+            yield view, True
+        for off in range(0, len(view), block):
+            yield view[off : off + block], off + block >= len(view)
+        return
+    reusable = isinstance(src, io.BufferedIOBase | io.RawIOBase)
+    bufs = [memoryview(bytearray(block)), memoryview(bytearray(block))] if reusable else []
+
+    def fill(i: int) -> memoryview:
+        if not reusable:
+            return memoryview(_read_exact(src, block))
+        got = 0
+        while got < block:
+            n = src.readinto(bufs[i][got:])  # type: ignore[union-attr]
+            if not n:
+                break
+            got += n
+        return bufs[i][:got]
+
+    cur, i = fill(0), 0
+    while True:
+        if len(cur) < block:
+            yield cur, True
+            return
+        nxt = fill(1 - i)
+        if not nxt:
+            yield cur, True
+            return
+        yield cur, False
+        cur, i = nxt, 1 - i
+
+
+def encrypt_stream(src: BinaryIO | bytes, dst: Any, data_key: bytes, salt: bytes, header: bytes,
+                   nonce_prefix: bytes, chunk_size: int, commit_plaintext: bool = True) -> EncryptResult:
     """Encrypt ``src`` into ``dst`` in one pass, hashing the ciphertext and committing to the plaintext.
 
-    Block by block (:data:`PIPELINE_BLOCK`): the caller's thread encrypts and hashes (and hashes the plaintext for
-    the commitment). Each block is written by a helper thread a block behind when there is something to overlap (an
-    item of more than one block, or a direct-I/O staging file), else in line: to a staging file through its
-    ``write_parts`` (and ``finish`` at the end), to a raw file (``open(..., buffering=0)``) with one ``os.writev``,
-    starting writeback every ``sync_every`` bytes (:func:`start_writeback`) so the caller's final sync has little
-    left, or else with ``dst.write``. Without ``commit_plaintext`` the commitment is to the data key
-    (:func:`verifier.key_commitment`), saving a SHA-256 pass.
+    Block by block (:data:`PIPELINE_BLOCK`), in the caller's thread: each chunk is encrypted straight into the
+    destination's buffer when it lends one (a :class:`evidence_store.staging.StagingFile`: ``region`` /
+    ``commit``, whose helper thread then writes the block while this thread hashes it), else into a fresh buffer
+    handed to ``dst.write``. Without ``commit_plaintext`` the commitment is to the data key
+    (:func:`verifier.key_commitment`), saving a SHA-256 pass over the plaintext.
     """
     aead = AESGCM(data_key)
-    ct_hash = hashlib.sha256()
+    ct_hash = hashlib.sha256(header)
     commit = hashlib.sha256(salt)
-    # a staging file (evidence_store.staging.StagingFile: direct I/O) takes whole blocks and is finished at the end
-    write_parts = getattr(dst, "write_parts", None)
-    finish = getattr(dst, "finish", None) if write_parts is not None else None
-    fd = dst.fileno() if write_parts is None and hasattr(dst, "fileno") and _is_raw(dst) else None
-    written = synced = 0  # bytes written, and handed to writeback
-
-    def write(parts: list[bytes]) -> None:
-        nonlocal written, synced
-        if write_parts is not None:
-            write_parts(parts)
-            return
-        if fd is None:
-            for p in parts:
-                dst.write(p)
-            return
-        total = sum(len(p) for p in parts)
-        done = os.writev(fd, parts)
-        if done != total:  # short write: finish it piecewise
-            rest = b"".join(parts)[done:]
-            while rest:
-                rest = rest[os.write(fd, rest):]
-        written += total
-        if sync_every and written - synced >= sync_every:
-            start_writeback(fd, synced, written - synced)
-            synced = written
-
-    if isinstance(src, bytes | bytearray | memoryview):
-        src = io.BytesIO(src)
     block = max(chunk_size, PIPELINE_BLOCK // chunk_size * chunk_size)  # whole chunks
-    current = _read_exact(src, block)
-    nxt = _read_exact(src, block) if len(current) == block else b""
-    # Writing happens on a helper thread, a block behind: the caller's thread encrypts block k, queues it and hashes
-    # it while the helper writes it (the hash is the longest stage and its result is what the caller waits for). The
-    # queue is bounded, so a slow disk holds the encryption back instead of piling blocks up in memory. A one-block
-    # item going through the page cache is written in line: there is too little to overlap to pay for the hand-over
-    # (measured both ways in bench/bench_evidence.py); a direct write waits for the disk, so it always overlaps.
-    q: queue.Queue[Any] | None = None
-    writer: Future[Any] | None = None
-    if (write_parts is not None or fd is not None) and (nxt or getattr(dst, "direct", False)):
-        q = queue.Queue(maxsize=4)
-        writer = _WRITERS.submit(_write_behind, q, write, finish)
-
-    def put(item: Any) -> None:
-        if q is None or writer is None:  # written in line
-            if item is _FINISH:
-                if finish is not None:
-                    finish()
-            elif item is not _END:
-                write(item)
-            return
+    region = getattr(dst, "region", None)
+    limit = getattr(dst, "region_limit", 0)
+    if region is not None and block + block // chunk_size * TAG_SIZE + len(header) > limit:
+        region = None  # chunks too large for the lent buffer: encrypt into fresh buffers and copy them in
+    write = dst.write_parts if region is None and hasattr(dst, "write_parts") else None
+    size, plain_size, index = len(header), 0, 0
+    pending_header = True
+    for plain, final in _blocks(src, block):
+        n = len(plain)
+        ct_len = n + max(1, -(-n // chunk_size)) * TAG_SIZE
+        lead = len(header) if pending_header else 0
+        if region is not None:
+            view = region(lead + ct_len)
+            view[:lead] = header[:lead]  # the header goes with the first block
+        else:
+            if lead:
+                if write is not None:
+                    write([header])
+                else:
+                    dst.write(header)
+            view, lead = memoryview(bytearray(ct_len)), 0
+        out = view[lead:]
+        pos = off = 0
         while True:
-            if writer.done():  # it stopped on a write error: raise that, do not wait on a queue nobody reads
-                writer.result()
-                raise OSError("the ciphertext writer stopped")
-            try:
-                q.put(item, timeout=0.05)
-                return
-            except queue.Full:
-                continue
-
-    size = plain_size = index = 0
-    try:
-        ct_hash.update(header)
-        size = len(header)
-        first: list[bytes] = [header]  # written with the first block: one hand-over fewer
-        while True:
-            n = len(current)
-            final_block = not nxt
-            off = 0
-            view = memoryview(current)
-            parts = []
-            while True:
-                piece = view[off : off + chunk_size]
-                off += len(piece)
-                last = final_block and off >= n
-                parts.append(aead.encrypt(chunk_nonce(nonce_prefix, index, last), piece, header))
-                index += 1
-                if off >= n:
-                    break
-            put(first + parts)
-            first = []
-            if final_block and finish is not None:
-                put(_FINISH)  # the file is completed while the caller hashes
-            for p in parts:
-                ct_hash.update(p)
-            if commit_plaintext:
-                commit.update(current)
-            size += sum(len(p) for p in parts)
-            plain_size += n
-            if final_block:
+            piece = plain[off : off + chunk_size]
+            off += len(piece)
+            end = pos + len(piece) + TAG_SIZE
+            aead.encrypt_into(chunk_nonce(nonce_prefix, index, final and off >= n), piece, header, out[pos:end])
+            pos = end
+            index += 1
+            if off >= n:
                 break
-            current = nxt
-            nxt = _read_exact(src, block) if len(current) == block else b""
-    finally:
-        if q is not None and writer is not None:
-            if not writer.done():
-                with suppress(Exception):
-                    put(_END)  # ends the writer unless _FINISH already has
-            writer.result()  # raises the writer's error, if any
-    if fd is not None and sync_every and written > synced:
-        start_writeback(fd, synced, written - synced)
+        if region is not None:
+            dst.commit(lead + ct_len, final=final)  # written by a helper thread while this one hashes
+        elif write is not None:
+            write([out])
+        else:
+            dst.write(out)
+        ct_hash.update(out)
+        if commit_plaintext:
+            commit.update(plain)
+        out.release()
+        view.release()
+        size += ct_len
+        plain_size += n
+        pending_header = False
     commitment = COMMITMENT_PREFIX + commit.hexdigest() if commit_plaintext else key_commitment(salt, data_key)
     return EncryptResult(ct_hash.hexdigest(), size, plain_size, commitment, index)
-
-
-def _load_sync_file_range() -> Any:
-    try:
-        import ctypes
-
-        fn = ctypes.CDLL(None, use_errno=True).sync_file_range
-        fn.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
-        return fn
-    except (OSError, AttributeError):
-        return None
-
-
-_SYNC_FILE_RANGE = _load_sync_file_range()
-_SYNC_FILE_RANGE_WRITE = 2
-
-
-def start_writeback(fd: int, offset: int, length: int) -> None:
-    """Start writing a written range to disk without waiting (Linux ``sync_file_range``), so the final ``fdatasync``
-    has little left to do; elsewhere fall back to ``fdatasync``. Durability still comes only from that final sync."""
-    if _SYNC_FILE_RANGE is None or _SYNC_FILE_RANGE(fd, offset, length, _SYNC_FILE_RANGE_WRITE) != 0:
-        os.fdatasync(fd)
-
-
-def _is_raw(f: Any) -> bool:
-    """True for an unbuffered file (``open(..., buffering=0)``), whose fd we may write to directly."""
-    return isinstance(f, io.FileIO)
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -97,17 +97,24 @@ def test_encrypt_stream_into_a_staging_file_decrypts(tmp_path, monkeypatch, dire
     assert sink.getvalue() == data
 
 
-def test_a_failing_write_is_raised_not_hung(tmp_path):
-    class Broken:
-        def write_parts(self, parts):
-            raise OSError(28, "No space left on device")
+@pytest.mark.parametrize("direct", [True, False])
+@pytest.mark.parametrize("fail_at", [1, 2, 3])
+def test_a_failing_write_is_raised_not_hung(tmp_path, monkeypatch, direct, fail_at):
+    """A write error on the helper thread (disk full) reaches the caller, at the next call or at finish."""
+    real_pwrite, calls = os.pwrite, []
 
-        def finish(self):
-            return 0
+    def pwrite(fd, data, offset):
+        calls.append(offset)
+        if len(calls) == fail_at:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_pwrite(fd, data, offset)
 
+    monkeypatch.setattr(staging.os, "pwrite", pwrite)
     header, prefix = build_header("o1", "S", "recording", "dk-o1", 4096)
-    with pytest.raises(OSError, match="No space left"):
-        encrypt_stream(os.urandom(10 * 4096 * 64), Broken(), os.urandom(32), os.urandom(32), header, prefix, 4096)
+    with pytest.raises(OSError, match="No space left"), StagingFile(tmp_path / "f", direct=direct) as out:
+        encrypt_stream(os.urandom(10 * BUFFER_SIZE), out, os.urandom(32), os.urandom(32), header, prefix, 4096)
+        out.finish()
+    assert len(calls) >= fail_at
 
 
 def test_the_store_stages_small_items_through_the_page_cache_and_large_ones_direct(tmp_path, monkeypatch):
@@ -118,12 +125,10 @@ def test_the_store_stages_small_items_through_the_page_cache_and_large_ones_dire
     seen: list[tuple[int, bool]] = []
 
     class Recording(StagingFile):
-        def finish(self):
-            first = not self._finished
-            size = super().finish()
-            if first:
-                seen.append((size, self.direct))
-            return size
+        def close(self):
+            if self.fd >= 0:
+                seen.append((self.size, self.direct))
+            super().close()
 
     monkeypatch.setattr(store_module, "StagingFile", Recording)
     s = make_store(tmp_path)
@@ -166,3 +171,79 @@ def test_a_refused_direct_write_falls_back_without_losing_bytes(tmp_path, monkey
         wrote_direct = out.direct
     assert (tmp_path / "f").read_bytes() == data
     assert not wrote_direct or len(calls) < fail_at  # it fell back if the refusal was reached
+
+
+@pytest.mark.parametrize("direct", [True, False])
+def test_regions_filled_in_place_land_exactly_across_buffers(tmp_path, direct):
+    """Regions of awkward sizes (so remainders are carried from buffer to buffer), each read again after its commit
+    while the helper thread writes it, mixed with copied parts."""
+    rng = os.urandom(4 * BUFFER_SIZE)
+    sizes = [7, ALIGN - 7, BUFFER_SIZE - ALIGN, 1, (1 << 20) + 5, ALIGN, BUFFER_SIZE // 3, 0, 12345]
+    expect, pos = bytearray(), 0
+    with StagingFile(tmp_path / "r", direct=direct) as out:
+        for i, n in enumerate(sizes):
+            chunk = rng[pos : pos + n]
+            pos += n
+            if i % 3 == 2:
+                out.write_parts([chunk])
+            else:
+                view = out.region(n)
+                view[:] = chunk
+                out.commit(n, final=i == len(sizes) - 1)
+                assert hashlib.sha256(view).digest() == hashlib.sha256(chunk).digest()  # still readable
+                view.release()
+            expect += chunk
+        assert out.finish() == len(expect)
+    assert (tmp_path / "r").read_bytes() == bytes(expect)
+
+
+def test_region_and_commit_refuse_bad_sizes_and_late_writes(tmp_path):
+    with StagingFile(tmp_path / "b") as out:
+        with pytest.raises(ValueError, match="a region is 0 to"):
+            out.region(BUFFER_SIZE)
+        with pytest.raises(ValueError, match="a region is 0 to"):
+            out.region(-1)
+        view = out.region(10)
+        view[:] = b"0123456789"
+        view.release()
+        with pytest.raises(ValueError, match="cannot commit"):
+            out.commit(BUFFER_SIZE)
+        out.commit(10, final=True)
+        with pytest.raises(ValueError, match="already finished"):
+            out.region(1)
+        assert out.finish() == 10
+    assert (tmp_path / "b").read_bytes() == b"0123456789"
+
+
+class _ReadOnly:
+    """A source with only ``read`` (no ``readinto``), returning short reads."""
+
+    def __init__(self, data):
+        self.data, self.pos = data, 0
+
+    def read(self, n):
+        n = min(n, 1000, len(self.data) - self.pos)
+        self.pos += n
+        return self.data[self.pos - n : self.pos]
+
+
+@pytest.mark.parametrize("source", ["bytes", "buffered", "read-only"])
+@pytest.mark.parametrize("chunk_size", [4096, 64 * 1024, 3 << 20])
+def test_encrypt_stream_every_source_and_chunk_size(tmp_path, source, chunk_size):
+    """Bytes are sliced, buffered streams read into reused buffers, other streams read; chunks too large for the
+    staging file's buffer are encrypted into fresh buffers and copied in. All give the same object format."""
+    data = os.urandom(2 * (1 << 20) + 999)
+    src = {"bytes": data, "buffered": io.BytesIO(data), "read-only": _ReadOnly(data)}[source]
+    key, salt = os.urandom(32), os.urandom(32)
+    header, prefix = build_header("o1", "S", "recording", "dk-o1", chunk_size)
+    with StagingFile(tmp_path / "o") as out:
+        res = encrypt_stream(src, out, key, salt, header, prefix, chunk_size, commit_plaintext=True)
+        out.finish()
+    blob = (tmp_path / "o").read_bytes()
+    assert (len(blob), hashlib.sha256(blob).hexdigest()) == (res.size, res.sha256)
+    assert res.plaintext_size == len(data)
+    assert res.chunks == -(-len(data) // chunk_size)
+    assert res.commitment.endswith(hashlib.sha256(salt + data).hexdigest())
+    sink = io.BytesIO()
+    decrypt_stream(io.BytesIO(blob), key, sink)
+    assert sink.getvalue() == data
