@@ -12,7 +12,7 @@ import hashlib
 import io
 import os
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -127,7 +127,9 @@ def encrypt_stream(src: BinaryIO | bytes, dst: Any, data_key: bytes, salt: bytes
     limit = getattr(dst, "region_limit", 0)
     if region is not None and block + block // chunk_size * TAG_SIZE + len(header) > limit:
         region = None  # chunks too large for the lent buffer: encrypt into fresh buffers and copy them in
-    write = dst.write_parts if region is None and hasattr(dst, "write_parts") else None
+    if region is None:  # a staging file takes parts; anything else, ``write``
+        parts = getattr(dst, "write_parts", None)
+        put: Callable[[memoryview | bytes], Any] = (lambda b: parts([b])) if parts is not None else dst.write
     size, plain_size, index = len(header), 0, 0
     pending_header = True
     for plain, final in _blocks(src, block):
@@ -139,10 +141,7 @@ def encrypt_stream(src: BinaryIO | bytes, dst: Any, data_key: bytes, salt: bytes
             view[:lead] = header[:lead]  # the header goes with the first block
         else:
             if lead:
-                if write is not None:
-                    write([header])
-                else:
-                    dst.write(header)
+                put(header)
             view, lead = memoryview(bytearray(ct_len)), 0
         out = view[lead:]
         pos = off = 0
@@ -157,10 +156,8 @@ def encrypt_stream(src: BinaryIO | bytes, dst: Any, data_key: bytes, salt: bytes
                 break
         if region is not None:
             dst.commit(lead + ct_len, final=final)  # written by a helper thread while this one hashes
-        elif write is not None:
-            write([out])
         else:
-            dst.write(out)
+            put(out)
         ct_hash.update(out)
         if commit_plaintext:
             commit.update(plain)
