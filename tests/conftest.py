@@ -24,6 +24,16 @@ from config import load_settings
 from tests.components import require
 
 PASSWORD = "Kata-Sandi-Uji-2026"
+#: the evidence types a live session that went through every step (recording, chat, a KUK mark, a unit decision)
+#: must have logged; the integration and the browser end-to-end tests both check them
+FULL_SESSION_EVIDENCE_TYPES = frozenset({
+    "recording.browser_chunk",
+    "recording.browser_full",
+    "assessment.kuk_mark",
+    "assessment.unit_decision",
+    "session.event",
+    "session.chat",
+})
 PG_ADMIN_URL = os.environ.get("RTUK_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
 

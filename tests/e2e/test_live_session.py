@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from tests.components import require
+from tests.conftest import FULL_SESSION_EVIDENCE_TYPES
 from tests.e2e.conftest import (
     NetNs,
     Server,
@@ -289,14 +290,7 @@ def test_live_session_end_to_end(make_server: Any, browser: Any, tmp_path: Path)
     assert duration >= 0.9 * live_s, (duration, live_s)
     assert sizes == {(640, 480)}
     types = {e.get("type") for e in entries}
-    assert {
-        "recording.browser_chunk",
-        "recording.browser_full",
-        "assessment.kuk_mark",
-        "assessment.unit_decision",
-        "session.event",
-        "session.chat",
-    } <= types, types
+    assert FULL_SESSION_EVIDENCE_TYPES <= types, types
     names = {event_name(e) for e in entries if e.get("type") == "session.event"}
     assert {"state.live", "state.paused", "state.ended"} <= names, names
     report = verify_bundle(bundle, key)

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from remote_tuk.extensions import socketio
-from tests.conftest import csrf_token, login, satisfy_gate
+from tests.conftest import FULL_SESSION_EVIDENCE_TYPES, csrf_token, login, satisfy_gate
 
 pytestmark = pytest.mark.slow
 
@@ -219,14 +219,7 @@ def test_whole_live_session(live_app, cast):
         bundle = store.export_bundle(cast.session_a, app.config["RTUK"].var_dir / "bundle.zip")
         key = store.describe_parameters()["verifier_key"]
     types = {e.get("type") for e in entries}
-    assert {
-        "recording.browser_chunk",
-        "recording.browser_full",
-        "assessment.kuk_mark",
-        "assessment.unit_decision",
-        "session.event",
-        "session.chat",
-    } <= types
+    assert FULL_SESSION_EVIDENCE_TYPES <= types
     assert "recording.server_segment" in types
     events = [e for e in entries if e.get("type") == "session.event"]
     assert len(events) >= 6
