@@ -6,7 +6,11 @@
    page cache instead of O_DIRECT (``ratio_page_cache_staging``), and the encryption pipeline alone.
    Beside it, the durable floor: SHA-256 + write a new file + fdatasync + one log line + fdatasync, with no
    encryption or bookkeeping, i.e. what any append that syncs each item before acknowledging it must wait for on
-   this disk. And several writers at once (the server's case: every candidate uploads), against one-thread SHA-256.
+   this disk. The protocol floor: a stripped model of the full durable protocol (wrapped key + intent synced, AES-GCM,
+   one direct write into a pre-written pack file, SHA-256, entry line synced) with no Merkle tree, recovery or
+   per-object files: what a Python implementation of the protocol can reach here at best. The software ceiling:
+   the same append on a RAM file system (tmpfs, no disk cost). And several writers at once (the server's case:
+   every candidate uploads), against one-thread SHA-256.
 2. Verifying a log of N entries (default 1,000,000): chains + one RFC 9162 root over every leaf from the entries file
    (``verifier.verify_log_file``, one process per CPU, and ``verify_log``, one process), and N individual inclusion
    proofs (held in memory, not parsed from text) + chains as a bundle verifier checks them.
@@ -205,6 +209,129 @@ def bench_durable_floor(size: int, reps: int, workdir: Path) -> dict:
     return out
 
 
+def bench_software_ceiling(size: int, reps: int) -> dict | None:
+    """The same ``EvidenceStore.append`` with its data dir on a RAM file system (``/dev/shm``, tmpfs: every
+    ``fsync`` returns at once, nothing reaches a disk), side by side with SHA-256: what the code itself costs,
+    the ceiling of the ratio on any disk. None where there is no tmpfs at /dev/shm."""
+    shm = Path("/dev/shm")
+    try:
+        with open("/proc/mounts") as fh:
+            if not any(line.split()[1:3] == ["/dev/shm", "tmpfs"] for line in fh):
+                return None
+    except OSError:
+        return None
+    data = os.urandom(size)
+    with tempfile.TemporaryDirectory(dir=shm) as tmp:
+        store = EvidenceStore.from_settings(EvidenceSettings(), data_dir=Path(tmp))
+        store.open_session("BENCH")
+        sha_t, app_t = [], []
+        for _ in range(reps):
+            t = time.perf_counter()
+            hashlib.sha256(data).digest()
+            sha_t.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            store.append("BENCH", "recording", data, actor=("system", "bench"))
+            app_t.append(time.perf_counter() - t)
+        store.close()
+    sha, app = statistics.median(sha_t), statistics.median(app_t)
+    return {"size_mib": size / 2**20, "reps": reps, "sha256_ms": round(sha * 1e3, 3),
+            "append_in_ram_fs_ms": round(app * 1e3, 3), "ratio": round(sha / app, 3)}
+
+
+def bench_protocol_floor(size: int, reps: int, workdir: Path, synced: bool = True) -> dict:
+    """A stripped model of the durable protocol an append must follow, in the fewest steps and the best layout
+    found, to tell what any Python implementation of it can reach on this machine:
+
+    a fresh data key and salt wrapped by the KEK and written, with the object's key, into a pre-allocated 4 KiB
+    intent block, ``fdatasync``-ed on a helper thread; AES-256-GCM in 64 KiB chunks (``encrypt_into`` a
+    page-aligned buffer); one ``O_DIRECT`` write of the ciphertext into a pack file whose blocks were written
+    beforehand (no new file, no allocation, no directory entry), then ``fdatasync``, on a second helper thread;
+    SHA-256 of the ciphertext on the caller's thread meanwhile; then the entry (canonical JSON, chained to the
+    previous entry's leaf hash) appended to the log and ``fdatasync``-ed; the item is acknowledged when both
+    syncs are done. With ``synced=False`` the same steps without any ``fdatasync``: what the syncs cost. (A log
+    file written beforehand, each line overwriting its blocks so the file's size never changes, measured the same
+    as appending.) Left out, which the store does and
+    must do: the Merkle tree, checkpoints, per-object files (write-once by name), recovery bookkeeping, the spool.
+    Not built as a store: a measurement."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    data = os.urandom(size)
+    d = workdir / f"protocol-{size}-{int(synced)}"
+    d.mkdir()
+    chunk, tag = 64 * 1024, 16
+    chunks = -(-size // chunk)
+    header = b"H" * 64
+    ct_size = len(header) + size + chunks * tag
+    record = -(-ct_size // 4096) * 4096
+    slots = 4  # the pack holds this many records, overwritten in turn
+    pack = os.open(d / "pack", os.O_RDWR | os.O_CREAT | getattr(os, "O_DIRECT", 0), 0o600)
+    buf = mmap.mmap(-1, record)
+    for k in range(slots):
+        os.pwrite(pack, buf, k * record)
+    os.fsync(pack)
+    intent = os.open(d / "intent", os.O_RDWR | os.O_CREAT, 0o600)
+    os.pwrite(intent, b" " * 4096, 0)
+    os.fsync(intent)
+    log = os.open(d / "log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.fsync(log)
+    sync = os.fdatasync if synced else (lambda fd: None)
+    kek = AESGCM(os.urandom(32))
+    pool = ThreadPoolExecutor(max_workers=2)
+    prev: str | None = None
+    sha_t: list[float] = []
+    app_t: list[float] = []
+
+    def put_intent(block: bytes) -> None:
+        os.pwrite(intent, block, 0)
+        sync(intent)
+
+    def put_object(view: memoryview, offset: int) -> None:
+        os.pwrite(pack, view, offset)
+        sync(pack)
+
+    for i in range(reps):
+        t = time.perf_counter()
+        hashlib.sha256(data).digest()
+        sha_t.append(time.perf_counter() - t)
+
+        t = time.perf_counter()
+        dk, salt = os.urandom(32), os.urandom(32)
+        nonce = os.urandom(12)
+        wrapped = nonce + kek.encrypt(nonce, dk + salt, b"dk-bench")
+        key = f"sessions/BENCH/{i:012d}.rte"
+        intent_done = pool.submit(put_intent, canonical_json({"key": key, "wrapped": wrapped.hex()}).ljust(4096))
+        aead = AESGCM(dk)
+        view = memoryview(buf)
+        view[: len(header)] = header
+        pos = len(header)
+        for c in range(chunks):
+            piece = data[c * chunk : (c + 1) * chunk]
+            aead.encrypt_into(i.to_bytes(8, "big") + c.to_bytes(3, "big") + bytes([c == chunks - 1]), piece,
+                              header, view[pos : pos + len(piece) + tag])
+            pos += len(piece) + tag
+        object_done = pool.submit(put_object, view[:record], (i % slots) * record)
+        digest = hashlib.sha256(view[:ct_size]).hexdigest()
+        intent_done.result()
+        line = canonical_json({"chain": "BENCH", "kind": "item", "log_index": i, "seq": i, "prev": prev,
+                               "object": {"key": key, "sha256": digest, "size": ct_size},
+                               "server_time": time.time_ns()})
+        prev = leaf_hash(line).hex()
+        os.write(log, line + b"\n")
+        sync(log)
+        object_done.result()
+        app_t.append(time.perf_counter() - t)
+        view.release()
+    pool.shutdown()
+    for fd in (pack, intent, log):
+        os.close(fd)
+    buf.close()
+    sha, app = statistics.median(sha_t), statistics.median(app_t)
+    return {"size_mib": size / 2**20, "reps": reps, "sha256_ms": round(sha * 1e3, 3),
+            "synced": synced, "protocol_floor_ms": round(app * 1e3, 3), "ratio": round(sha / app, 3)}
+
+
 def bench_ingest_concurrent(size: int, writers: int, per_writer: int, workdir: Path) -> dict:
     """Several sessions appending at once (the live case: every candidate uploads chunks): aggregate throughput
     against SHA-256 of the same bytes in one thread, measured side by side. Concurrent appends share log syncs."""
@@ -361,6 +488,12 @@ def main() -> None:
             print(json.dumps(out["ingest"], indent=1), flush=True)
             out["durable_floor"] = [bench_durable_floor(1 << 20, 60, work), bench_durable_floor(64 << 20, 4, work)]
             print(json.dumps(out["durable_floor"], indent=1), flush=True)
+            out["protocol_floor"] = [bench_protocol_floor(1 << 20, 60, work),
+                                     bench_protocol_floor(1 << 20, 60, work, synced=False),
+                                     bench_protocol_floor(64 << 20, 4, work)]
+            print(json.dumps(out["protocol_floor"], indent=1), flush=True)
+            out["software_ceiling"] = [bench_software_ceiling(1 << 20, 60), bench_software_ceiling(64 << 20, 4)]
+            print(json.dumps(out["software_ceiling"], indent=1), flush=True)
             out["ingest_concurrent"] = [bench_ingest_concurrent(1 << 20, w, 60 // w, work) for w in (2, 4, 8)]
             print(json.dumps(out["ingest_concurrent"], indent=1), flush=True)
         out["bundle"] = bench_bundle(2000, work)
