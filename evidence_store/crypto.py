@@ -202,6 +202,8 @@ def wrap_for_auditor(recipient: X25519PublicKey, key_id: str, data_key: bytes, s
 def load_x25519_public(data: bytes) -> X25519PublicKey:
     from cryptography.hazmat.primitives import serialization
 
+    if len(data) == 32:  # raw: any byte may be one that strip() would cut
+        return X25519PublicKey.from_public_bytes(data)
     data = data.strip()
     if data.startswith(b"-----BEGIN"):
         key = serialization.load_pem_public_key(data)

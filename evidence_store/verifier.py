@@ -17,10 +17,12 @@ import binascii
 import hashlib
 import io
 import json
+import lzma
 import re
 import struct
 import sys
 import zipfile
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -103,6 +105,22 @@ def _reject_float(text: str) -> Any:
     raise ValueError(f"floating-point number {text!r} is not allowed in canonical JSON")
 
 
+def _lone_surrogate(value: Any) -> bool:
+    """True if a string in ``value`` (keys included) holds a UTF-16 surrogate: JSON's ``\\uD800``-``\\uDFFF``
+    escape outside a valid pair, which is not Unicode text (a pair decodes to one character above U+FFFF)."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, dict):
+        return any(_lone_surrogate(k) or _lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_lone_surrogate(v) for v in value)
+    return False
+
+
 def parse_canonical(line: bytes) -> dict[str, Any]:
     """Parse one canonical JSON object; raise ValueError unless ``line`` is exactly its canonical serialisation."""
     text = line.decode("ascii")
@@ -111,6 +129,8 @@ def parse_canonical(line: bytes) -> dict[str, Any]:
         raise ValueError("not a JSON object")
     if canonical_json(obj) != line:
         raise ValueError("not in canonical form (sorted keys, no whitespace, ASCII)")
+    if b"\\ud" in line and _lone_surrogate(obj):  # the escape of every surrogate starts so (canonical: lower case)
+        raise ValueError("a string holds an unpaired UTF-16 surrogate escape, which is not Unicode text")
     return obj
 
 
@@ -616,6 +636,8 @@ def unwrap_for_auditor(record: dict[str, Any], key_id: str, private_key: X25519P
 
 
 def load_x25519_private(data: bytes) -> X25519PrivateKey:
+    if len(data) == 32:  # raw: any byte may be one that strip() would cut
+        return X25519PrivateKey.from_private_bytes(data)
     data = data.strip()
     if data.startswith(b"-----BEGIN"):
         key = serialization.load_pem_private_key(data, password=None)
@@ -714,7 +736,8 @@ def verify_bundle(path: str | Path | BinaryIO, verifier_key: str | VerifierKey,
     except VerificationError as exc:
         report.failures.append(exc)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, NotImplementedError, RuntimeError,
-            ValueError, KeyError, TypeError, AttributeError, struct.error, UnicodeDecodeError, RecursionError) as exc:
+            ValueError, KeyError, TypeError, AttributeError, struct.error, UnicodeDecodeError, RecursionError,
+            zlib.error, lzma.LZMAError) as exc:
         # a damaged zip container can fail in many ways inside zipfile; each becomes one clean failure
         report.fail("bundle_unreadable", f"{type(exc).__name__}: {exc}")
     return report
@@ -726,17 +749,27 @@ def _verify_bundle(path: str | Path | BinaryIO, verifier_key: str | VerifierKey,
     if isinstance(decrypt_with, bytes):
         decrypt_with = load_x25519_private(decrypt_with)
 
-    # STEP 1: open the zip; refuse unsafe or duplicate member names.
+    # STEP 1: open the zip; refuse unsafe or duplicate member names, compression other than stored or deflated,
+    # and directory members that are not empty.
     with zipfile.ZipFile(path) as zf:
         infos = zf.infolist()
         if len(infos) > MAX_BUNDLE_FILES:
             raise VerificationError("bundle_malformed", "bundle has too many files")
         names: set[str] = set()
         for info in infos:
-            if info.is_dir():
+            # the name as stored: zipfile cuts ``filename`` at a NUL byte
+            stored_name = info.orig_filename
+            is_dir = stored_name.endswith("/")
+            plain = stored_name[:-1] if is_dir else stored_name
+            if not _SAFE_NAME.match(plain) or ".." in plain.split("/"):
+                raise VerificationError("bundle_malformed", f"unsafe file name in bundle: {stored_name!r}")
+            if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+                raise VerificationError("bundle_malformed", f"{stored_name}: compression method "
+                                        f"{info.compress_type} (only stored or deflated members are allowed)")
+            if is_dir:
+                if info.file_size:
+                    raise VerificationError("bundle_malformed", f"directory member {stored_name!r} holds data")
                 continue
-            if not _SAFE_NAME.match(info.filename) or ".." in info.filename.split("/"):
-                raise VerificationError("bundle_malformed", f"unsafe file name in bundle: {info.filename!r}")
             if info.filename in names:
                 raise VerificationError("bundle_malformed", f"duplicate file in bundle: {info.filename}")
             names.add(info.filename)
@@ -1102,6 +1135,9 @@ def _scan_segment(path: str, start: int, end: int) -> tuple[int | None, int, byt
         try:
             e = loads(line)
             idx, chain, seq, prev = e["log_index"], e["chain"], e["seq"], e["prev"]
+            if type(idx) is not int or type(chain) is not str or type(seq) is not int \
+                    or not (prev is None or type(prev) is str):
+                raise TypeError("log_index and seq must be integers, chain a string, prev a string or null")
         except (ValueError, KeyError, TypeError) as exc:
             failures.append(f"entry_malformed|entry at byte {start}+: {type(exc).__name__}: {exc}")
             idx, chain, seq, prev = -1, None, -1, None
@@ -1218,6 +1254,8 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("checkpoint")
     g.add_argument("--pubkey", required=True)
     args = parser.parse_args(argv)
+    if hasattr(sys.stdout, "reconfigure"):  # names and ids from a bundle are printed: never fail on what they hold
+        sys.stdout.reconfigure(errors="backslashreplace")
     try:
         vkey = VerifierKey.parse(_read_key_arg(args.pubkey))
     except VerificationError as exc:

@@ -338,3 +338,136 @@ def test_malformed_auditor_keys_are_clean_failures(bundle, auditor, tmp_path):
 
     r = check(a, vkey, X25519PrivateKey.generate())
     assert r.codes() == {"auditor_key_wrong"}
+
+
+# -- the container rules of BUNDLE-FORMAT §2 ---------------------------------------------------------------------
+
+
+def _rezip(src: Path, dst: Path, compression: int = 0, extra: list[tuple[str, bytes]] = ()) -> Path:
+    import zipfile
+
+    files = read_bundle(src)
+    with zipfile.ZipFile(dst, "w", compression=compression) as zf:
+        for n, d in files.items():
+            zf.writestr(n, d)
+        for n, d in extra:
+            zf.writestr(zipfile.ZipInfo(n), d)
+    return dst
+
+
+@pytest.mark.parametrize("method", ["bzip2", "lzma"])
+def test_compression_other_than_stored_or_deflated_is_refused(bundle, tmp_path, method):
+    import zipfile
+
+    a, _, vkey = bundle
+    assert check(_rezip(a, tmp_path / "deflated.zip", zipfile.ZIP_DEFLATED), vkey).ok
+    r = check(_rezip(a, tmp_path / "t.zip", getattr(zipfile, f"ZIP_{method.upper()}")), vkey)
+    assert r.codes() == {"bundle_malformed"} and "only stored or deflated" in r.failures[0].message
+
+
+def test_member_name_with_a_nul_byte_is_refused(bundle, tmp_path):
+    """zipfile cuts a name at NUL; the check must see the name as stored."""
+    a, _, vkey = bundle
+    evil = b"checkpoint\x00/../../../tmp/pwned"
+    placeholder = b"checkpointX/" + b"A" * (len(evil) - 12)
+    files = read_bundle(a)
+    files[placeholder.decode()] = files.pop("checkpoint")
+    path = write_bundle(tmp_path / "t.zip", files, fix_manifest=False)
+    raw = path.read_bytes()
+    assert raw.count(placeholder) == 2  # local header and central directory
+    path.write_bytes(raw.replace(placeholder, evil))
+    r = check(path, vkey)
+    assert r.codes() == {"bundle_malformed"} and "unsafe file name" in r.failures[0].message
+
+
+def test_directory_members_must_be_safe_and_empty(bundle, tmp_path):
+    a, _, vkey = bundle
+    assert check(_rezip(a, tmp_path / "empty-dir.zip", extra=[("objects/", b"")]), vkey).ok  # ignored, per §2
+    r = check(_rezip(a, tmp_path / "data-dir.zip", extra=[("objects/", b"X" * 1000)]), vkey)
+    assert r.codes() == {"bundle_malformed"} and "holds data" in r.failures[0].message
+    r = check(_rezip(a, tmp_path / "evil-dir.zip", extra=[("../../tmp/evil/", b"")]), vkey)
+    assert r.codes() == {"bundle_malformed"} and "unsafe file name" in r.failures[0].message
+
+
+def test_corrupt_compressed_data_is_a_clean_failure(bundle, tmp_path):
+    import io
+    import zipfile
+
+    a, _, vkey = bundle
+    _rezip(a, tmp_path / "d.zip", zipfile.ZIP_DEFLATED)
+    data = bytearray((tmp_path / "d.zip").read_bytes())
+    with zipfile.ZipFile(io.BytesIO(bytes(data))) as zf:
+        info = zf.getinfo("entries.jsonl")
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    for k in range(start + 5, start + 25):
+        data[k] ^= 0x5A
+    (tmp_path / "bad.zip").write_bytes(bytes(data))
+    r = check(tmp_path / "bad.zip", vkey)  # zlib.error used to escape verify_bundle
+    assert not r.ok and r.codes() <= {"bundle_unreadable", "file_hash_mismatch"}, r.render()
+
+
+def test_cli_prints_names_it_cannot_encode(bundle, tmp_path):
+    """A manifest naming the session "\\ud800" (valid JSON, not text): the CLI reports, it does not crash."""
+    import subprocess
+    import sys
+
+    a, _, vkey = bundle
+
+    def fn(files):
+        m = json.loads(files["manifest.json"])
+        m["session_id"] = "\ud800"
+        files["manifest.json"] = json.dumps(m).encode()
+
+    path = tamper(a, tmp_path / "t.zip", fn)
+    root = Path(__file__).resolve().parents[3]
+    out = subprocess.run([sys.executable, "-m", "evidence_store.verifier", "verify", str(path), "--pubkey", vkey],
+                         capture_output=True, text=True, cwd=root, env={"PYTHONIOENCODING": "utf-8", "PATH": ""})
+    assert out.returncode == 1 and "NOT VERIFIED" in out.stdout and "\\ud800" in out.stdout, out.stdout + out.stderr
+    assert "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("edit", [(b'"chain":"P"', b'"chain":["P"]'), (b'"seq":1,', b'"seq":"1",'),
+                                  (b'"log_index":1,', b'"log_index":"1",')])
+def test_whole_log_file_with_wrong_types_is_a_clean_failure(store, tmp_path, edit):
+    from evidence_store.verifier import verify_log_file
+
+    store.open_session("P")
+    store.append("P", "c", b"x", actor=("s", "x"))
+    cp = store.checkpoint()
+    log = (store.dir / "log" / "entries.jsonl").read_bytes()
+    assert edit[0] in log
+    (tmp_path / "e.jsonl").write_bytes(log.replace(edit[0], edit[1], 1))
+    r = verify_log_file(tmp_path / "e.jsonl", cp, str(store.signer.verifier_key))
+    assert "entry_malformed" in r.codes() and "root_mismatch" in r.codes(), r.render()
+
+
+def test_lone_surrogates_are_not_canonical_text():
+    from evidence_store.verifier import parse_canonical
+
+    pair = canonical_json({"a": "\U0001f600"})
+    assert pair == b'{"a":"\\ud83d\\ude00"}' and parse_canonical(pair) == {"a": "\U0001f600"}
+    for bad in ({"a": "\ud800"}, {"a": ["x\udfff"]}, {"\udc00": 1}):
+        with pytest.raises(ValueError, match="surrogate"):
+            parse_canonical(canonical_json(bad))
+
+
+def test_raw_x25519_keys_whatever_their_bytes():
+    """A raw 32-byte key may begin or end with a byte that looks like white space; it is never trimmed."""
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+    from evidence_store.crypto import load_x25519_public
+    from evidence_store.verifier import load_x25519_private
+
+    for _ in range(50):
+        priv = X25519PrivateKey.generate()
+        raw = priv.private_bytes_raw()
+        if raw[0] in b" \t\n\r\x0b\x0c" or raw[-1] in b" \t\n\r\x0b\x0c":
+            break
+    else:
+        raw = b" " + X25519PrivateKey.generate().private_bytes_raw()[1:-1] + b"\n"
+        priv = X25519PrivateKey.from_private_bytes(raw)
+    pub = priv.public_key().public_bytes_raw()
+    assert load_x25519_private(raw).private_bytes_raw() == raw
+    spaced_pub = b" " + pub[1:]
+    assert load_x25519_public(spaced_pub).public_bytes_raw() == spaced_pub
+    assert load_x25519_public(base64.b64encode(pub) + b"\n").public_bytes_raw() == pub
