@@ -25,7 +25,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from .merkle import MerkleTree
-from .verifier import VerifierKey, canonical_json, note_key_hash
+from .verifier import VerifierKey, canonical_json, note_key_hash, parse_canonical
 
 SYSTEM_CHAIN = "_system"
 
@@ -228,7 +228,12 @@ class TransparencyLog:
                     e["count"] = e["seq"]
                     e["last_hash"] = e["prev"]
                     force = True
-                line = canonical_json(e)
+                try:
+                    line = canonical_json(e)
+                    parse_canonical(line)  # never a line the verifier would refuse (floats, surrogates, ...)
+                except (ValueError, TypeError) as exc:
+                    r.error, r.done = ValueError(f"entry refused, not canonical JSON: {exc}"), True
+                    continue
                 self._ingest(line, pos)  # later builds in this batch see this entry (heads, objects, ...)
                 pos += len(line) + 1
                 lines.append(line)

@@ -70,15 +70,29 @@ class Receipt:
         return asdict(self)
 
 
+def _check_text(value: str, what: str) -> str:
+    """Refuse a string that is not Unicode text (an unpaired UTF-16 surrogate, which JSON could carry as an escape
+    but the verifier, and any verifier that reads UTF-8, refuses)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"{what} holds an unpaired surrogate character, which is not Unicode text") from None
+    return value
+
+
 def _check_canonical(value: Any, path: str = "metadata") -> None:
-    """Refuse at append what the verifier would refuse later: canonical JSON has no floats, NaN or non-string keys."""
-    if isinstance(value, float):
+    """Refuse at append what the verifier would refuse later: canonical JSON has no floats, NaN or non-string keys,
+    and its strings are Unicode text."""
+    if isinstance(value, str):
+        _check_text(value, path)
+    elif isinstance(value, float):
         raise ValueError(f"{path} holds the floating-point number {value!r}; use an integer (e.g. milliseconds) "
                          "or a string (canonical JSON has no floats)")
     if isinstance(value, dict):
         for k, v in value.items():
             if not isinstance(k, str):
                 raise ValueError(f"{path} has a non-string key {k!r}")
+            _check_text(k, f"{path} key {k!r}")
             _check_canonical(v, f"{path}.{k}")
     elif isinstance(value, list | tuple):
         for i, v in enumerate(value):
@@ -95,7 +109,7 @@ def _check_id(value: str, what: str) -> str:
 
 def _actor(actor: Actor) -> dict[str, str]:
     role, ident = actor
-    return {"role": str(role), "id": str(ident)}
+    return {"role": _check_text(str(role), "actor role"), "id": _check_text(str(ident), "actor id")}
 
 
 #: an intent slot's size: intents are written over the whole slot (padded with spaces), so a slot keeps its size and a
@@ -345,6 +359,9 @@ class EvidenceStore:
     def open_session(self, session_id: str, meta: dict[str, Any] | None = None,
                      actor: Actor = SYSTEM_ACTOR) -> Receipt:
         _check_id(session_id, "session_id")
+        if session_id == SYSTEM_CHAIN:
+            raise ValueError(f"{SYSTEM_CHAIN!r} is the log's own chain, not a session id")
+        _check_canonical(meta or {}, "meta")
 
         def build(st: LogState) -> dict[str, Any]:
             if session_id in st.heads:
@@ -389,6 +406,14 @@ class EvidenceStore:
         _check_canonical(metadata or {})
         if candidate_id is not None:
             _check_id(candidate_id, "candidate_id")
+        # everything that goes into the entry is checked before any work is done
+        actor_fields = _actor(actor)
+        client_text = None if client_time is None else _check_text(str(client_time), "client_time")
+        if isinstance(media_range, tuple | list):
+            if len(media_range) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in media_range):
+                raise ValueError("media_range must be (start_ms, end_ms), two integers")
+            media_range = {"start_ms": media_range[0], "end_ms": media_range[1]}
+        _check_canonical(media_range, "media_range")
         with self.log.locked() as st:
             self._require_open(st, session_id)
         object_id = uuid.uuid4().hex
@@ -417,12 +442,9 @@ class EvidenceStore:
                 del dk, salt
                 # an intent that names the ciphertext's hash (below) always has a durable key: recovery may re-log it
                 key_saved.result()
-                if isinstance(media_range, tuple | list):
-                    media_range = {"start_ms": int(media_range[0]), "end_ms": int(media_range[1])}
                 fields = {
                     "chain": session_id, "kind": "item", "session_id": session_id, "type": type,
-                    "metadata": metadata or {}, "actor": _actor(actor),
-                    "client_time": None if client_time is None else str(client_time),
+                    "metadata": metadata or {}, "actor": actor_fields, "client_time": client_text,
                     "media_range": media_range, "candidate_id": candidate_id,
                     "object": {"key": object_key, "id": object_id, "version": None, "sha256": res.sha256,
                                "size": res.size, "plaintext_size": res.plaintext_size},
@@ -833,6 +855,8 @@ class EvidenceStore:
         """Destroy the data keys of every item of a candidate (crypto-shredding). A ``key_shred`` entry per session
         is logged first, then the keys are deleted; the log and the ciphertexts still verify."""
         _check_id(candidate_id, "candidate_id")
+        _check_text(reason, "reason")
+        _actor(actor)
         by_session: dict[str, list[str]] = {}
         for key_id, sid, _ in self.keys.keys_of_candidate(candidate_id):
             by_session.setdefault(sid, []).append(key_id)

@@ -384,6 +384,27 @@ def test_group_commit_batch_isolates_a_refused_entry(store):
     assert [e["seq"] for e in entries] == [0, 1, 2] and entries[2]["prev"] == batch[0].result[1]
 
 
+def test_group_commit_refuses_an_entry_that_is_not_canonical_json(store):
+    """The log's last guard: a line the verifier would refuse (a float, a lone surrogate) is never written; the rest
+    of the batch is."""
+    from evidence_store.log import _Request
+
+    store.open_session("N")
+
+    def entry(value):
+        return lambda st: {"chain": "N", "kind": "read", "session_id": "N", "actor": {"role": "a", "id": "b"},
+                           "note": value}
+
+    batch = [_Request(entry("ok")), _Request(entry(1.5)), _Request(entry("\ud800")), _Request(entry("ok"))]
+    with store.log.locked() as st:
+        store.log._commit(batch, st)
+    assert all(r.done for r in batch)
+    assert [type(r.error) for r in batch] == [type(None), ValueError, ValueError, type(None)]
+    assert "surrogate" in str(batch[2].error) and "float" in str(batch[1].error)
+    entries = store.list_entries("N")
+    assert [e.get("note") for e in entries] == [None, "ok", "ok"] and [e["seq"] for e in entries] == [0, 1, 2]
+
+
 def test_recovery_quarantines_an_incompletely_stored_object(tmp_path):
     crash_after_storing(tmp_path, "I", b"z" * 20000)
     obj = next((tmp_path / "evidence" / "objects" / "sessions" / "I").iterdir())
@@ -590,4 +611,37 @@ def test_append_refuses_metadata_the_verifier_would_refuse(tmp_path):
         assert store.list_entries("s-float") == before
         store.append("s-float", "t", b"data", metadata={"duration_ms": 6500, "ok": [1, "a", None, True]},
                      actor=("system", "t"))
+
+
+def test_entries_refuse_text_that_is_not_unicode_and_the_log_chain_id(tmp_path):
+    """An unpaired surrogate (which JSON can carry as an escape) anywhere in an entry is refused before any work is
+    done, like a session named after the log's own chain; nothing is logged."""
+    from config import load_settings
+    from evidence_store.store import EvidenceStore
+
+    settings = load_settings(var_dir=tmp_path)
+    with EvidenceStore.from_settings(settings.evidence, data_dir=settings.evidence_dir) as store:
+        with pytest.raises(ValueError, match="log's own chain"):
+            store.open_session("_system")
+        with pytest.raises(ValueError, match=r"meta\.note holds an unpaired surrogate"):
+            store.open_session("s-text", {"note": "a\ud800"})
+        store.open_session("s-text")
+        before = store.list_entries("s-text")
+        size = store.log.state.tree.size
+        bad_calls = [
+            dict(metadata={"q": "\udfff"}), dict(metadata={"\ud800": 1}), dict(actor=("asesi", "c\ud800")),
+            dict(actor=("\ud800", "c1")), dict(client_time="2026\ud800"), dict(media_range=(1, 2, 3)),
+            dict(media_range=("a", 2)), dict(media_range={"start_ms": 1.5, "end_ms": 2}),
+        ]
+        for kw in bad_calls:
+            kw = {"actor": ("system", "t"), **kw}
+            with pytest.raises(ValueError):
+                store.append("s-text", "t", b"data", **kw)
+        with pytest.raises(ValueError, match="reason holds an unpaired surrogate"):
+            store.shred_candidate("c1", reason="x\ud800")
+        assert store.list_entries("s-text") == before and store.log.state.tree.size == size
+        assert not list((store.dir / "staging").iterdir())  # refused before anything was encrypted
+        store.append("s-text", "t", b"data", actor=("asesi", "c\u00e9 \U0001f600"), client_time="t\u00e9",
+                     media_range=(1000, 2000))
+        assert store.list_entries("s-text")[-1]["actor"]["id"] == "c\u00e9 \U0001f600"
 
