@@ -62,6 +62,9 @@
   let uploaded = 0;
   let skipped = 0;
   let recorder = null;
+  // stop() makes the recorder "inactive" at once but hands over the last chunk a moment later, just before its
+  // "stop" event: until then the page says "stopping", so nobody takes "inactive, nothing pending" for "all uploaded"
+  let stopping = false;
   let chunkStart = 0;
   let pumping = false;
   let wake = null;
@@ -70,8 +73,11 @@
   function safeSet(key, value) { try { localStorage.setItem(key, value); } catch (e) { /* private mode */ } }
 
   function drawRec() {
-    const st = recorder ? recorder.state : "idle";
-    const label = { idle: t("rec_idle"), recording: t("rec_on"), paused: t("rec_paused"), inactive: t("rec_stopped") };
+    const st = recorder ? (stopping ? "stopping" : recorder.state) : "idle";
+    const label = {
+      idle: t("rec_idle"), recording: t("rec_on"), paused: t("rec_paused"), stopping: t("rec_stopped"),
+      inactive: t("rec_stopped"),
+    };
     recStateEl.textContent = st === "idle" && ["checking", "ready"].includes(L.state) ? t("waiting_live") : label[st] || st;
     recBox.className = "rec rec-" + st;
     recCountsEl.textContent = t("rec_counts", { done: uploaded, pending: queue.length });
@@ -119,7 +125,7 @@
       chunkStart = Date.now();
       if (ev.data && ev.data.size > 0) enqueue(ev.data, start);
     });
-    recorder.addEventListener("stop", drawRec);
+    recorder.addEventListener("stop", () => { stopping = false; drawRec(); });
     recorder.addEventListener("pause", drawRec);
     recorder.addEventListener("resume", drawRec);
     recorder.addEventListener("error", (ev) => showNote(t("rec_failed") + " " + (ev.error && ev.error.message), true));
@@ -137,7 +143,10 @@
   }
 
   function stopRecorder() {
-    if (recorder && recorder.state !== "inactive") recorder.stop(); // emits the last chunk
+    if (recorder && recorder.state !== "inactive") {
+      stopping = true;
+      recorder.stop(); // emits the last chunk, then "stop"
+    }
     drawRec();
   }
 
