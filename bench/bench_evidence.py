@@ -220,22 +220,10 @@ def bench_software_ceiling(size: int, reps: int) -> dict | None:
                 return None
     except OSError:
         return None
-    data = os.urandom(size)
     with tempfile.TemporaryDirectory(dir=shm) as tmp:
-        store = EvidenceStore.from_settings(EvidenceSettings(), data_dir=Path(tmp))
-        store.open_session("BENCH")
-        sha_t, app_t = [], []
-        for _ in range(reps):
-            t = time.perf_counter()
-            hashlib.sha256(data).digest()
-            sha_t.append(time.perf_counter() - t)
-            t = time.perf_counter()
-            store.append("BENCH", "recording", data, actor=("system", "bench"))
-            app_t.append(time.perf_counter() - t)
-        store.close()
-    sha, app = statistics.median(sha_t), statistics.median(app_t)
-    return {"size_mib": size / 2**20, "reps": reps, "sha256_ms": round(sha * 1e3, 3),
-            "append_in_ram_fs_ms": round(app * 1e3, 3), "ratio": round(sha / app, 3)}
+        r = bench_ingest(size, reps, Path(tmp))
+    return {"size_mib": r["size_mib"], "reps": reps, "sha256_ms": r["sha256_ms"],
+            "append_in_ram_fs_ms": r["append_ms"], "ratio": r["ratio"]}
 
 
 def bench_protocol_floor(size: int, reps: int, workdir: Path, synced: bool = True) -> dict:
