@@ -51,6 +51,7 @@ from .verifier import (
     commitment_matches,
     decrypt_stream,
     format_tlog_proof,
+    is_text,
 )
 
 _ID_RE = re.compile(r"^[A-Za-z0-9_\-][A-Za-z0-9._\-]{0,127}$")
@@ -73,10 +74,8 @@ class Receipt:
 def _check_text(value: str, what: str) -> str:
     """Refuse a string that is not Unicode text (an unpaired UTF-16 surrogate, which JSON could carry as an escape
     but the verifier, and any verifier that reads UTF-8, refuses)."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError(f"{what} holds an unpaired surrogate character, which is not Unicode text") from None
+    if not is_text(value):
+        raise ValueError(f"{what} holds an unpaired surrogate character, which is not Unicode text")
     return value
 
 

@@ -105,15 +105,20 @@ def _reject_float(text: str) -> Any:
     raise ValueError(f"floating-point number {text!r} is not allowed in canonical JSON")
 
 
-def _lone_surrogate(value: Any) -> bool:
-    """True if a string in ``value`` (keys included) holds a UTF-16 surrogate: JSON's ``\\uD800``-``\\uDFFF``
-    escape outside a valid pair, which is not Unicode text (a pair decodes to one character above U+FFFF)."""
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return True
+def is_text(value: str) -> bool:
+    """False if ``value`` holds a UTF-16 surrogate (what JSON's ``\\uD800``-``\\uDFFF`` escape decodes to outside a
+    valid pair): not Unicode text, and no UTF-8 encoding exists for it."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
         return False
+    return True
+
+
+def _lone_surrogate(value: Any) -> bool:
+    """True if a string in ``value`` (keys included) is not Unicode text (:func:`is_text`)."""
+    if isinstance(value, str):
+        return not is_text(value)
     if isinstance(value, dict):
         return any(_lone_surrogate(k) or _lone_surrogate(v) for k, v in value.items())
     if isinstance(value, list):
