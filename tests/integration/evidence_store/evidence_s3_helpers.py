@@ -14,7 +14,10 @@ from pathlib import Path
 
 ACCESS_KEY = "rtuk-test-access"
 SECRET_KEY = "rtuk-test-secret-0123456789"
-PORTS = {"s3": 18333, "master": 19333, "volume": 18080, "filer": 18888, "iceberg": 18181, "lance": 19101}
+#: ``RTUK_TEST_S3_PORT_OFFSET`` shifts every port, so two checkouts can run their S3 tests on one machine at once.
+_OFFSET = int(os.environ.get("RTUK_TEST_S3_PORT_OFFSET", "0"))
+_BASE = {"s3": 18333, "master": 19333, "volume": 18080, "filer": 18888, "iceberg": 18181, "lance": 19101}
+PORTS = {name: port + _OFFSET for name, port in _BASE.items()}
 S3_ENDPOINT = f"127.0.0.1:{PORTS['s3']}"
 #: a second, private server for the test that stops and restarts it
 PORTS_2 = {name: port + 100 for name, port in PORTS.items()}
