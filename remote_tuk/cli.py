@@ -43,16 +43,14 @@ def register_cli(app: Flask) -> None:
     @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
     def import_standard(path: Path) -> None:
         """Import a scheme from a JSON or CSV file (all or nothing)."""
+        from remote_tuk.datafile import error_lines
         from remote_tuk.errors import DomainError
         from remote_tuk.lsp.services import import_scheme
 
         try:
             scheme = import_scheme(db.session, path.read_bytes(), path.name, actor_id=None)
         except DomainError as err:
-            lines = [err.message]
-            for d in err.details if isinstance(err.details, list) else []:
-                lines.append(f"  baris {d['line'] or '-'}: {d['field']}: {d['message']}")
-            raise click.ClickException("\n".join(lines)) from err
+            raise click.ClickException("\n".join([err.message, *error_lines(err.details)])) from err
         click.echo(f"Skema {scheme.code} diimpor ({len(scheme.units)} unit, {scheme.kuk_count} KUK).")
 
     @app.cli.command("export-standard")

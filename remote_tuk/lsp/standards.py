@@ -5,7 +5,8 @@ Two equivalent formats, specified in docs/STANDARDS-FORMAT.md:
 * JSON: ``{"format": "rtuk-rmcs/1", "scheme": {..., "units": [{..., "elements": [{..., "kuk": [...]}]}]}}``
 * CSV (UTF-8, comma separated, header row): one row per KUK, scheme/unit/element columns repeated on every row.
 
-A file is validated as a whole: every error names its line and field, and nothing is written when anything is wrong.
+A file is validated as a whole: every error names its line and field, and nothing is written when anything is wrong
+(the shared machinery, with the size and nesting limits, is ``remote_tuk.datafile``).
 """
 
 from __future__ import annotations
@@ -15,13 +16,23 @@ import io
 import json
 import re
 from dataclasses import dataclass, field
-from json import scanner
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from remote_tuk.errors import Conflict, ValidationFailed
+from remote_tuk.datafile import (
+    MAX_TEXT,
+    Collector,
+    RowError,
+    decode,
+    file_format,
+    invalid,
+    line_of,
+    load_json,
+    read_csv,
+)
+from remote_tuk.errors import Conflict
 from remote_tuk.lsp.models import Element, Kuk, Scheme, Unit
 
 FORMAT_ID = "rtuk-rmcs/1"
@@ -54,18 +65,12 @@ CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.\-/_]{1,59}$")
 UNIT_CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.\-/_]{1,39}$")
 ELEMENT_NO_RE = re.compile(r"^\d{1,3}$")
 KUK_NO_RE = re.compile(r"^(\d{1,3})\.(\d{1,3})$")
-MAX_TEXT = 4000
 MAX_TITLE = 255
-
-
-@dataclass
-class RowError:
-    line: int | None
-    field: str
-    message: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"line": self.line, "field": self.field, "message": self.message}
+#: Largest file (bytes), deepest JSON nesting (the format needs 6 levels), most CSV rows (one per KUK).
+MAX_BYTES = 8 * 1024 * 1024
+MAX_DEPTH = 12
+MAX_ROWS = 20_000
+INVALID = "Berkas standar tidak valid; tidak ada yang diimpor."
 
 
 @dataclass
@@ -103,28 +108,7 @@ class SchemeData:
     line: int | None = None
 
 
-class _Collector:
-    def __init__(self) -> None:
-        self.errors: list[RowError] = []
-
-    def add(self, line: int | None, fld: str, message: str) -> None:
-        self.errors.append(RowError(line, fld, message))
-
-    def text(self, line: int | None, fld: str, value: Any, *, required: bool, limit: int = MAX_TEXT) -> str:
-        if value is None:
-            value = ""
-        if not isinstance(value, str):
-            self.add(line, fld, "harus berupa teks")
-            return ""
-        value = value.strip()
-        if required and not value:
-            self.add(line, fld, "wajib diisi")
-        elif len(value) > limit:
-            self.add(line, fld, f"terlalu panjang (maksimal {limit} karakter)")
-        return value
-
-
-def _validate_tree(scheme: SchemeData, col: _Collector, path: str = "") -> None:
+def _validate_tree(scheme: SchemeData, col: Collector, path: str = "") -> None:
     """Structural rules shared by both formats (codes, numbering, duplicates, non-empty levels)."""
     if scheme.code and not CODE_RE.match(scheme.code):
         col.add(
@@ -174,50 +158,18 @@ def _validate_tree(scheme: SchemeData, col: _Collector, path: str = "") -> None:
 # --- JSON -------------------------------------------------------------------------------------------------------
 
 
-class _LineDict(dict[str, Any]):
-    line: int = 0
-
-
-def _json_with_lines(text: str) -> Any:
-    """Parse JSON, remembering on which line each object starts (for error messages)."""
-    decoder = json.JSONDecoder()
-    original = decoder.parse_object
-
-    def parse_object(s_and_end: tuple[str, int], *args: Any, **kwargs: Any) -> tuple[Any, int]:
-        s, end = s_and_end
-        obj, new_end = original(s_and_end, *args, **kwargs)
-        result = _LineDict(obj)
-        result.line = s.count("\n", 0, end) + 1
-        return result, new_end
-
-    decoder.parse_object = parse_object  # type: ignore[method-assign]
-    decoder.scan_once = scanner.py_make_scanner(decoder)  # type: ignore[attr-defined]
-    return decoder.decode(text)
-
-
-def _line(obj: Any) -> int | None:
-    return getattr(obj, "line", None)
-
-
 def parse_json(text: str) -> SchemeData:
-    try:
-        doc = _json_with_lines(text)
-    except json.JSONDecodeError as err:
-        raise ValidationFailed(
-            "Berkas JSON tidak dapat dibaca.", details=[RowError(err.lineno, "(sintaks)", err.msg).as_dict()]
-        ) from err
-    col = _Collector()
+    doc = load_json(text, max_depth=MAX_DEPTH)
+    col = Collector()
     if not isinstance(doc, dict):
-        raise ValidationFailed(
-            "Berkas JSON harus berupa objek.", details=[RowError(1, "(akar)", "bukan objek").as_dict()]
-        )
+        raise invalid("Berkas JSON harus berupa objek.", [RowError(1, "(akar)", "bukan objek")])
     if doc.get("format") != FORMAT_ID:
-        col.add(_line(doc), "format", f"harus '{FORMAT_ID}'")
+        col.add(line_of(doc), "format", f"harus '{FORMAT_ID}'")
     raw = doc.get("scheme")
     if not isinstance(raw, dict):
-        col.add(_line(doc), "scheme", "wajib berupa objek")
-        raise ValidationFailed("Berkas standar tidak valid.", details=[e.as_dict() for e in col.errors])
-    ln = _line(raw)
+        col.add(line_of(doc), "scheme", "wajib berupa objek")
+        col.raise_if_any("Berkas standar tidak valid.")
+    ln = line_of(raw)
     scheme = SchemeData(
         code=col.text(ln, "scheme.code", raw.get("code"), required=True, limit=60),
         title=col.text(ln, "scheme.title", raw.get("title"), required=True, limit=MAX_TITLE),
@@ -233,7 +185,7 @@ def parse_json(text: str) -> SchemeData:
         if not isinstance(ru, dict):
             col.add(ln, p, "wajib berupa objek")
             continue
-        uln = _line(ru)
+        uln = line_of(ru)
         unit = UnitData(
             code=col.text(uln, f"{p}.code", ru.get("code"), required=True, limit=40),
             title=col.text(uln, f"{p}.title", ru.get("title"), required=True, limit=MAX_TITLE),
@@ -252,7 +204,7 @@ def parse_json(text: str) -> SchemeData:
             if not isinstance(re_, dict):
                 col.add(uln, ep, "wajib berupa objek")
                 continue
-            eln = _line(re_)
+            eln = line_of(re_)
             el = ElementData(
                 number=col.text(eln, f"{ep}.number", _str(re_.get("number")), required=True, limit=10),
                 title=col.text(eln, f"{ep}.title", re_.get("title"), required=True),
@@ -268,7 +220,7 @@ def parse_json(text: str) -> SchemeData:
                 if not isinstance(rk, dict):
                     col.add(eln, kp, "wajib berupa objek")
                     continue
-                kln = _line(rk)
+                kln = line_of(rk)
                 el.kuk.append(
                     KukData(
                         number=col.text(kln, f"{kp}.number", _str(rk.get("number")), required=True, limit=12),
@@ -277,10 +229,7 @@ def parse_json(text: str) -> SchemeData:
                     )
                 )
     _validate_tree(scheme, col, "scheme.")
-    if col.errors:
-        raise ValidationFailed(
-            "Berkas standar tidak valid; tidak ada yang diimpor.", details=[e.as_dict() for e in col.errors]
-        )
+    col.raise_if_any(INVALID)
     return scheme
 
 
@@ -293,48 +242,11 @@ def _str(value: Any) -> Any:
 
 
 def parse_csv(text: str) -> SchemeData:
-    col = _Collector()
-    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise ValidationFailed(
-            "Berkas CSV kosong.", details=[RowError(1, "(header)", "tidak ada baris").as_dict()]
-        ) from None
-    except csv.Error as err:
-        raise ValidationFailed(
-            "Berkas CSV tidak dapat dibaca.", details=[RowError(1, "(sintaks)", str(err)).as_dict()]
-        ) from err
-    header = [h.strip() for h in header]
-    missing = [c for c in CSV_COLUMNS if c in _REQUIRED_CSV and c not in header]
-    unknown = [h for h in header if h not in CSV_COLUMNS]
-    for c in missing:
-        col.add(1, c, "kolom wajib tidak ada di baris judul")
-    for h in unknown:
-        col.add(1, h or "(kosong)", "kolom tidak dikenal")
-    if col.errors:
-        raise ValidationFailed(
-            "Baris judul CSV tidak valid; tidak ada yang diimpor.", details=[e.as_dict() for e in col.errors]
-        )
-
+    col = Collector()
     scheme: SchemeData | None = None
     units: dict[str, UnitData] = {}
     elements: dict[tuple[str, str], ElementData] = {}
-    try:
-        rows = list(reader)
-    except csv.Error as err:
-        raise ValidationFailed(
-            "Berkas CSV tidak dapat dibaca.", details=[RowError(reader.line_num, "(sintaks)", str(err)).as_dict()]
-        ) from err
-    line = 1
-    for raw in rows:
-        line += 1
-        if not any(cell.strip() for cell in raw):
-            continue
-        if len(raw) != len(header):
-            col.add(line, "(baris)", f"jumlah kolom {len(raw)}, seharusnya {len(header)}")
-            continue
-        row = dict(zip(header, raw, strict=True))
+    for line, row in read_csv(text, columns=CSV_COLUMNS, required=_REQUIRED_CSV, max_rows=MAX_ROWS, col=col):
 
         def t(name: str, required: bool, limit: int = MAX_TEXT, row: dict[str, str] = row, line: int = line) -> str:
             return col.text(line, name, row.get(name, ""), required=required, limit=limit)
@@ -379,18 +291,14 @@ def parse_csv(text: str) -> SchemeData:
             _same(col, line, "element_title", element.title, e_title)
         element.kuk.append(KukData(number=t("kuk_number", True, 12), text=t("kuk_text", True), line=line))
     if scheme is None:
-        raise ValidationFailed(
-            "Berkas CSV tidak berisi data.", details=[RowError(2, "(baris)", "tidak ada baris data").as_dict()]
-        )
+        col.raise_if_any(INVALID)
+        raise invalid("Berkas CSV tidak berisi data.", [RowError(2, "(baris)", "tidak ada baris data")])
     _validate_tree(scheme, col)
-    if col.errors:
-        raise ValidationFailed(
-            "Berkas standar tidak valid; tidak ada yang diimpor.", details=[e.as_dict() for e in col.errors]
-        )
+    col.raise_if_any(INVALID)
     return scheme
 
 
-def _same(col: _Collector, line: int, fld: str, first: str, value: str, message: str | None = None) -> None:
+def _same(col: Collector, line: int, fld: str, first: str, value: str, message: str | None = None) -> None:
     if value and first != value:
         col.add(line, fld, message or f"berbeda dengan baris sebelumnya ('{first[:40]}')")
 
@@ -399,22 +307,9 @@ def _same(col: _Collector, line: int, fld: str, first: str, value: str, message:
 
 
 def parse(data: bytes, filename: str) -> SchemeData:
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise ValidationFailed(
-            "Berkas harus berenkode UTF-8.",
-            details=[RowError(None, "(berkas)", f"byte tidak valid di posisi {err.start}").as_dict()],
-        ) from err
-    name = filename.lower()
-    if name.endswith(".json"):
-        return parse_json(text)
-    if name.endswith(".csv"):
-        return parse_csv(text)
-    raise ValidationFailed(
-        "Format berkas tidak dikenal: gunakan .json atau .csv.",
-        details=[RowError(None, "(berkas)", "ekstensi tidak dikenal").as_dict()],
-    )
+    fmt = file_format(filename)
+    text = decode(data, max_bytes=MAX_BYTES)
+    return parse_json(text) if fmt == "json" else parse_csv(text)
 
 
 def store(db: Session, data: SchemeData) -> Scheme:
