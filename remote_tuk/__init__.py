@@ -63,10 +63,12 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     from remote_tuk.accounts.routes import bp as accounts_bp
     from remote_tuk.admin.routes import bp as admin_bp
+    from remote_tuk.apl.routes import bp as apl_bp
     from remote_tuk.assessment.events import NAMESPACE, SessionNamespace
     from remote_tuk.assessment.routes import bp as assessment_bp
     from remote_tuk.cli import register_cli
     from remote_tuk.dossier.routes import bp as dossier_bp
+    from remote_tuk.instruments.routes import bp as instruments_bp
     from remote_tuk.live import events as live_events
     from remote_tuk.live import hooks as live_hooks
     from remote_tuk.live.routes import bp as live_bp
@@ -83,6 +85,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(records_bp)
     app.register_blueprint(tuk_bp)
     app.register_blueprint(profiles_bp)
+    app.register_blueprint(instruments_bp)
+    app.register_blueprint(apl_bp)
     live_events.register(app)
     from remote_tuk.assessment import services as assessment_services
     from remote_tuk.assessment.events import TRANSITION_LISTENERS
@@ -90,9 +94,10 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     if live_hooks.after_transition not in TRANSITION_LISTENERS:
         TRANSITION_LISTENERS.append(live_hooks.after_transition)
+    from remote_tuk.apl.services import apl_guard
     from remote_tuk.tuk.services import gate_guard
 
-    for guard in (gate_guard, require_all_units_decided):
+    for guard in (apl_guard, gate_guard, require_all_units_decided):
         if guard not in assessment_services.GUARDS:
             assessment_services.GUARDS.append(guard)
     socketio.on_namespace(SessionNamespace(NAMESPACE))

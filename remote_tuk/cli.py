@@ -15,6 +15,10 @@ from remote_tuk.extensions import db
 
 
 def register_cli(app: Flask) -> None:
+    from remote_tuk.instruments import cli as instruments_cli
+
+    instruments_cli.register(app)
+
     @app.cli.command("migrate")
     def migrate() -> None:
         """Upgrade the database to the newest schema (idempotent)."""

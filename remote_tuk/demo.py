@@ -1,4 +1,5 @@
-"""Demo data for ``make run``: an LSP, the shipped Junior Web Developer scheme, one account per role, a schedule.
+"""Demo data for ``make run``: an LSP, the shipped Junior Web Developer scheme and its question bank, one account per
+role, a schedule.
 
 Idempotent: running it again finds what is there and creates nothing twice. Passwords are random on first run and
 kept in ``var/demo-credentials.json`` (mode 0600), so they are never committed and stay the same between runs.
@@ -20,10 +21,12 @@ from remote_tuk.accounts.services import create_user
 from remote_tuk.assessment.models import AssessmentSession, AuditorGrant, Schedule
 from remote_tuk.db import utcnow
 from remote_tuk.dossier.models import DossierDeclarations
+from remote_tuk.instruments import services as instruments
 from remote_tuk.lsp import standards
 from remote_tuk.lsp.models import Lsp, LspType, Scheme
 
 DEMO_SCHEME = Path(__file__).parent / "lsp" / "demo" / "skema-junior-web-developer.json"
+DEMO_BANK = Path(__file__).parent / "lsp" / "demo" / "bank-soal-junior-web-developer.json"
 
 DEMO_USERS = [
     {"role": Role.LSP_ADMIN, "username": "admin", "full_name": "Rina Kusumawati (Admin LSP)"},
@@ -64,6 +67,8 @@ def seed(db: Session, credentials_path: Path) -> list[dict[str, str]]:
     scheme = db.scalar(select(Scheme).where(Scheme.code == "SKM-JWD-2026"))
     if scheme is None:
         scheme = standards.store(db, standards.parse(DEMO_SCHEME.read_bytes(), DEMO_SCHEME.name))
+    if instruments.bank_of(db, scheme) is None:
+        instruments.import_bank(db, DEMO_BANK.read_bytes(), DEMO_BANK.name, actor=None)
 
     users: dict[str, User] = {}
     out = []

@@ -1,10 +1,12 @@
 """Every model, imported in one place so Alembic and ``create_all`` see the whole metadata."""
 
 from remote_tuk.accounts.models import JoinLink, Role, User
+from remote_tuk.apl.models import AplForm, AplReview, AplSetting, AplSubmission, PortfolioItem
 from remote_tuk.assessment.models import AssessmentSession, AuditorGrant, Schedule, SessionState, SessionTransition
 from remote_tuk.audit.models import AuditEvent
 from remote_tuk.db import Base
 from remote_tuk.dossier.models import Dossier, DossierDeclarations
+from remote_tuk.instruments.models import AnswerKey, BankUse, BankVersion, Question, QuestionBank, QuestionRevision
 from remote_tuk.live.models import ChatMessage, Downtime, KukMark, RecordingChunk, SessionRecording, UnitDecision
 from remote_tuk.lsp.models import Element, Kuk, Lsp, LspType, Scheme, Unit
 from remote_tuk.tuk.models import (
@@ -17,9 +19,16 @@ from remote_tuk.tuk.models import (
 )
 
 __all__ = [
+    "AnswerKey",
+    "AplForm",
+    "AplReview",
+    "AplSetting",
+    "AplSubmission",
     "AssessmentSession",
     "AuditEvent",
     "AuditorGrant",
+    "BankUse",
+    "BankVersion",
     "Base",
     "ChatMessage",
     "Consent",
@@ -33,6 +42,10 @@ __all__ = [
     "KukMark",
     "Lsp",
     "LspType",
+    "PortfolioItem",
+    "Question",
+    "QuestionBank",
+    "QuestionRevision",
     "RecordingChunk",
     "RequirementProfileRecord",
     "Role",

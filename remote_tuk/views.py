@@ -42,6 +42,8 @@ def navigation() -> list[tuple[str, str]]:
             (url_for("admin.users"), _("Pengguna")),
             (url_for("admin.schedules"), _("Jadwal")),
             (url_for("profiles.index"), _("Persyaratan TUK")),
+            (url_for("instruments.index"), _("Bank soal")),
+            (url_for("apl.settings"), _("APL")),
             (url_for("dossier.index"), _("Dosir SOP")),
             (url_for("admin.audit_log"), _("Log audit")),
         ]

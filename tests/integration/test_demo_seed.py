@@ -52,3 +52,21 @@ def test_seed_refused_in_production(tmp_path):
     assert result.exit_code != 0
     assert "produksi" in result.output
     app.extensions["rtuk_db"].dispose()
+
+
+def test_seed_includes_the_demo_question_bank_once(tmp_path):
+    from remote_tuk.demo import DEMO_BANK, seed
+    from remote_tuk.extensions import db
+    from remote_tuk.instruments.models import BankVersion, QuestionRevision
+    from remote_tuk.instruments.services import export, scheme_by_code
+
+    url = f"sqlite:///{tmp_path / 'demo.sqlite3'}"
+    upgrade(url)
+    app = create_app(load_settings(env="development", database_url=url, var_dir=tmp_path))
+    with app.app_context():
+        seed(db.session, tmp_path / "creds.json")
+        seed(db.session, tmp_path / "creds.json")
+        assert [_count(db.session, m) for m in (BankVersion, QuestionRevision)] == [1, 24]
+        exported = json.loads(export(db.session, scheme_by_code(db.session, "SKM-JWD-2026"), "json"))
+    assert exported == {**json.loads(DEMO_BANK.read_text()), "version": 1}
+    app.extensions["rtuk_db"].dispose()
