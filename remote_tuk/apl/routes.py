@@ -99,10 +99,17 @@ def page(public_id: str) -> Any:
     }
     if part.role == "candidate":
         form = services.form_of(db.session, session)
+        items = services.items_of(db.session, session)
+        missing = services.missing_for_submission(db.session, session, form)
         return render_template(
             "apl/form.html",
             draft=form,
-            items=services.items_of(db.session, session),
+            items=items,
+            done={
+                "apl01": form is not None and not any(k.startswith("apl01.") for k in missing),
+                "portfolio": bool(items),
+                "apl02": form is not None and not any(k.startswith("apl02.") for k in missing),
+            },
             urls={
                 "state": url_for("apl.api_state", public_id=public_id),
                 "draft": url_for("apl.api_save", public_id=public_id),
