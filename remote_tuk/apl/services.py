@@ -36,7 +36,11 @@ EDITABLE = frozenset({S.SCHEDULED, S.CHECKING, S.READY})
 #: The assessor reviews before or during the session.
 REVIEWABLE = frozenset({S.SCHEDULED, S.CHECKING, S.READY, S.LIVE, S.PAUSED})
 MAX_FILE_BYTES = 10 * 1024 * 1024
+#: Files in the draft at once; uploads per session in all (a file taken out of the draft stays in the evidence, so
+#: taking out and uploading again must not grow the evidence store without bound) and their bytes in all.
 MAX_ITEMS = 20
+MAX_UPLOADS = 40
+MAX_UPLOAD_BYTES = 150 * 1024 * 1024
 PORTFOLIO = "apl.portfolio"
 SUBMISSION = "apl.submission"
 REVIEW = "apl.review"
@@ -240,11 +244,19 @@ def add_portfolio(
         )
     if not data:
         raise ValidationFailed("Berkas portofolio kosong.", details={"file": "kosong"})
-    count = db.scalar(
-        select(func.count()).where(PortfolioItem.session_id == session.id, PortfolioItem.removed_at.is_(None))
-    )
-    if (count or 0) >= MAX_ITEMS:
-        raise Conflict(f"Paling banyak {MAX_ITEMS} berkas portofolio per sesi.")
+    active, uploads, total = db.execute(
+        select(
+            func.count().filter(PortfolioItem.removed_at.is_(None)),
+            func.count(),
+            func.coalesce(func.sum(PortfolioItem.size), 0),
+        ).where(PortfolioItem.session_id == session.id)
+    ).one()
+    if active >= MAX_ITEMS:
+        raise Conflict(f"Paling banyak {MAX_ITEMS} berkas portofolio dalam FR.APL.")
+    if uploads >= MAX_UPLOADS or total + len(data) > MAX_UPLOAD_BYTES:
+        raise Conflict(
+            f"Batas unggahan sesi ini tercapai ({MAX_UPLOADS} berkas atau {MAX_UPLOAD_BYTES // (1024 * 1024)} MB)."
+        )
     mime = sniff(data)
     live.ensure_evidence(store, session)
     receipt = store.append(

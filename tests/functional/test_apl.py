@@ -213,6 +213,25 @@ def test_portfolio_upload_refusals(evidence_app, login_as, cast):
         assert not [e for e in evidence.store.list_entries(cast.session_a) if e.get("type") == "apl.portfolio"]
 
 
+def test_uploads_are_capped_even_when_taken_out_again(evidence_app, login_as, cast, monkeypatch):
+    from remote_tuk.apl import services
+
+    monkeypatch.setattr(services, "MAX_ITEMS", 2)
+    monkeypatch.setattr(services, "MAX_UPLOADS", 3)
+    cand = Candidate(login_as("asesi_a"), cast.session_a)
+    first, second = (cand.upload(image("PNG")).get_json()["id"] for _ in range(2))
+    full = cand.upload(image("PNG"))
+    assert full.status_code == 409 and "Paling banyak 2" in full.get_json()["message"]
+    assert cand.post(f"/portfolio/{first}/hapus").status_code == 200
+    assert cand.upload(image("PNG")).status_code == 201  # room in the draft again: the third upload
+    assert cand.post(f"/portfolio/{second}/hapus").status_code == 200
+    capped = cand.upload(image("PNG"))
+    assert capped.status_code == 409 and "Batas unggahan" in capped.get_json()["message"]
+    monkeypatch.setattr(services, "MAX_UPLOADS", 10)
+    monkeypatch.setattr(services, "MAX_UPLOAD_BYTES", 3 * len(image("PNG")) + 10)
+    assert cand.upload(image("PNG")).status_code == 409  # the bytes of all uploads
+
+
 def test_after_the_session_started_nothing_changes(evidence_app, login_as, cast, database):
     cand = Candidate(login_as("asesi_a"), cast.session_a)
     assert cand.upload(image("PNG")).status_code == 201
