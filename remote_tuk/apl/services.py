@@ -17,10 +17,12 @@ import io
 import re
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from remote_tuk.accounts.models import User
+from remote_tuk.apl.errors import AplRequired, PortfolioGone
 from remote_tuk.apl.models import NOT_PROCEED, AplForm, AplReview, AplSetting, AplSubmission, PortfolioItem
 from remote_tuk.apl.schemas import Apl01, AplDraftIn
 from remote_tuk.assessment.models import AssessmentSession, SessionState
@@ -29,6 +31,7 @@ from remote_tuk.db import utcnow
 from remote_tuk.errors import Conflict, Forbidden, NotFound, PayloadTooLarge, ValidationFailed
 from remote_tuk.live import services as live
 from remote_tuk.lsp.models import Element, Scheme, Unit
+from remote_tuk.validation import field_errors
 
 S = SessionState
 #: The candidate may change FR.APL.01/02 until the session goes live.
@@ -47,10 +50,6 @@ REVIEW = "apl.review"
 SETTING_CHANGED = "apl_setting_changed"
 audit.KIND_LABELS.setdefault(SETTING_CHANGED, "Pengaturan APL diubah")
 _UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f/\\]+")
-
-
-class AplRequired(Conflict):
-    code = "apl_required"
 
 
 # --- the LSP's setting per scheme ---------------------------------------------------------------------------------
@@ -187,9 +186,12 @@ def save_draft(db: Session, session: AssessmentSession, user: User, data: AplDra
 def missing_for_submission(db: Session, session: AssessmentSession, form: AplForm | None) -> dict[str, str]:
     """Every field a submission still needs, named as the page names it."""
     out: dict[str, str] = {}
-    apl01 = Apl01.model_validate((form.apl01 if form else None) or {})
-    for name in apl01.missing():
-        out[f"apl01.{name}"] = "wajib diisi"
+    try:
+        apl01 = Apl01.model_validate((form.apl01 if form else None) or {})
+    except ValidationError as err:  # a draft that was valid when saved (e.g. an age limit crossed since)
+        out.update({f"apl01.{k}": v for k, v in field_errors(err).items()})
+    else:
+        out.update({f"apl01.{name}": "wajib diisi" for name in apl01.missing()})
     answers = (form.apl02 if form else None) or {}
     live_items = {i.id for i in items_of(db, session)}
     for element in elements_of(db, session):
@@ -301,7 +303,12 @@ def remove_portfolio(db: Session, session: AssessmentSession, user: User, item_i
 
 def read_portfolio(store: Any, item: PortfolioItem, user: User) -> bytes:
     """The file, decrypted through the evidence store (which logs the read with the reader)."""
-    data = store.read(item.object_key, live.actor(user))
+    from evidence_store.errors import KeyUnavailable
+
+    try:
+        data = store.read(item.object_key, live.actor(user))
+    except KeyUnavailable as err:
+        raise PortfolioGone("Isi berkas ini sudah dimusnahkan (kunci datanya dihapus); catatannya tetap ada.") from err
     assert data is not None
     return data
 

@@ -23,6 +23,7 @@ from remote_tuk.datafile import Collector, RowError, invalid
 from remote_tuk.errors import Conflict, NotFound, ValidationFailed
 from remote_tuk.instruments import bankfile
 from remote_tuk.instruments.bankfile import BankData, QuestionData
+from remote_tuk.instruments.errors import StaleBankFile
 from remote_tuk.instruments.models import (
     KIND_ORDER,
     AnswerKey,
@@ -226,7 +227,7 @@ def import_bank(db: Session, data: bytes, filename: str, *, actor: User | None) 
         )
     bank = bank_of(db, scheme)
     if parsed.version is not None and bank is not None and parsed.version != bank.version:
-        raise Conflict(
+        raise StaleBankFile(
             f"Berkas dibuat dari versi {parsed.version}, sedangkan bank soal sekarang versi {bank.version}; "
             "ekspor ulang versi terbaru lalu ubah dari sana. Tidak ada yang diimpor.",
             details=[RowError(parsed.line, "/version", "versi tidak sama dengan versi terbaru").as_dict()],

@@ -284,7 +284,7 @@ def test_required_before_the_check_refused_then_allowed(evidence_app, login_as, 
     ack = sock.emit("transition", {"session": cast.session_a, "to": "checking"}, namespace="/sesi", callback=True)
     assert ack["ok"] is False and ack["error"] == "apl_required"
     from remote_tuk.accounts.models import User
-    from remote_tuk.apl.services import AplRequired
+    from remote_tuk.apl.errors import AplRequired
     from remote_tuk.assessment import services as assessment
     from remote_tuk.assessment.models import AssessmentSession
     from remote_tuk.extensions import db
@@ -334,3 +334,31 @@ def test_settings_are_for_admins_and_validated(login_as, cast):
     assert _set_required(admin, 999999, True).status_code == 422
     token = csrf_token(admin, "/admin/apl")
     assert admin.post("/admin/apl", data={"csrf_token": token, "scheme_id": "x"}).status_code == 422
+
+
+def test_a_shredded_portfolio_file_is_gone_not_an_error(evidence_app, login_as, cast):
+    from remote_tuk.extensions import evidence
+
+    cand = Candidate(login_as("asesi_a"), cast.session_a)
+    item = cand.upload(image("JPEG"), name="foto.jpg").get_json()
+    assert cand.client.get(item["url"]).status_code == 200
+    with evidence_app.app_context():
+        evidence.store.shred_candidate(str(cast.users["asesi_a"]), reason="uji penghapusan")
+    gone = login_as("asesor_a").get(item["url"], headers={"Accept": "application/json"})
+    assert gone.status_code == 410 and gone.get_json()["error"] == "portfolio_gone"
+
+
+def test_a_stored_draft_that_no_longer_validates_is_reported_not_a_500(evidence_app, login_as, cast):
+    from remote_tuk.apl.models import AplForm
+    from remote_tuk.assessment.models import AssessmentSession
+    from remote_tuk.extensions import db
+
+    with evidence_app.app_context():
+        session = db.session.scalar(select(AssessmentSession).where(AssessmentSession.public_id == cast.session_a))
+        db.session.add(AplForm(session_id=session.id, apl01={**APL01, "birth_date": "1900-01-01"}, apl02={}))
+        db.session.commit()
+    cand = Candidate(login_as("asesi_a"), cast.session_a)
+    assert cand.state()["missing"]["apl01.birth_date"] == "tanggal lahir tidak wajar"
+    assert cand.client.get(f"/sesi/{cast.session_a}/apl").status_code == 200
+    refused = cand.post("/submit", declaration=True)
+    assert refused.status_code == 422 and "apl01.birth_date" in refused.get_json()["details"]

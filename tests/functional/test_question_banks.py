@@ -82,6 +82,12 @@ def test_import_replaces_retires_and_refuses_stale_files(app, login_as, cast):
     before = _counts(app)
     resp = _upload(admin, "lama.json", json.dumps({**DEMO, "version": 1}).encode())
     assert resp.status_code == 409 and "versi 1" in resp.get_data(as_text=True)
+    from remote_tuk.extensions import db
+    from remote_tuk.instruments import services
+    from remote_tuk.instruments.errors import StaleBankFile
+
+    with app.app_context(), pytest.raises(StaleBankFile):
+        services.import_bank(db.session, json.dumps({**DEMO, "version": 1}).encode(), "lama.json", actor=None)
     assert _counts(app) == before
     # the kind of an existing code cannot change
     bad = copy.deepcopy(v2)
