@@ -46,11 +46,7 @@ def _json_body() -> dict[str, Any]:
 
 def item_json(session: AssessmentSession, item: PortfolioItem) -> dict[str, Any]:
     return {
-        "id": item.id,
-        "title": item.title,
-        "filename": item.filename,
-        "mime": item.mime,
-        "size": item.size,
+        **services.item_doc(item, evidence=False),
         "uploaded_at": item.uploaded_at.isoformat(),
         "removed": item.removed_at is not None,
         "url": url_for("apl.portfolio_file", public_id=session.public_id, item_id=item.id),

@@ -316,16 +316,13 @@ def read_portfolio(store: Any, item: PortfolioItem, user: User) -> bytes:
 # --- submission and review ----------------------------------------------------------------------------------------
 
 
-def _item_doc(item: PortfolioItem) -> dict[str, Any]:
-    return {
-        "id": item.id,
-        "title": item.title,
-        "filename": item.filename,
-        "mime": item.mime,
-        "size": item.size,
-        "object_key": item.object_key,
-        "log_index": item.log_index,
-    }
+def item_doc(item: PortfolioItem, *, evidence: bool = True) -> dict[str, Any]:
+    """A portfolio item as the submission names it (with its evidence object and log index) or as pages list it."""
+    doc: dict[str, Any] = {"id": item.id, "title": item.title, "filename": item.filename, "mime": item.mime}
+    doc["size"] = item.size
+    if evidence:
+        doc.update(object_key=item.object_key, log_index=item.log_index)
+    return doc
 
 
 def submit(db: Session, store: Any, session: AssessmentSession, user: User) -> AplSubmission:
@@ -370,7 +367,7 @@ def submit(db: Session, store: Any, session: AssessmentSession, user: User) -> A
         },
         "apl01": dict(form.apl01),
         "apl02": rows,
-        "portfolio": [_item_doc(i) for i in items.values()],
+        "portfolio": [item_doc(i) for i in items.values()],
         "declaration": True,
         "submitted_at": now.isoformat(),
     }
