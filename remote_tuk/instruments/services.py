@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from remote_tuk.accounts.models import User
-from remote_tuk.assessment.models import AssessmentSession
+from remote_tuk.assessment.models import AssessmentSession, SessionState
 from remote_tuk.audit import services as audit
 from remote_tuk.datafile import Collector, RowError, invalid
 from remote_tuk.errors import Conflict, NotFound, ValidationFailed
@@ -382,6 +382,8 @@ def use_bank(db: Session, store: Any, session: AssessmentSession, purpose: str, 
     use = db.scalar(select(BankUse).where(BankUse.session_id == session.id, BankUse.purpose == purpose))
     if use is not None:
         return use
+    if session.state in (SessionState.DECIDED, SessionState.CANCELLED):
+        raise live.InvalidState("Sesi sudah ditutup; bank soal tidak dapat dipakai lagi.")
     bank = bank_of(db, session.schedule.scheme)
     if bank is None or bank.version == 0:
         raise Conflict("Skema sesi ini belum memiliki bank soal.")

@@ -274,6 +274,31 @@ def test_a_session_stays_on_the_version_it_pinned_and_logs_it(app, pinned, login
     assert len(entries) == 1 and entries[0]["metadata"] == {"purpose": "written", "bank_version": 1}
 
 
+def test_pinning_needs_a_bank_and_an_open_session(app, cast, login_as):
+    from remote_tuk.assessment.models import AssessmentSession
+    from remote_tuk.errors import Conflict, ValidationFailed
+    from remote_tuk.extensions import db, evidence
+    from remote_tuk.instruments import services
+
+    asesor = login_as("asesor_b")
+    token = csrf_token(asesor, "/akun/kata-sandi")
+    cancel = {"to": "cancelled", "reason": "Dijadwalkan ulang."}
+    r = asesor.post(f"/api/v1/sessions/{cast.session_b}/transition", json=cancel, headers={"X-CSRFToken": token})
+    assert r.status_code == 200
+    with app.app_context():
+        find = select(AssessmentSession).where(AssessmentSession.public_id.in_([cast.session_a, cast.session_b]))
+        sessions = {s.public_id: s for s in db.session.scalars(find)}
+        with pytest.raises(Conflict):  # no bank for the scheme yet
+            services.use_bank(db.session, evidence.store, sessions[cast.session_a], "written", actor=None)
+        with pytest.raises(ValidationFailed):
+            services.use_bank(db.session, evidence.store, sessions[cast.session_a], "lisan", actor=None)
+        services.import_bank(db.session, DEMO_BANK.read_bytes(), DEMO_BANK.name, actor=None)
+        with pytest.raises(Conflict) as closed:  # a cancelled session's chain is closed
+            services.use_bank(db.session, evidence.store, sessions[cast.session_b], "oral", actor=None)
+        assert closed.value.code == "invalid_state"
+        evidence.close()
+
+
 def test_option_shuffle_is_reproducible_and_scoring_follows_it(app, pinned):
     from remote_tuk.extensions import db
     from remote_tuk.instruments import services
