@@ -215,6 +215,7 @@ def parse_json(text: str) -> BankData:
 def parse_csv(text: str) -> BankData:
     col = Collector()
     scheme: str | None = None
+    first = 2
     questions: list[QuestionData] = []
     seen: dict[str, int | None] = {}
     for line, row in read_csv(text, columns=CSV_COLUMNS, required=_REQUIRED_CSV, max_rows=MAX_QUESTIONS, col=col):
@@ -224,7 +225,7 @@ def parse_csv(text: str) -> BankData:
 
         code = t("scheme_code", True, 60)
         if scheme is None:
-            scheme = code
+            scheme, first = code, line
         elif code and code != scheme:
             col.add(line, "scheme_code", f"satu berkas hanya untuk satu skema ('{scheme}')")
         options = [t(f"option_{c.lower()}", False, MAX_OPTION) for c in LETTERS]
@@ -247,7 +248,7 @@ def parse_csv(text: str) -> BankData:
         col.raise_if_any(INVALID)
         raise invalid("Berkas CSV tidak berisi soal.", [RowError(2, "(baris)", "tidak ada baris data")])
     col.raise_if_any(INVALID)
-    return BankData(scheme_code=scheme, questions=questions)
+    return BankData(scheme_code=scheme, questions=questions, line=first)
 
 
 def parse(data: bytes, filename: str) -> BankData:
