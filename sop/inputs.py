@@ -230,7 +230,7 @@ class EvidenceFacts(BaseModel):
             "retention_days": settings.retention_days,
             "legal_hold": settings.legal_hold,
             "backend": settings.backend,
-            "log_origin": settings.log_origin,
+            "log_origin": settings.log_origin or None,
             "kek_id": settings.kek_id,
         }
         if settings.backend == "s3":
