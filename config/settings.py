@@ -106,6 +106,11 @@ class Settings(BaseSettings):
     database_url: str = ""
     host: str = "127.0.0.1"
     port: int = Field(default=5000, ge=1, le=65535)
+    #: What ``python -m remote_tuk serve`` runs: gunicorn (production-grade, one process with threads; ``make run``)
+    #: or Werkzeug's development server (tests, debugging). Production refuses the development server.
+    http_server: Literal["gunicorn", "werkzeug"] = "werkzeug"
+    #: gunicorn's threads (each open Socket.IO WebSocket holds one)
+    http_threads: int = Field(default=32, ge=4, le=1024)
     #: Set when the app sits behind a TLS-terminating proxy: cookies become Secure and X-Forwarded-* is trusted.
     behind_tls: bool = False
     #: Largest request body in bytes (413 above it).

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.components import require
-from tests.e2e.conftest import CHROMIUM, Server, chromium_available
+from tests.e2e.conftest import CHROMIUM, Server, chromium_available, fake_devices  # noqa: F401 - a fixture
 
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(400)
 DOMAIN = "lsp-uji.example"
