@@ -92,12 +92,14 @@ def verifying_guide() -> Any:
     """docs/VERIFYING.md as a page (Indonesian and English), linked from every evidence page."""
     from markdown_it import MarkdownIt
 
+    from evidence_store.standalone import standalone_verifier
+
     try:
         text = GUIDE.read_text(encoding="utf-8")
     except FileNotFoundError as err:
         raise NotFound(_("Panduan verifikasi tidak ada pada instalasi ini.")) from err
     html = MarkdownIt("commonmark", {"html": False}).enable("table").render(text)
-    return render_template("records/guide.html", html=html)
+    return render_template("records/guide.html", html=html, verifier=standalone_verifier())
 
 
 @bp.route("/sesi/<public_id>/bukti/bundel.zip", methods=["GET", "POST"])

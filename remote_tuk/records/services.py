@@ -124,7 +124,8 @@ def timeline_svg(items: list[Row], fmt: PageFormat, *, width: int = 960, downtim
     base = top + lane_h * len(lanes) + 16
     for frac in (0, 0.25, 0.5, 0.75, 1):
         at = t0 + (t1 - t0) * frac
-        parts.append(f'<text x="{left + (width - left - right) * frac:.1f}" y="{base}" text-anchor="middle" '
+        anchor = {0: "start", 1: "end"}.get(frac, "middle")  # the ends stay inside the drawing
+        parts.append(f'<text x="{left + (width - left - right) * frac:.1f}" y="{base}" text-anchor="{anchor}" '
                      f'class="tick" data-tick="">{fmt.time(at, zone=False)}</text>')
     parts.append(f'<text x="{left - 8}" y="{base}" text-anchor="end" class="tick">{escape(fmt.zone.abbr)}</text>')
     parts.append("</svg>")
