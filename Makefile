@@ -15,7 +15,7 @@ SOCKETIO_CLIENT_VERSION := 4.8.1
 run: install $(SOCKETIO_JS)
 	$(PY) -m remote_tuk migrate
 	$(PY) -m remote_tuk seed-demo
-	RTUK_HOST=$(HOST) RTUK_PORT=$(PORT) $(PY) -m remote_tuk serve
+	RTUK_HOST=$(HOST) RTUK_PORT=$(PORT) $(PY) -m remote_tuk serve --server gunicorn
 
 ## test: install what the tests need and run lint, the import-direction check and the whole suite
 test: install-dev system-deps $(SOCKETIO_JS)

@@ -48,8 +48,10 @@ class EvidenceSettings(BaseSettings):
     kek_id: str = "kek-1"
     #: Ed25519 signing key for checkpoints (path to a PEM or raw file). Empty: generated under var/ in development.
     signing_key_file: str = ""
-    #: Name of the log in checkpoints (the C2SP "origin" line).
-    log_origin: str = "remote-tuk.example/evidence"
+    #: Name of the log in checkpoints (the C2SP "origin" line) and of its verifier key. Empty: the web app names a
+    #: new log after the LSP's domain in its profile (``<domain>/evidence``); a log keeps the name of its first
+    #: checkpoint for ever.
+    log_origin: str = ""
     checkpoint_every_entries: int = Field(default=256, ge=1, le=1_000_000)
     checkpoint_every_seconds: int = Field(default=60, ge=1, le=86_400)
     chunk_size: int = Field(default=64 * 1024, ge=4096, le=16 * 1024 * 1024)
@@ -104,6 +106,11 @@ class Settings(BaseSettings):
     database_url: str = ""
     host: str = "127.0.0.1"
     port: int = Field(default=5000, ge=1, le=65535)
+    #: What ``python -m remote_tuk serve`` runs: gunicorn (production-grade, one process with threads; ``make run``)
+    #: or Werkzeug's development server (tests, debugging). Production refuses the development server.
+    http_server: Literal["gunicorn", "werkzeug"] = "werkzeug"
+    #: gunicorn's threads (each open Socket.IO WebSocket holds one)
+    http_threads: int = Field(default=32, ge=4, le=1024)
     #: Set when the app sits behind a TLS-terminating proxy: cookies become Secure and X-Forwarded-* is trusted.
     behind_tls: bool = False
     #: Largest request body in bytes (413 above it).

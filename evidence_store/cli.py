@@ -81,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("drain", help="upload spooled objects now")
     g = sub.add_parser("auditor-keygen", help="make an X25519 key pair for an auditor")
     g.add_argument("--out", required=True, help="writes OUT (private, base64) and OUT.pub (public, base64)")
+    sv = sub.add_parser("standalone-verifier", help="write the auditor's one-file verifier and print its SHA-256")
+    sv.add_argument("--out", required=True, help="file to write (the auditor runs: python3 FILE verify ...)")
     args = p.parse_args(argv)
 
     if args.cmd == "verify":
@@ -91,14 +93,12 @@ def main(argv: list[str] | None = None) -> int:
             vargs += ["--extract-to", args.extract_to]
         return verifier.main(vargs)
     if args.cmd == "auditor-keygen":
-        from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+        return verifier.main(["keygen", "--out", args.out])
+    if args.cmd == "standalone-verifier":
+        from .standalone import write_standalone
 
-        from .store import _write_secret
-
-        key = X25519PrivateKey.generate()
-        _write_secret(Path(args.out), base64.b64encode(key.private_bytes_raw()) + b"\n")
-        Path(args.out + ".pub").write_bytes(base64.b64encode(key.public_key().public_bytes_raw()) + b"\n")
-        print(f"private key: {args.out}\npublic key: {args.out}.pub")
+        built = write_standalone(Path(args.out))
+        print(f"{built.sha256}  {args.out}")
         return 0
 
     store = open_store(args.data_dir)

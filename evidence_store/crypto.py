@@ -28,7 +28,7 @@ from .verifier import (
     OBJECT_MAGIC,
     STREAM_ALG,
     TAG_SIZE,
-    _auditor_kek,
+    auditor_kek,
     canonical_json,
     chunk_nonce,
     key_commitment,
@@ -192,7 +192,7 @@ def wrap_for_auditor(recipient: X25519PublicKey, key_id: str, data_key: bytes, s
     eph = X25519PrivateKey.generate()
     epk = eph.public_key().public_bytes_raw()
     rcpt = recipient.public_bytes_raw()
-    kek = _auditor_kek(eph.exchange(recipient), epk, rcpt)
+    kek = auditor_kek(eph.exchange(recipient), epk, rcpt)
     nonce = os.urandom(12)
     ct = AESGCM(kek).encrypt(nonce, data_key + salt, key_id.encode())
     return {"alg": AUDITOR_WRAP_ALG, "ct": base64.b64encode(ct).decode(), "epk": base64.b64encode(epk).decode(),

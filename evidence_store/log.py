@@ -10,10 +10,12 @@ lock holder.
 from __future__ import annotations
 
 import base64
+import contextlib
 import fcntl
 import hashlib
 import json
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -28,6 +30,16 @@ from .merkle import MerkleTree
 from .verifier import VerifierKey, canonical_json, note_key_hash, parse_canonical
 
 SYSTEM_CHAIN = "_system"
+#: the log's name when nobody named it: says plainly that the LSP's domain was not set when the log began
+DEFAULT_ORIGIN = "lsp-domain-not-set.invalid/evidence"
+_ORIGIN_RE = re.compile(r"^[^\s+]+$")
+#: the log's name (the checkpoints' origin line and the verifier key's name): fixed, or asked for while unnamed
+Origin = str | Callable[[], str | None] | None
+
+
+class OriginUnavailable(RuntimeError):
+    """The name for a new log could not be found now (e.g. the database with the LSP's domain is unreachable);
+    the checkpoint is written later rather than under a wrong name."""
 
 
 def utc_now() -> str:
@@ -87,13 +99,22 @@ class LogState:
 
 
 class TransparencyLog:
-    def __init__(self, directory: Path, signer: NoteSigner, *, every_entries: int = 256, every_seconds: int = 60):
+    """The log. Its name (origin) is given when its first checkpoint is written and kept for ever after: every
+    checkpoint, proof and verifier key carries it, so renaming a log would orphan every bundle already handed out.
+    ``origin`` is that name, or a function asked for it while the log has no checkpoint (the LSP's domain may be
+    set after the process started), or None (:data:`DEFAULT_ORIGIN` for a new log)."""
+
+    def __init__(self, directory: Path, signing_key: Ed25519PrivateKey, *, origin: Origin = None,
+                 every_entries: int = 256, every_seconds: int = 60):
         self.dir = Path(directory)
         self.dir.mkdir(parents=True, exist_ok=True)
         (self.dir / "checkpoints").mkdir(exist_ok=True)
         self.path = self.dir / "entries.jsonl"
         self.path.touch(exist_ok=True)
-        self.signer = signer
+        self.key = signing_key
+        self._origin = origin
+        self._named: str | None = None
+        self._signers: dict[str, NoteSigner] = {}
         self.every_entries, self.every_seconds = every_entries, every_seconds
         self.state = LogState()
         self._tlock = threading.RLock()
@@ -106,6 +127,40 @@ class TransparencyLog:
 
     def close(self) -> None:
         self._lockfile.close()
+
+    # -- the log's name ------------------------------------------------------------------------------------------
+    def name_on_disk(self) -> str | None:
+        """The origin of the log's checkpoints, None while it has none."""
+        if self._named is None:
+            cp = self.latest_checkpoint()
+            if cp:
+                self._named = cp.split(b"\n", 1)[0].decode("utf-8")
+        return self._named
+
+    def preferred_name(self) -> str:
+        """The name a new log would get now."""
+        origin = self._origin
+        try:
+            name = origin() if callable(origin) else origin
+        except Exception as exc:  # whatever the provider hit, no checkpoint is written under a guessed name
+            raise OriginUnavailable(f"the log's name cannot be found now: {exc}") from exc
+        name = name or DEFAULT_ORIGIN
+        if not _ORIGIN_RE.match(name):
+            raise ValueError(f"log origin {name!r} must not contain spaces or '+'")
+        return name
+
+    @property
+    def origin(self) -> str:
+        return self.name_on_disk() or self.preferred_name()
+
+    @property
+    def signer(self) -> NoteSigner:
+        """The signer under the log's name (the name a new log would get, while it has no checkpoint)."""
+        name = self.origin
+        signer = self._signers.get(name)
+        if signer is None:
+            signer = self._signers[name] = NoteSigner(name, self.key)
+        return signer
 
     # -- locking and catching up ---------------------------------------------------------------------------------
     @contextmanager
@@ -283,7 +338,8 @@ class TransparencyLog:
         size, at = self._latest_size_and_time()
         n = self.state.tree.size
         if n > size and (force or n - size >= self.every_entries or time.time() - at >= self.every_seconds):
-            self._write_checkpoint()
+            with contextlib.suppress(OriginUnavailable):  # a later checkpoint covers these entries
+                self._write_checkpoint()
 
     def maybe_checkpoint(self) -> None:
         with self.locked():
@@ -301,10 +357,12 @@ class TransparencyLog:
 
     def _write_checkpoint(self) -> bytes:
         st = self.state
-        body = f"{self.signer.name}\n{st.tree.size}\n{base64.b64encode(st.tree.root()).decode()}\n".encode()
-        note = self.signer.sign(body)
+        signer = self.signer
+        body = f"{signer.name}\n{st.tree.size}\n{base64.b64encode(st.tree.root()).decode()}\n".encode()
+        note = signer.sign(body)
         _atomic_write(self.dir / "checkpoints" / f"{st.tree.size}.note", note)
         _atomic_write(self.dir / "checkpoint", note)
+        self._named = signer.name
         return note
 
     def checkpoint_at(self, size: int) -> bytes | None:

@@ -6,12 +6,11 @@ import json
 import os
 import secrets
 from pathlib import Path
-from typing import Any
 
 import click
 from flask import Flask, current_app
 
-from remote_tuk.extensions import db
+from remote_tuk.extensions import db, socketio
 
 
 def register_cli(app: Flask) -> None:
@@ -110,19 +109,27 @@ def register_cli(app: Flask) -> None:
     @app.cli.command("serve")
     @click.option("--host", default=None)
     @click.option("--port", default=None, type=int)
-    def serve(host: str | None, port: int | None) -> None:
-        """Serve HTTP and Socket.IO (threading mode). Production: gunicorn -w 1 --threads N wsgi:app."""
-        from remote_tuk.extensions import socketio
+    @click.option("--server", "server", type=click.Choice(["gunicorn", "werkzeug"]), default=None,
+                  help="gunicorn (production-grade; make run) or Werkzeug's development server (RTUK_HTTP_SERVER)")
+    def serve(host: str | None, port: int | None, server: str | None) -> None:
+        """Serve HTTP and Socket.IO (threading mode) with gunicorn (one process, threads) or the development server."""
+        from remote_tuk.serving import serve_gunicorn, serve_werkzeug
 
         settings = current_app.config["RTUK"]
         host, port = host or settings.host, port or settings.port
-        click.echo(f"Remote TUK berjalan di http://{host}:{port}/  (Ctrl+C untuk berhenti)")
-        kwargs: dict[str, Any] = {"host": host, "port": port, "use_reloader": False}
-        if not settings.is_production:
-            kwargs["allow_unsafe_werkzeug"] = True
+        server = server or settings.http_server
+        if server == "gunicorn":
+            click.echo(f"Remote TUK berjalan di http://{host}:{port}/ dengan gunicorn (1 proses, "
+                       f"{settings.http_threads} thread)  (Ctrl+C untuk berhenti)")
+            serve_gunicorn(settings, host, port, settings.http_threads)
+            return
+        click.echo(f"Remote TUK berjalan di http://{host}:{port}/ dengan server pengembangan Werkzeug (untuk "
+                   "pengembangan dan uji; produksi: gunicorn, lihat README)  (Ctrl+C untuk berhenti)")
+        if settings.is_production:
+            raise click.ClickException("Produksi tidak dilayani server pengembangan: pakai --server gunicorn.")
         # Flask ignores app.run() inside its own CLI unless told this is the intended server.
         os.environ.pop("FLASK_RUN_FROM_CLI", None)
-        socketio.run(current_app._get_current_object(), **kwargs)  # type: ignore[attr-defined]
+        serve_werkzeug(current_app._get_current_object(), socketio, host, port)  # type: ignore[attr-defined]
 
     @app.cli.command("gen-secret")
     def gen_secret() -> None:

@@ -62,6 +62,7 @@ def seed(db: Session, credentials_path: Path) -> list[dict[str, str]]:
                 email="sertifikasi@lsp-tdn.example",
                 phone="022-1234567",
                 director_name="Ir. Hendra Wijaya, M.T.",
+                domain="lsp-tdn.example",  # names the evidence log and its verifier key: lsp-tdn.example/evidence
             )
         )
     scheme = db.scalar(select(Scheme).where(Scheme.code == "SKM-JWD-2026"))

@@ -11,6 +11,17 @@ if TYPE_CHECKING:
     from evidence_store.store import EvidenceStore
 
 
+def lsp_log_origin() -> str | None:
+    """``<domain>/evidence`` from the LSP profile, None while the LSP has set no domain. A database error is raised
+    (the log then writes its first checkpoint later, never under a guessed name)."""
+    from remote_tuk.extensions import db
+    from remote_tuk.lsp.services import get_lsp
+
+    with db.new_session() as session:
+        lsp = get_lsp(session)
+        return lsp.log_origin if lsp is not None else None
+
+
 class Evidence:
     """Flask-style holder: ``init_app`` records the settings; ``store`` opens the store (recovery runs then)."""
 
@@ -32,7 +43,9 @@ class Evidence:
                     raise RuntimeError("evidence store is not initialised")
                 from evidence_store.store import EvidenceStore
 
-                self._store = EvidenceStore.from_settings(self._settings.evidence, data_dir=self._settings.evidence_dir)
+                # a new log is named after the LSP's domain (asked until its first checkpoint; then it keeps it)
+                self._store = EvidenceStore.from_settings(self._settings.evidence, data_dir=self._settings.evidence_dir,
+                                                          origin=lsp_log_origin)
                 self._store.start_background()
                 atexit.register(self.close)
             return self._store

@@ -117,7 +117,7 @@ def example_inputs() -> DossierInputs:
                 "auditor_key_wrap": "X25519-HKDF-SHA256-AES-256-GCM-v1",
                 "bundle_format": "rtuk-evidence-bundle/1",
                 "storage_location": "MinIO dengan object lock di pusat data PT Awan Nusantara, Jakarta Selatan",
-                "offline_verifier": "python -m evidence_store verify BUNDEL.zip --pubkey <kunci verifikasi>",
+                "offline_verifier": "python3 rtuk_verify.py verify BUNDEL.zip --pubkey <kunci verifikasi>",
             }
         ),
         roles=[

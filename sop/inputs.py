@@ -162,6 +162,8 @@ class EvidenceFacts(BaseModel):
     offline_verifier: str | None = Field(
         default=None, validation_alias=AliasChoices("offline_verifier", "verifier", "verifier_cli")
     )
+    #: SHA-256 (hex) of the one-file verifier the LSP hands to auditors, so an auditor can check the copy they got.
+    offline_verifier_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
     # Details the evidence library reports (``describe_parameters()``); printed only when present.
     nonce_scheme: str | None = None
     associated_data: str | None = None
@@ -230,7 +232,7 @@ class EvidenceFacts(BaseModel):
             "retention_days": settings.retention_days,
             "legal_hold": settings.legal_hold,
             "backend": settings.backend,
-            "log_origin": settings.log_origin,
+            "log_origin": settings.log_origin or None,
             "kek_id": settings.kek_id,
         }
         if settings.backend == "s3":

@@ -109,7 +109,10 @@ def evidence_facts(
     settings: Settings, parameters: dict[str, Any], declarations: DossierDeclarations | None
 ) -> EvidenceFacts:
     """The evidence library's own ``describe_parameters()`` plus what only the LSP can declare (where it is)."""
+    from evidence_store.standalone import standalone_verifier
+
     params = dict(parameters)
+    verifier = standalone_verifier()
     commitment = params.pop("plaintext_commitment", None)
     if isinstance(commitment, dict):
         commitment = "; ".join(f"{k}: {v}" for k, v in commitment.items())
@@ -118,7 +121,9 @@ def evidence_facts(
         **params,
         commitment_scheme=commitment,
         storage_location=(declarations.evidence_storage_location or None) if declarations else None,
-        offline_verifier="python -m evidence_store verify BUNDLE.zip --pubkey VERIFIER_KEY",
+        offline_verifier=f"{verifier.name} (satu berkas; Python 3.11+ dan paket cryptography), diunduh dari halaman "
+        f"Bukti sesi: python3 {verifier.name} verify BUNDEL.zip --pubkey KUNCI_VERIFIKASI",
+        offline_verifier_sha256=verifier.sha256,
     )
 
 

@@ -22,6 +22,18 @@ LSP_TYPE_LABELS = {
 }
 
 
+#: Indonesia's three time zones: the zone an LSP shows every time in, and the abbreviation printed after each time
+TIME_ZONES = {"Asia/Jakarta": "WIB", "Asia/Makassar": "WITA", "Asia/Jayapura": "WIT"}
+#: their offsets from UTC in hours (Indonesia keeps no daylight saving time)
+UTC_OFFSETS = {"Asia/Jakarta": 7, "Asia/Makassar": 8, "Asia/Jayapura": 9}
+TIME_ZONE_LABELS = {
+    "Asia/Jakarta": "WIB — Waktu Indonesia Barat (UTC+7)",
+    "Asia/Makassar": "WITA — Waktu Indonesia Tengah (UTC+8)",
+    "Asia/Jayapura": "WIT — Waktu Indonesia Timur (UTC+9)",
+}
+DEFAULT_TIME_ZONE = "Asia/Jakarta"
+
+
 class Lsp(Base):
     """The certification body running this installation (one row)."""
 
@@ -39,7 +51,16 @@ class Lsp(Base):
     phone: Mapped[str] = mapped_column(String(32), default="")
     director_name: Mapped[str] = mapped_column(String(160), default="")
     director_position: Mapped[str] = mapped_column(String(120), default="")
+    #: The LSP's own internet domain (``lsp-tdn.example``): a new evidence log is named ``<domain>/evidence``.
+    domain: Mapped[str] = mapped_column(String(253), default="")
+    #: The zone every time is shown in (one of :data:`TIME_ZONES`).
+    time_zone: Mapped[str] = mapped_column(String(32), default=DEFAULT_TIME_ZONE)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    @property
+    def log_origin(self) -> str | None:
+        """The name of the evidence log (and of its verifier key) this LSP's domain gives, None without a domain."""
+        return f"{self.domain}/evidence" if self.domain else None
 
 
 class Scheme(Base):

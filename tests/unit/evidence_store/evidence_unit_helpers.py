@@ -6,9 +6,9 @@ from config.settings import EvidenceSettings
 from evidence_store import EvidenceStore
 
 
-def make_store(tmp_path, recover=True, **overrides):
+def make_store(tmp_path, recover=True, origin=None, **overrides):
     settings = EvidenceSettings(chunk_size=4096, checkpoint_every_entries=8, **overrides)
-    return EvidenceStore.from_settings(settings, data_dir=tmp_path / "evidence", recover=recover)
+    return EvidenceStore.from_settings(settings, data_dir=tmp_path / "evidence", recover=recover, origin=origin)
 
 
 def leftover_intents(data_dir) -> list[dict]:

@@ -25,20 +25,30 @@ def imported_modules(path: Path) -> set[str]:
     return names
 
 
-def test_verifier_imports_only_stdlib_and_cryptography():
-    mods = imported_modules(PKG / "verifier.py")
-    assert mods - set(sys.stdlib_module_names) == {"cryptography"}
+def test_verifier_imports_only_stdlib_cryptography_and_its_own_modules():
+    from evidence_store.verifier import MODULES
+
+    files = sorted((PKG / "verifier").glob("*.py"))
+    assert {p.stem for p in files} == set(MODULES) | {"__init__", "__main__"}
+    for path in files:
+        mods = imported_modules(path)
+        ours = {m for m in mods if m.startswith(".")}
+        assert ours <= {"." + m for m in MODULES} | {"."}, path
+        assert mods - ours - set(sys.stdlib_module_names) <= {"cryptography"}, path
 
 
 def test_loading_the_verifier_loads_nothing_else_of_ours():
+    from evidence_store.verifier import MODULES
+
     code = ("import sys, evidence_store.verifier as v; "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in "
             "('config','minio','flask','evidence_store','urllib3')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True).stdout
-    assert out.strip() == "['evidence_store', 'evidence_store.verifier']"
+    expected = ["evidence_store", "evidence_store.verifier", *(f"evidence_store.verifier.{m}" for m in MODULES)]
+    assert out.strip() == str(sorted(expected))
 
 
 def test_library_imports_no_flask_and_only_config_from_the_project():
-    for path in PKG.glob("*.py"):
+    for path in PKG.rglob("*.py"):
         mods = {m for m in imported_modules(path) if not m.startswith(".")}
         assert not mods & {"flask", "flask_socketio", "remote_tuk", "proctor", "sop"}, path

@@ -321,7 +321,7 @@ def test_describe_parameters(store):
     assert p["encryption"]["chunk_size_bytes"] == 4096
     assert p["log"]["checkpoint_every_entries"] == 8 and p["log"]["signature"] == "Ed25519"
     assert p["backend"] == "filesystem" and p["retention_days"] is None and p["object_lock_mode"] is None
-    assert p["verifier_key"].startswith("remote-tuk.example/evidence+")
+    assert p["verifier_key"].startswith("lsp-domain-not-set.invalid/evidence+")  # nobody named this log
     json.dumps(p)
 
 

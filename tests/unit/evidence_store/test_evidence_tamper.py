@@ -44,7 +44,7 @@ def test_clean_bundle_verifies_and_decrypts(bundle, auditor, tmp_path):
     kinds = sorted(json.loads(x)["commitment"].split(":")[0] for x in lines(read_bundle(a)) if b'"item"' in x)
     assert kinds == ["sha256-salted", "sha256-salted", "sha256-salted-key", "sha256-salted-key"]
     r = verify_bundle(a, vkey, auditor, plaintext_dir=tmp_path / "plain")
-    files = sorted((tmp_path / "plain").rglob("*.rte"))
+    files = sorted((tmp_path / "plain" / "sessions" / "A").glob("*-answer.txt"))
     assert {f.read_bytes() for f in files} == {f"answer {i}".encode() * 1500 for i in range(4)}
 
 

@@ -114,3 +114,11 @@ def test_a_minimal_system_is_described_without_the_features_it_lacks(inputs):
         "365 hari (1 tahun)",
     ]:
         assert statement in text, statement
+
+
+def test_the_offline_verifiers_hash_is_printed_only_when_known(inputs):
+    inputs.evidence.offline_verifier_sha256 = None
+    assert "SHA-256 berkas verifikator luring" not in build_dossier(inputs, html_only=True).html
+    inputs.evidence.offline_verifier_sha256 = "ab" * 32
+    html = build_dossier(inputs, html_only=True).html
+    assert "SHA-256 berkas verifikator luring" in html and "ab" * 32 in html
