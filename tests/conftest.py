@@ -10,6 +10,7 @@ import itertools
 import os
 import re
 import shutil
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -159,7 +160,14 @@ class _Backends:
             shutil.copy(self.tmp / "template.sqlite3", target)
             return f"sqlite:///{target}", cast
         name = f"rtuk_t_{self.run_id}_{next(self.counter)}"
-        self._pg_exec(f'CREATE DATABASE "{name}" TEMPLATE "rtuk_tmpl_{self.run_id}"')
+        for attempt in range(20):
+            try:
+                self._pg_exec(f'CREATE DATABASE "{name}" TEMPLATE "rtuk_tmpl_{self.run_id}"')
+                break
+            except Exception as err:  # an autovacuum worker visiting the template holds it for a moment
+                if "being accessed by other users" not in str(err) or attempt == 19:
+                    raise
+                time.sleep(0.5)
         self.pg_dbs.append(name)
         return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}", cast
 
@@ -283,10 +291,10 @@ def login_as(app, cast):
     return _make
 
 
-def satisfy_gate(url: str, public_id: str) -> None:
+def satisfy_gate(url: str, public_id: str, *, consent: bool = True) -> None:
     """Record what the pre-session gate asks for (consent, a passed TUK check, ID and room confirmed), as the check
     page and the assessor would, for tests about what happens after the gate. The gate itself is tested in
-    tests/integration/test_tuk_check.py."""
+    tests/integration/test_tuk_check.py. ``consent=False``: the test gave consent through the API itself."""
     from datetime import timedelta
 
     from sqlalchemy import create_engine, select
@@ -302,14 +310,15 @@ def satisfy_gate(url: str, public_id: str) -> None:
     with Session(engine) as s:
         sess = s.scalar(select(AssessmentSession).where(AssessmentSession.public_id == public_id))
         now = utcnow()
-        for t in texts.DEFAULTS.values():
-            s.add(Consent(session_id=sess.id, candidate_id=sess.candidate_id, kind=t.kind, version=t.version,
-                          text_sha256=t.sha256, accepted=True))
-        # FR.AK.01 signed by both (its fields left empty: this engine has no sealing keys)
-        fr_ak_01 = texts.DEFAULTS[texts.FR_AK_01]
-        s.add(ConsentForm(session_id=sess.id, candidate_id=sess.candidate_id, text_version=fr_ak_01.version,
-                          text_sha256=fr_ak_01.sha256, fields_json="", form_sha256="0" * 64, candidate_log_index=0,
-                          assessor_id=sess.schedule.assessor_id, assessor_signed_at=now, assessor_log_index=0))
+        if consent:
+            for t in texts.DEFAULTS.values():
+                s.add(Consent(session_id=sess.id, candidate_id=sess.candidate_id, kind=t.kind, version=t.version,
+                              text_sha256=t.sha256, accepted=True))
+            # FR.AK.01 signed by both (its fields left empty: this engine has no sealing keys)
+            fr_ak_01 = texts.DEFAULTS[texts.FR_AK_01]
+            s.add(ConsentForm(session_id=sess.id, candidate_id=sess.candidate_id, text_version=fr_ak_01.version,
+                              text_sha256=fr_ak_01.sha256, fields_json="", form_sha256="0" * 64, candidate_log_index=0,
+                              assessor_id=sess.schedule.assessor_id, assessor_signed_at=now, assessor_log_index=0))
         s.add(TukCheck(session_id=sess.id, user_id=sess.candidate_id, role="candidate", profile={}, measurements={},
                        results=[], passed=True, finished_at=now, valid_until=now + timedelta(hours=2)))
         s.add(IdentityCheck(session_id=sess.id, ktp_object="x", room_object="y", id_confirmed_at=now,

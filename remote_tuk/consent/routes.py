@@ -19,7 +19,7 @@ from remote_tuk.extensions import client_ip, db, evidence, socketio
 from remote_tuk.live import services as live
 from remote_tuk.live.media import NAMESPACE as LIVE_NAMESPACE
 from remote_tuk.live.media import room_of
-from remote_tuk.validation import parse
+from remote_tuk.validation import parse, parse_form
 
 bp = Blueprint("consent", __name__)
 admin_only = roles_required(Role.LSP_ADMIN)
@@ -150,7 +150,7 @@ def form_page(public_id: str) -> Any:
 def cosign_form(public_id: str) -> Any:
     session = _session(public_id)
     try:
-        data = parse(CosignIn, request.form)
+        data = parse_form(CosignIn, request.form)
         services.cosign(db.session, evidence.store, session, current(), form_hash=data.form_sha256)
     except DomainError as err:
         db.session.rollback()
@@ -198,7 +198,7 @@ def withdraw_page(public_id: str) -> Any:
     errors: dict[str, Any] = {}
     if request.method == "POST":
         try:
-            _withdraw(session, parse(WithdrawIn, request.form))
+            _withdraw(session, parse_form(WithdrawIn, request.form))
         except DomainError as err:
             db.session.rollback()
             errors = err.details if isinstance(err.details, dict) else {}
@@ -254,7 +254,7 @@ def text_edit(kind: str) -> Any:
     base = draft or editing.current(db.session, kind)
     if request.method == "POST":
         try:
-            data = parse(TextEditIn, request.form)
+            data = parse_form(TextEditIn, request.form)
             editing.save_draft(db.session, kind, title=data.title, body=data.body, note=data.note, actor=current())
         except DomainError as err:
             db.session.rollback()

@@ -14,7 +14,7 @@ from remote_tuk.errors import DomainError
 from remote_tuk.extensions import db, evidence
 from remote_tuk.privacy import services
 from remote_tuk.privacy.schemas import EraseIn, HandleRequestIn, ReadLogQuery, RetentionIn
-from remote_tuk.validation import parse
+from remote_tuk.validation import parse, parse_form
 
 bp = Blueprint("privacy", __name__, url_prefix="/admin/privasi")
 admin_only = roles_required(Role.LSP_ADMIN)
@@ -56,7 +56,7 @@ def index() -> Any:
 @bp.post("/retensi")
 @admin_only
 def retention() -> Any:
-    data = parse(RetentionIn, request.form)
+    data = parse_form(RetentionIn, request.form)
     services.set_retention_days(db.session, data.retention_days, actor=current())
     flash(f"Masa retensi: {data.retention_days} hari.", "success")
     return redirect(url_for("privacy.index")), 303
@@ -65,7 +65,7 @@ def retention() -> Any:
 @bp.post("/permintaan/<int:request_id>/tangani")
 @admin_only
 def handle(request_id: int) -> Any:
-    data = parse(HandleRequestIn, request.form)
+    data = parse_form(HandleRequestIn, request.form)
     services.handle_request(db.session, request_id, note=data.note, actor=current())
     flash("Permintaan ditandai sudah ditangani.", "success")
     return redirect(url_for("privacy.index")), 303
@@ -96,7 +96,7 @@ def _candidate_page(candidate_id: int, *, form: Any, errors: dict[str, Any], sta
 def erase(candidate_id: int) -> Any:
     user = services.get_candidate(db.session, candidate_id)
     try:
-        data = parse(EraseIn, request.form)
+        data = parse_form(EraseIn, request.form)
         services.erase_candidate(
             db.session,
             evidence.store,
