@@ -105,11 +105,15 @@ def test_a_duplicate_nik_is_still_refused(app, login_as, cast):
 def test_erasure_is_refused_while_a_session_is_open_or_before_retention_without_a_legal_reason(
     app, login_as, cast, database
 ):
-    admin = login_as("admin")
+    admin, asse, cand = login_as("admin"), login_as("asesor_a"), login_as("asesi_a")
     cid = cast.users["asesi_a"]
-    give_consents(login_as("asesi_a"), cast)
+    give_consents(cand, cast)
+    assert cosign(asse, cast).status_code == 201
+    satisfy_gate(database[0], cast.session_a, consent=False)
+    for to in ("checking", "ready", "live"):
+        assert api(asse, "POST", f"/api/v1/sessions/{cast.session_a}/transition", {"to": to}).status_code == 200
     r = _erase(admin, cid, confirm="asesi_a", legal_reason="Permintaan asesi melalui surat tertanggal 1 Desember.")
-    assert r.status_code == 409 and "belum diputuskan" in r.get_data(as_text=True)
+    assert r.status_code == 409 and "belum diputuskan" in r.get_data(as_text=True)  # a live session
     # close the session: cancelled by the admin
     assert api(admin, "POST", f"/api/v1/sessions/{cast.session_a}/transition",
                {"to": "cancelled", "reason": "Jadwal ulang"}).status_code == 200
@@ -119,8 +123,8 @@ def test_erasure_is_refused_while_a_session_is_open_or_before_retention_without_
     assert r.status_code == 422
     assert _erase(admin, 9999, confirm="x").status_code == 404
     assert _erase(admin, cast.users["asesor_a"], confirm="asesor_a").status_code == 404  # only candidates
-    for who in ("asesi_a", "asesor_a", "auditor_a"):
-        assert login_as(who).get("/admin/privasi/").status_code == 403
+    for client in (cand, asse, login_as("auditor_a")):
+        assert client.get("/admin/privasi/").status_code == 403
     # nothing was shredded
     assert _raw(app, "select count(*) from erasures") == [0]
     with app.app_context():
