@@ -84,13 +84,21 @@ def _accepted(db: Session, session: AssessmentSession) -> dict[str, Consent]:
     return out
 
 
+def _form_current(form: ConsentForm | None, session: AssessmentSession) -> bool:
+    """A signed FR.AK.01 that names the assessor assigned now (another assessor was assigned since: sign again)."""
+    if form is None:
+        return False
+    fields = form_view(form)
+    return fields is None or (fields.get("assessor") or {}).get("id") == session.schedule.assessor_id
+
+
 def consents_given(db: Session, session: AssessmentSession) -> dict[str, Consent]:
     """The accepted consent per kind, in whatever version the session was consented under; none once withdrawn.
-    FR.AK.01 counts only with its signed form."""
+    FR.AK.01 counts only with its signed form naming the assessor assigned now."""
     if withdrawal_of(db, session) is not None:
         return {}
     given = _accepted(db, session)
-    if texts.FR_AK_01 in given and form_of(db, session) is None:
+    if texts.FR_AK_01 in given and not _form_current(form_of(db, session), session):
         del given[texts.FR_AK_01]
     return given
 
@@ -316,9 +324,6 @@ def cosign(
             "Formulir yang Anda lihat bukan yang ditandatangani asesi; muat ulang halaman.",
             details={"form_sha256": "tidak sama"},
         )
-    fields = form_view(form) or {}
-    if (fields.get("assessor") or {}).get("id") != user.id:
-        raise Conflict("Formulir menyebut asesor lain; asesi perlu menandatangani ulang FR.AK.01.")
     now = now or utcnow()
     doc = {
         "form_sha256": form.form_sha256,

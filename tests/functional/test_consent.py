@@ -321,3 +321,27 @@ def test_the_system_actor_can_only_cancel(app, cast):
             assessment.transition(db.session, s, S.CANCELLED, actor=system)
         record = assessment.transition(db.session, s, S.CANCELLED, actor=system, reason="uji")
         assert record.actor_id is None and s.state is S.CANCELLED
+
+
+def test_a_new_assessor_means_fr_ak_01_is_signed_again(app, login_as, cast):
+    from remote_tuk.accounts.models import User
+    from remote_tuk.assessment import services as assessment
+    from remote_tuk.extensions import db
+
+    cand, first = login_as("asesi_a"), login_as("asesor_a")
+    give_consents(cand, cast)
+    with app.app_context():
+        s = _session(app, cast.session_a)
+        assessment.assign_assessor(db.session, s.schedule, cast.users["asesor_b"], "009/ST/2026",
+                                   actor=db.session.get(User, cast.users["admin"]))
+    # the signed form names asesor_a: consent is incomplete until the candidate signs the form naming asesor_b
+    assert cand.get(consent_url(cast)).get_json()["complete"] is False
+    assert first.get(consent_url(cast)).status_code == 404  # no longer the session's assessor
+    second = login_as("asesor_b")
+    assert cosign(second, cast).status_code == 409
+    give_consents(cand, cast)
+    body = cand.get(consent_url(cast)).get_json()
+    assert body["complete"] is True and body["form"]["fields"]["assessor"]["name"] == "Asesor B"
+    assert cosign(second, cast).status_code == 201
+    assert len(_entries(app, cast.session_a, "consent.fr_ak_01")) == 2 and len(
+        _entries(app, cast.session_a, "consent.pdp")) == 1
