@@ -19,7 +19,7 @@ from remote_tuk.extensions import client_ip, db, evidence, socketio
 from remote_tuk.live import services as live
 from remote_tuk.live.media import NAMESPACE as LIVE_NAMESPACE
 from remote_tuk.live.media import room_of
-from remote_tuk.validation import parse, parse_form
+from remote_tuk.validation import form_errors_of, parse, parse_form
 
 bp = Blueprint("consent", __name__)
 admin_only = roles_required(Role.LSP_ADMIN)
@@ -201,8 +201,7 @@ def withdraw_page(public_id: str) -> Any:
             _withdraw(session, parse_form(WithdrawIn, request.form))
         except DomainError as err:
             db.session.rollback()
-            errors = err.details if isinstance(err.details, dict) else {}
-            errors["_"] = err.message
+            errors = form_errors_of(err)
             return render_template(
                 "consent/withdraw.html", s=session, status=services.status(db.session, session), errors=errors,
                 form=request.form,
@@ -258,8 +257,7 @@ def text_edit(kind: str) -> Any:
             editing.save_draft(db.session, kind, title=data.title, body=data.body, note=data.note, actor=current())
         except DomainError as err:
             db.session.rollback()
-            errors = err.details if isinstance(err.details, dict) else {}
-            errors["_"] = err.message
+            errors = form_errors_of(err)
             return render_template(
                 "consent/admin_edit.html", kind=kind, label=texts.KIND_LABELS[kind], form=request.form, errors=errors
             ), err.status

@@ -14,7 +14,7 @@ from remote_tuk.errors import DomainError
 from remote_tuk.extensions import db, evidence
 from remote_tuk.privacy import services
 from remote_tuk.privacy.schemas import EraseIn, HandleRequestIn, ReadLogQuery, RetentionIn
-from remote_tuk.validation import parse, parse_form
+from remote_tuk.validation import form_errors_of, parse, parse_form
 
 bp = Blueprint("privacy", __name__, url_prefix="/admin/privasi")
 admin_only = roles_required(Role.LSP_ADMIN)
@@ -109,8 +109,7 @@ def erase(candidate_id: int) -> Any:
         )
     except DomainError as err:
         db.session.rollback()
-        errors = dict(err.details) if isinstance(err.details, dict) else {}
-        errors["_"] = err.message
+        errors = form_errors_of(err)
         return _candidate_page(candidate_id, form=request.form, errors=errors, status=err.status)
     flash("Data asesi dihapus: kunci bukti dan kunci basis data dimusnahkan.", "success")
     return redirect(url_for("privacy.candidate", candidate_id=candidate_id)), 303

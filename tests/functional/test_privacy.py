@@ -25,17 +25,22 @@ def _session(sid):
     return db.session.scalar(select(AssessmentSession).where(AssessmentSession.public_id == sid))
 
 
+def _live(cand, asse, cast, database):
+    """Session A consented through the API (so the IP is recorded), co-signed, past the gate, live."""
+    give_consents(cand, cast)
+    assert cosign(asse, cast).status_code == 201
+    satisfy_gate(database[0], cast.session_a, consent=False)
+    for to in ("checking", "ready", "live"):
+        assert api(asse, "POST", f"/api/v1/sessions/{cast.session_a}/transition", {"to": to}).status_code == 200
+
+
 def _decided_session_with_personal_data(app, login_as, cast, database):
     """Session A through consent (with the IP), live, a chat line, a KUK mark with a note, decisions with reasons."""
     from remote_tuk.extensions import db, evidence
     from remote_tuk.live import services as live
 
     cand, asse = login_as("asesi_a"), login_as("asesor_a")
-    give_consents(cand, cast)
-    assert cosign(asse, cast).status_code == 201
-    satisfy_gate(database[0], cast.session_a, consent=False)
-    for to in ("checking", "ready", "live"):
-        assert api(asse, "POST", f"/api/v1/sessions/{cast.session_a}/transition", {"to": to}).status_code == 200
+    _live(cand, asse, cast, database)
     with app.app_context():
         s = _session(cast.session_a)
         live.add_chat(db.session, evidence.store, s, s.candidate, CHAT)
@@ -107,11 +112,7 @@ def test_erasure_is_refused_while_a_session_is_open_or_before_retention_without_
 ):
     admin, asse, cand = login_as("admin"), login_as("asesor_a"), login_as("asesi_a")
     cid = cast.users["asesi_a"]
-    give_consents(cand, cast)
-    assert cosign(asse, cast).status_code == 201
-    satisfy_gate(database[0], cast.session_a, consent=False)
-    for to in ("checking", "ready", "live"):
-        assert api(asse, "POST", f"/api/v1/sessions/{cast.session_a}/transition", {"to": to}).status_code == 200
+    _live(cand, asse, cast, database)
     r = _erase(admin, cid, confirm="asesi_a", legal_reason="Permintaan asesi melalui surat tertanggal 1 Desember.")
     assert r.status_code == 409 and "belum diputuskan" in r.get_data(as_text=True)  # a live session
     # close the session: cancelled by the admin

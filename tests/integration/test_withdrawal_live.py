@@ -22,9 +22,20 @@ def backend():
     return "sqlite"
 
 
+def _connect(clients, sock, sid, **peer):
+    """A synthetic browser (made on the clients' loop), offer/answer over the /live socket, connection up."""
+    from proctor.rtc.testing import SyntheticPeer
+
+    peer = clients.run(_make(SyntheticPeer, **peer), 10)
+    ack = _emit(sock, "offer", {"session": sid, "sdp": clients.run(peer.offer(), 10)})
+    assert ack["ok"], ack
+    clients.run(peer.accept(ack["sdp"]), 10)
+    clients.run(peer.wait_connected(), 20)
+    return peer
+
+
 def test_withdrawal_during_a_live_session_stops_processing_at_once(live_app, cast):
     from proctor.rtc.loop import RtcLoop
-    from proctor.rtc.testing import SyntheticPeer
     from remote_tuk.assessment.models import AssessmentSession
     from remote_tuk.extensions import db, evidence, media
     from remote_tuk.privacy.models import PrivacyRequest
@@ -45,16 +56,8 @@ def test_withdrawal_during_a_live_session_stops_processing_at_once(live_app, cas
     clients = RtcLoop("test-clients")
     clients.start()
     try:
-        cand = clients.run(_make(SyntheticPeer, send=[face_track(), tone_track(440)], recv=["audio"]), 10)
-        ack = _emit(cand_sock, "offer", {"session": sid, "sdp": clients.run(cand.offer(), 10)})
-        assert ack["ok"], ack
-        clients.run(cand.accept(ack["sdp"]), 10)
-        clients.run(cand.wait_connected(), 20)
-        viewer = clients.run(_make(SyntheticPeer, send=[tone_track(880)], recv=["video", "audio"]), 10)
-        ack = _emit(asse_sock, "offer", {"session": sid, "sdp": clients.run(viewer.offer(), 10)})
-        assert ack["ok"], ack
-        clients.run(viewer.accept(ack["sdp"]), 10)
-        clients.run(viewer.wait_connected(), 20)
+        cand = _connect(clients, cand_sock, sid, send=[face_track(), tone_track(440)], recv=["audio"])
+        viewer = _connect(clients, asse_sock, sid, send=[tone_track(880)], recv=["video", "audio"])
         _wait(lambda: viewer.received.video_frames >= 10, 20)
         webm = _webm(2.0)
         assert _upload(candidate_http, c_token, cast, 0, webm[:20_000]).status_code == 201
