@@ -12,7 +12,9 @@ from remote_tuk.assessment.events import broadcast_transition
 from remote_tuk.assessment.models import AssessmentSession
 from remote_tuk.auth import current, roles_required, signed_in
 from remote_tuk.consent import editing, services, texts
+from remote_tuk.consent.form import form_fields, form_of, form_view
 from remote_tuk.consent.schemas import CosignIn, TextEditIn, WithdrawIn
+from remote_tuk.consent.withdrawal import withdraw
 from remote_tuk.db import utcnow
 from remote_tuk.errors import DomainError, NotFound, ValidationFailed
 from remote_tuk.extensions import client_ip, db, evidence, socketio
@@ -61,7 +63,7 @@ def check_page_data(session: AssessmentSession, profile: Any) -> dict[str, Any]:
             {"kind": t.kind, "version": t.version, "title": t.title, "body": t.body}
             for t in services.offered(db.session, session)
         ],
-        "form": services.form_fields(session, location="", profile=profile, now=utcnow()),
+        "form": form_fields(session, location="", profile=profile, now=utcnow()),
         "can_withdraw": status["can_withdraw"],
         "withdraw_url": url_for("consent.withdraw_page", public_id=session.public_id),
         "form_url": url_for("consent.form_page", public_id=session.public_id),
@@ -93,7 +95,7 @@ def consent_api(public_id: str) -> Any:
     """The consent of a session: versions given, withdrawal, and the FR.AK.01 form with its signatures."""
     session = _session(public_id)
     status = services.status(db.session, session)
-    form = services.form_of(db.session, session)
+    form = form_of(db.session, session)
     return jsonify(
         {
             "given": status["given"],
@@ -104,7 +106,7 @@ def consent_api(public_id: str) -> Any:
             "form": None
             if form is None
             else {
-                "fields": services.form_view(form),
+                "fields": form_view(form),
                 "text_version": form.text_version,
                 "text_sha256": form.text_sha256,
                 "form_sha256": form.form_sha256,
@@ -122,8 +124,8 @@ def consent_api(public_id: str) -> Any:
 @signed_in
 def form_page(public_id: str) -> Any:
     session = _session(public_id)
-    form = services.form_of(db.session, session)
-    fields = services.form_view(form) if form else None
+    form = form_of(db.session, session)
+    fields = form_view(form) if form else None
     text = editing.find(db.session, texts.FR_AK_01, form.text_version) if form else None
     part = live.participant(current(), session)
     may_sign = (
@@ -173,7 +175,7 @@ def cosign_api(public_id: str) -> Any:
 
 
 def _withdraw(session: AssessmentSession, data: WithdrawIn) -> Any:
-    withdrawal = services.withdraw(
+    withdrawal = withdraw(
         db.session,
         evidence.store,
         session,
