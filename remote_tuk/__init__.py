@@ -47,6 +47,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     db.init_app(app, settings.sqlalchemy_url)
     evidence.init_app(app, settings)
     media.init_app(app, settings, db, evidence, socketio)
+    from remote_tuk.privacy import subjects as privacy_subjects
+
+    privacy_subjects.init_app(app, db.engine, evidence)  # sealed personal data columns (docs/PRIVACY.md)
     csrf.init_app(app)
     limiter.init_app(app)
     init_auth(app)
@@ -67,11 +70,13 @@ def create_app(settings: Settings | None = None) -> Flask:
     from remote_tuk.assessment.events import NAMESPACE, SessionNamespace
     from remote_tuk.assessment.routes import bp as assessment_bp
     from remote_tuk.cli import register_cli
+    from remote_tuk.consent.routes import bp as consent_bp
     from remote_tuk.dossier.routes import bp as dossier_bp
     from remote_tuk.instruments.routes import bp as instruments_bp
     from remote_tuk.live import events as live_events
     from remote_tuk.live import hooks as live_hooks
     from remote_tuk.live.routes import bp as live_bp
+    from remote_tuk.privacy.routes import bp as privacy_bp
     from remote_tuk.records.routes import bp as records_bp
     from remote_tuk.tuk.profiles import bp as profiles_bp
     from remote_tuk.tuk.routes import bp as tuk_bp
@@ -87,6 +92,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(profiles_bp)
     app.register_blueprint(instruments_bp)
     app.register_blueprint(apl_bp)
+    app.register_blueprint(consent_bp)
+    app.register_blueprint(privacy_bp)
     live_events.register(app)
     from remote_tuk.assessment import services as assessment_services
     from remote_tuk.assessment.events import TRANSITION_LISTENERS

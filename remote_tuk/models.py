@@ -4,11 +4,13 @@ from remote_tuk.accounts.models import JoinLink, Role, User
 from remote_tuk.apl.models import AplForm, AplReview, AplSetting, AplSubmission, PortfolioItem
 from remote_tuk.assessment.models import AssessmentSession, AuditorGrant, Schedule, SessionState, SessionTransition
 from remote_tuk.audit.models import AuditEvent
+from remote_tuk.consent.models import ConsentForm, ConsentTextVersion, ConsentWithdrawal
 from remote_tuk.db import Base
 from remote_tuk.dossier.models import Dossier, DossierDeclarations
 from remote_tuk.instruments.models import AnswerKey, BankUse, BankVersion, Question, QuestionBank, QuestionRevision
 from remote_tuk.live.models import ChatMessage, Downtime, KukMark, RecordingChunk, SessionRecording, UnitDecision
 from remote_tuk.lsp.models import Element, Kuk, Lsp, LspType, Scheme, Unit
+from remote_tuk.privacy.models import Erasure, PrivacyPolicy, PrivacyRequest
 from remote_tuk.tuk.models import (
     Consent,
     IdentityCheck,
@@ -32,17 +34,23 @@ __all__ = [
     "Base",
     "ChatMessage",
     "Consent",
+    "ConsentForm",
+    "ConsentTextVersion",
+    "ConsentWithdrawal",
     "Dossier",
     "DossierDeclarations",
     "Downtime",
     "Element",
+    "Erasure",
     "IdentityCheck",
     "JoinLink",
     "Kuk",
     "KukMark",
     "Lsp",
     "LspType",
-    "PortfolioItem",
+"PortfolioItem",
+    "PrivacyPolicy",
+    "PrivacyRequest",
     "Question",
     "QuestionBank",
     "QuestionRevision",

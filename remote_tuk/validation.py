@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from remote_tuk.errors import ValidationFailed
+from remote_tuk.errors import DomainError, ValidationFailed
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -51,3 +51,16 @@ def parse(model: type[M], data: Mapping[str, Any] | Any) -> M:
         return model.model_validate(data)
     except ValidationError as err:
         raise ValidationFailed("Data yang dikirim tidak valid.", details=field_errors(err)) from err
+
+
+def parse_form(model: type[M], form: Mapping[str, Any]) -> M:
+    """Like :func:`parse` for a posted HTML form: the CSRF token (checked by Flask-WTF) is not part of the data, so a
+    model may forbid unknown fields."""
+    return parse(model, {k: form.get(k) for k in form if k != "csrf_token"})
+
+
+def form_errors_of(err: DomainError) -> dict[str, Any]:
+    """A refused form's errors for its template: per field, and the message under ``"_"``."""
+    errors = dict(err.details) if isinstance(err.details, dict) else {}
+    errors["_"] = err.message
+    return errors

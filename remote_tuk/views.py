@@ -136,6 +136,8 @@ def navigation() -> list[tuple[str, str]]:
             (url_for("instruments.index"), _("Bank soal")),
             (url_for("apl.settings"), _("APL")),
             (url_for("dossier.index"), _("Dosir SOP")),
+            (url_for("consent.texts_index"), _("Teks persetujuan")),
+            (url_for("privacy.index"), _("Privasi dan retensi")),
             (url_for("admin.audit_log"), _("Log audit")),
         ]
     if role is Role.ASSESSOR:

@@ -10,6 +10,7 @@ import itertools
 import os
 import re
 import shutil
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -48,6 +49,9 @@ class Cast:
     schedule_b: int
     session_a: str  # asesi_a in schedule A (asesor_a, auditor_a granted)
     session_b: str  # asesi_b in schedule B (asesor_b)
+    #: The seeding app's evidence keys (its keystore holds the keys that seal the cast's NIKs): copied into each
+    #: test's var directory, as a database and its keystore belong together (docs/PRIVACY.md).
+    keys_dir: Path | None = None
 
 
 def seed_cast(url: str) -> Cast:
@@ -61,7 +65,8 @@ def seed_cast(url: str) -> Cast:
     from remote_tuk.lsp import standards
     from remote_tuk.lsp.models import Lsp, LspType
 
-    app = create_app(load_settings(env="testing", database_url=url, var_dir=Path(f"/tmp/rtuk-seed-{uuid.uuid4().hex}")))
+    seed_settings = load_settings(env="testing", database_url=url, var_dir=Path(f"/tmp/rtuk-seed-{uuid.uuid4().hex}"))
+    app = create_app(seed_settings)
     with app.app_context():
         s = db.session
         s.add(Lsp(name="LSP Uji", licence_number="BNSP-LSP-0001", lsp_type=LspType.THIRD_PARTY))
@@ -107,7 +112,9 @@ def seed_cast(url: str) -> Cast:
         sa = assessment.add_candidate(s, sched["a"], users["asesi_a"], actor=admin)
         sb = assessment.add_candidate(s, sched["b"], users["asesi_b"], actor=admin)
         assessment.grant_auditor(s, sched["a"], users["auditor_a"], actor=admin)
-        cast = Cast(users, totp, scheme.id, sched["a"].id, sched["b"].id, sa.public_id, sb.public_id)
+        cast = Cast(users, totp, scheme.id, sched["a"].id, sched["b"].id, sa.public_id, sb.public_id,
+                    keys_dir=seed_settings.evidence_dir / "keys")
+    app.extensions["rtuk_evidence"].close()
     app.extensions["rtuk_db"].dispose()
     return cast
 
@@ -153,7 +160,14 @@ class _Backends:
             shutil.copy(self.tmp / "template.sqlite3", target)
             return f"sqlite:///{target}", cast
         name = f"rtuk_t_{self.run_id}_{next(self.counter)}"
-        self._pg_exec(f'CREATE DATABASE "{name}" TEMPLATE "rtuk_tmpl_{self.run_id}"')
+        for attempt in range(20):
+            try:
+                self._pg_exec(f'CREATE DATABASE "{name}" TEMPLATE "rtuk_tmpl_{self.run_id}"')
+                break
+            except Exception as err:  # an autovacuum worker visiting the template holds it for a moment
+                if "being accessed by other users" not in str(err) or attempt == 19:
+                    raise
+                time.sleep(0.5)
         self.pg_dbs.append(name)
         return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}", cast
 
@@ -200,7 +214,15 @@ def database(backends: _Backends, backend: str, tmp_path: Path) -> Iterator[tupl
 
 @pytest.fixture
 def settings(database: tuple[str, Cast], tmp_path: Path):
-    return load_settings(env="testing", database_url=database[0], var_dir=tmp_path / "var")
+    settings = load_settings(env="testing", database_url=database[0], var_dir=tmp_path / "var")
+    copy_seed_keys(database[1], settings.evidence_dir)
+    return settings
+
+
+def copy_seed_keys(cast: Cast, evidence_dir: Path) -> None:
+    """Give a copy of the seeded database the keystore it was seeded with (the keys sealing the cast's NIKs)."""
+    if cast.keys_dir is not None and cast.keys_dir.exists() and not (evidence_dir / "keys").exists():
+        shutil.copytree(cast.keys_dir, evidence_dir / "keys")
 
 
 @pytest.fixture
@@ -269,27 +291,34 @@ def login_as(app, cast):
     return _make
 
 
-def satisfy_gate(url: str, public_id: str) -> None:
+def satisfy_gate(url: str, public_id: str, *, consent: bool = True) -> None:
     """Record what the pre-session gate asks for (consent, a passed TUK check, ID and room confirmed), as the check
     page and the assessor would, for tests about what happens after the gate. The gate itself is tested in
-    tests/integration/test_tuk_check.py."""
+    tests/integration/test_tuk_check.py. ``consent=False``: the test gave consent through the API itself."""
     from datetime import timedelta
 
     from sqlalchemy import create_engine, select
     from sqlalchemy.orm import Session
 
     from remote_tuk.assessment.models import AssessmentSession
+    from remote_tuk.consent import texts
+    from remote_tuk.consent.models import ConsentForm
     from remote_tuk.db import utcnow
-    from remote_tuk.tuk import texts
     from remote_tuk.tuk.models import Consent, IdentityCheck, TukCheck
 
     engine = create_engine(url)
     with Session(engine) as s:
         sess = s.scalar(select(AssessmentSession).where(AssessmentSession.public_id == public_id))
         now = utcnow()
-        for t in texts.CURRENT.values():
-            s.add(Consent(session_id=sess.id, candidate_id=sess.candidate_id, kind=t.kind, version=t.version,
-                          text_sha256=t.sha256, accepted=True))
+        if consent:
+            for t in texts.DEFAULTS.values():
+                s.add(Consent(session_id=sess.id, candidate_id=sess.candidate_id, kind=t.kind, version=t.version,
+                              text_sha256=t.sha256, accepted=True))
+            # FR.AK.01 signed by both (its fields left empty: this engine has no sealing keys)
+            fr_ak_01 = texts.DEFAULTS[texts.FR_AK_01]
+            s.add(ConsentForm(session_id=sess.id, candidate_id=sess.candidate_id, text_version=fr_ak_01.version,
+                              text_sha256=fr_ak_01.sha256, fields_json="", form_sha256="0" * 64, candidate_log_index=0,
+                              assessor_id=sess.schedule.assessor_id, assessor_signed_at=now, assessor_log_index=0))
         s.add(TukCheck(session_id=sess.id, user_id=sess.candidate_id, role="candidate", profile={}, measurements={},
                        results=[], passed=True, finished_at=now, valid_until=now + timedelta(hours=2)))
         s.add(IdentityCheck(session_id=sess.id, ktp_object="x", room_object="y", id_confirmed_at=now,

@@ -7,6 +7,7 @@ from sqlalchemy import Enum, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from remote_tuk.db import Base, utcnow
+from remote_tuk.privacy.sealing import SealedText
 
 
 class Role(enum.StrEnum):
@@ -45,8 +46,10 @@ class User(Base):
     totp_last_step: Mapped[int | None] = mapped_column(Integer)
     #: Assessor: MET registration number (nomor registrasi asesor).
     met_number: Mapped[str | None] = mapped_column(String(40), unique=True)
-    #: Candidate: national identity number (NIK, 16 digits).
-    nik: Mapped[str | None] = mapped_column(String(16), unique=True)
+    #: Candidate: national identity number (NIK, 16 digits), sealed with the candidate's key (docs/PRIVACY.md).
+    nik: Mapped[str | None] = mapped_column(SealedText("users.nik"))
+    #: Keyed hash of the NIK (set at flush): finds a NIK without storing it in clear; cleared by erasure.
+    nik_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     # Flask-Login protocol

@@ -17,6 +17,7 @@ from remote_tuk.accounts.models import JoinLink, Role, User
 from remote_tuk.audit import services as audit
 from remote_tuk.db import utcnow
 from remote_tuk.errors import Conflict, DomainError, NotFound, TooManyAttempts, ValidationFailed
+from remote_tuk.privacy.sealing import lookup_hash
 
 # argon2id with OWASP's recommended minimum (19 MiB, 2 passes, 1 lane): ~15 ms per hash on this machine, so a burst of
 # 50 sign-ins does not starve a 2-core media server; stored hashes with other parameters are upgraded at next login.
@@ -246,7 +247,7 @@ def create_user(
         raise ValidationFailed("Asesi wajib memiliki NIK.", details={"nik": "wajib diisi"})
     if met_number and db.scalar(select(User.id).where(User.met_number == met_number)) is not None:
         raise Conflict("Nomor MET sudah terdaftar.", details={"met_number": "sudah terdaftar"})
-    if nik and db.scalar(select(User.id).where(User.nik == nik)) is not None:
+    if nik and db.scalar(select(User.id).where(User.nik_hash == lookup_hash(db, "nik", nik))) is not None:
         raise Conflict("NIK sudah terdaftar.", details={"nik": "sudah terdaftar"})
     if password is not None:
         check_password_strength(password, username=username)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -38,10 +39,27 @@ TRANSITIONS: dict[tuple[SessionState, SessionState], frozenset[Role]] = {
 #: Transitions that need a written reason.
 REASON_REQUIRED = frozenset({S.CANCELLED})
 
+
+@dataclass(frozen=True)
+class SystemActor:
+    """The product acting on a rule rather than a person (e.g. consent withdrawn: the session is cancelled). It has no
+    user id and no role; it may make only the transitions in :data:`SYSTEM_TRANSITIONS`, always with a reason."""
+
+    name: str
+    id: None = None
+    role: None = None
+
+
+#: What the system itself may do: cancel a session that has not been decided (a withdrawal of consent, even after
+#: the end and before the decision).
+SYSTEM_TRANSITIONS = frozenset(
+    (src, S.CANCELLED) for src in (S.SCHEDULED, S.CHECKING, S.READY, S.LIVE, S.PAUSED, S.ENDED)
+)
+
 #: Called after a committed transition: emit(session, transition) — e.g. a Socket.IO broadcast.
 Emit = Callable[[AssessmentSession, SessionTransition], Any]
 #: A gate that may refuse a transition before it happens (the TUK pre-session gate plugs in here).
-Guard = Callable[[Session, AssessmentSession, SessionState, User], None]
+Guard = Callable[[Session, AssessmentSession, SessionState, "User | SystemActor"], None]
 
 
 #: Guards every transition passes (features register theirs at start-up: the pre-session gate, "all units decided").
@@ -61,27 +79,19 @@ def transition(
     session: AssessmentSession,
     to: SessionState,
     *,
-    actor: User,
+    actor: User | SystemActor,
     reason: str | None = None,
     guards: tuple[Guard, ...] = (),
     emit: Emit | None = None,
     now: datetime | None = None,
 ) -> SessionTransition:
     """Move *session* to *to* if the state machine and the actor's role allow it; refuse clearly otherwise."""
-    ensure_can_view(db, actor, session)
     src = session.state
-    roles = TRANSITIONS.get((src, to))
-    if roles is None:
-        raise InvalidTransition(
-            f"Sesi berstatus '{session.state_label}' tidak dapat diubah menjadi '{to.value}'.",
-            details={"from": src.value, "to": to.value, "allowed": [s.value for s in allowed_next(src, actor.role)]},
-        )
-    if actor.role not in roles:
-        raise Forbidden(f"Peran {actor.role_label} tidak boleh mengubah sesi menjadi '{to.value}'.")
-    if actor.role is Role.ASSESSOR and session.schedule.assessor_id != actor.id:
-        raise Forbidden("Hanya asesor yang ditugaskan yang dapat mengubah sesi ini.")
-    if actor.role is Role.CANDIDATE and session.candidate_id != actor.id:
-        raise Forbidden("Ini bukan sesi Anda.")
+    if isinstance(actor, SystemActor):
+        if (src, to) not in SYSTEM_TRANSITIONS:
+            raise _invalid(session, to, [])
+    else:
+        _check_actor(db, session, src, to, actor)
     reason = (reason or "").strip() or None
     if to in REASON_REQUIRED and not reason:
         raise ValidationFailed("Alasan wajib diisi.", details={"reason": "wajib diisi"})
@@ -104,11 +114,32 @@ def transition(
         old=src.value,
         new=to.value,
         reason=reason,
+        **({"system": actor.name} if isinstance(actor, SystemActor) else {}),
     )
     db.commit()
     if emit is not None:
         emit(session, record)
     return record
+
+
+def _check_actor(db: Session, session: AssessmentSession, src: SessionState, to: SessionState, actor: User) -> None:
+    ensure_can_view(db, actor, session)
+    roles = TRANSITIONS.get((src, to))
+    if roles is None:
+        raise _invalid(session, to, allowed_next(src, actor.role))
+    if actor.role not in roles:
+        raise Forbidden(f"Peran {actor.role_label} tidak boleh mengubah sesi menjadi '{to.value}'.")
+    if actor.role is Role.ASSESSOR and session.schedule.assessor_id != actor.id:
+        raise Forbidden("Hanya asesor yang ditugaskan yang dapat mengubah sesi ini.")
+    if actor.role is Role.CANDIDATE and session.candidate_id != actor.id:
+        raise Forbidden("Ini bukan sesi Anda.")
+
+
+def _invalid(session: AssessmentSession, to: SessionState, allowed: list[SessionState]) -> InvalidTransition:
+    return InvalidTransition(
+        f"Sesi berstatus '{session.state_label}' tidak dapat diubah menjadi '{to.value}'.",
+        details={"from": session.state.value, "to": to.value, "allowed": [s.value for s in allowed]},
+    )
 
 
 # --- visibility (object-level access) -----------------------------------------------------------------------------

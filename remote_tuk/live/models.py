@@ -3,11 +3,12 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Enum, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Enum, Float, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from remote_tuk.accounts.models import User
 from remote_tuk.db import Base, utcnow
+from remote_tuk.privacy.sealing import SealedText
 
 
 class Verdict(enum.StrEnum):
@@ -47,7 +48,7 @@ class KukMark(Base):
     kuk_id: Mapped[int] = mapped_column(ForeignKey("kuks.id"))
     version: Mapped[int] = mapped_column(Integer)
     verdict: Mapped[Verdict] = mapped_column(_verdict())
-    note: Mapped[str] = mapped_column(Text, default="")
+    note: Mapped[str] = mapped_column(SealedText("kuk_marks.note"), default="")  # sealed: docs/PRIVACY.md
     #: Seconds of live session time (the browser recording's timeline) the mark points at.
     media_s: Mapped[float] = mapped_column(Float)
     client_media_s: Mapped[float | None] = mapped_column(Float)
@@ -68,7 +69,7 @@ class UnitDecision(Base):
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
     version: Mapped[int] = mapped_column(Integer)
     verdict: Mapped[Verdict] = mapped_column(_verdict())
-    reason: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(SealedText("unit_decisions.reason"))  # sealed: docs/PRIVACY.md
     assessor_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     at: Mapped[datetime] = mapped_column(default=utcnow)
     log_index: Mapped[int] = mapped_column(Integer)
@@ -81,7 +82,7 @@ class ChatMessage(Base):
     session_id: Mapped[int] = mapped_column(ForeignKey("assessment_sessions.id", ondelete="CASCADE"), index=True)
     sender_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     role: Mapped[str] = mapped_column(String(16))
-    text: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(SealedText("chat_messages.text"))  # sealed: docs/PRIVACY.md
     at: Mapped[datetime] = mapped_column(default=utcnow)
 
     sender: Mapped[User] = relationship()

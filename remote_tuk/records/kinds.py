@@ -187,6 +187,8 @@ register_type("consent.fr_ak_01", _("Persetujuan asesmen dan kerahasiaan (FR.AK.
               detail=lambda m, f: gettext("versi %(v)s", v=m["version"]) if "version" in m else "")
 register_type("consent.pdp", _("Persetujuan pemrosesan data pribadi (UU PDP)"), lane="pre_session",
               detail=lambda m, f: gettext("versi %(v)s", v=m["version"]) if "version" in m else "")
+register_type("consent.fr_ak_01_assessor", _("Tanda tangan asesor pada FR.AK.01"), lane="pre_session")
+register_type("consent.withdrawn", _("Persetujuan ditarik oleh asesi"), lane="pre_session", milestone=True)
 register_family("consent.", _("Persetujuan asesi"))
 register_type("tuk.check", _("Hasil pemeriksaan TUK jarak jauh"), lane="pre_session")
 register_type("tuk.override", _("Pengecualian persyaratan TUK oleh asesor"), lane="pre_session",

@@ -7,6 +7,7 @@ from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from remote_tuk.db import Base, utcnow
+from remote_tuk.privacy.sealing import SealedText
 
 
 class RequirementProfileRecord(Base):
@@ -43,7 +44,7 @@ class Consent(Base):
     text_sha256: Mapped[str] = mapped_column(String(64))
     accepted: Mapped[bool]
     at: Mapped[datetime] = mapped_column(default=utcnow)
-    ip: Mapped[str | None] = mapped_column(String(64))
+    ip: Mapped[str | None] = mapped_column(SealedText("consents.ip"))  # sealed: docs/PRIVACY.md
     log_index: Mapped[int | None] = mapped_column(Integer)
 
 

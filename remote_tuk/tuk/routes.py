@@ -15,12 +15,14 @@ from remote_tuk.accounts.models import Role
 from remote_tuk.assessment import services as assessment
 from remote_tuk.assessment.events import broadcast_transition
 from remote_tuk.auth import current, roles_required, signed_in
+from remote_tuk.consent import routes as consent_pages
+from remote_tuk.consent.schemas import ConsentIn
 from remote_tuk.errors import Forbidden, ValidationFailed
-from remote_tuk.extensions import client_ip, db, evidence, media, socketio
+from remote_tuk.extensions import db, evidence, media, socketio
 from remote_tuk.live import services as live
 from remote_tuk.live.events import joined_sockets
 from remote_tuk.live.media import NAMESPACE
-from remote_tuk.tuk import services, texts
+from remote_tuk.tuk import services
 from remote_tuk.tuk.models import TukOverride
 from remote_tuk.validation import parse
 
@@ -31,13 +33,6 @@ DOWNLOAD_BYTES = 4_000_000
 MEDIA_SECONDS = 8
 PROBES = 6
 MAX_UPLOAD = 16 * 1024 * 1024
-
-
-class ConsentIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    kind: str = Field(pattern=r"^(fr_ak_01|pdp)$")
-    version: int = Field(ge=1, le=1000)
-    accept: bool
 
 
 class CheckRef(BaseModel):
@@ -117,7 +112,7 @@ def page(public_id: str) -> Any:
     if part.role == "witness":
         raise Forbidden("Halaman pemeriksaan untuk asesi dan asesor sesi ini.")
     settings = current_app.config["RTUK"]
-    given = services.consents_given(db.session, session)
+    profile = services.profile_for(db.session, session)
     data = {
         "session": session.public_id,
         "role": part.role,
@@ -125,13 +120,8 @@ def page(public_id: str) -> Any:
         "csrf": generate_csrf(),
         "ice_servers": settings.rtc.ice_servers,
         "ice_gathering_timeout_ms": int(settings.rtc.ice_gathering_timeout_s * 1000),
-        "profile": services.profile_for_page(services.profile_for(db.session, session)),
-        "consent": {
-            "given": set(given) >= set(texts.CURRENT),
-            "texts": [
-                {"kind": t.kind, "version": t.version, "title": t.title, "body": t.body} for t in texts.CURRENT.values()
-            ],
-        },
+        "profile": services.profile_for_page(profile),
+        "consent": consent_pages.check_page_data(session, profile),
         "measure": {"upload_bytes": UPLOAD_BYTES, "download_bytes": DOWNLOAD_BYTES, "media_seconds": MEDIA_SECONDS},
         "urls": _urls(session.public_id),
     }
@@ -141,21 +131,7 @@ def page(public_id: str) -> Any:
 @bp.post("/api/v1/sessions/<public_id>/consent")
 @signed_in
 def consent(public_id: str) -> Any:
-    session = _session(public_id)
-    data = parse(ConsentIn, _body())
-    row = services.give_consent(
-        db.session,
-        evidence.store,
-        session,
-        current(),
-        kind=data.kind,
-        version=data.version,
-        accept=data.accept,
-        ip=client_ip(),
-    )
-    if row is None:
-        return jsonify({"declined": True}), 200
-    return jsonify({"kind": row.kind, "version": row.version, "at": row.at.isoformat()}), 201
+    return consent_pages.give(_session(public_id), parse(ConsentIn, _body()))
 
 
 @bp.post("/api/v1/sessions/<public_id>/tuk/start")

@@ -17,13 +17,12 @@ from sqlalchemy.orm import Session
 from config import DEFAULT_TUK_PROFILE, TukRequirementProfile
 from remote_tuk.accounts.models import User
 from remote_tuk.assessment.models import AssessmentSession, SessionState
-from remote_tuk.audit import services as audit
+from remote_tuk.consent.services import ConsentRequired, consents_given, gate_missing, require_consent
 from remote_tuk.db import utcnow
 from remote_tuk.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from remote_tuk.live import services as live
 from remote_tuk.tuk import texts
 from remote_tuk.tuk.models import (
-    Consent,
     IdentityCheck,
     RequirementProfileRecord,
     SchemeProfile,
@@ -32,8 +31,7 @@ from remote_tuk.tuk.models import (
 )
 
 S = SessionState
-CONSENT_DECLINED = "consent_declined"
-audit.KIND_LABELS.setdefault(CONSENT_DECLINED, "Persetujuan asesmen ditolak")
+__all__ = ["ConsentRequired", "consents_given", "require_consent"]  # re-exported from remote_tuk.consent
 
 #: What the server measures itself; a page posting these is ignored.
 SERVER_KEYS = frozenset(
@@ -68,10 +66,6 @@ VIRTUAL_CAMERA = re.compile(
 )
 
 
-class ConsentRequired(Conflict):
-    code = "consent_required"
-
-
 class GateClosed(Conflict):
     code = "gate_closed"
 
@@ -98,100 +92,12 @@ def profile_for_page(profile: TukRequirementProfile) -> dict[str, Any]:
     return data
 
 
-# --- consent ------------------------------------------------------------------------------------------------------
+# --- consent (remote_tuk.consent) -------------------------------------------------------------------------------
 
 
 def _candidate_only(user: User, session: AssessmentSession) -> None:
     if live.participant(user, session).role != "candidate":
         raise Forbidden("Langkah ini dilakukan oleh asesi sesi ini.")
-
-
-def consents_given(db: Session, session: AssessmentSession) -> dict[str, Consent]:
-    """The latest accepted consent per kind, if it is for the current version of the text."""
-    out: dict[str, Consent] = {}
-    for c in db.scalars(select(Consent).where(Consent.session_id == session.id).order_by(Consent.id)):
-        current = texts.CURRENT.get(c.kind)
-        if current and c.version == current.version:
-            if c.accepted:
-                out[c.kind] = c
-            else:
-                out.pop(c.kind, None)
-    return out
-
-
-def give_consent(
-    db: Session,
-    store: Any,
-    session: AssessmentSession,
-    user: User,
-    *,
-    kind: str,
-    version: int,
-    accept: bool,
-    ip: str | None,
-) -> Consent | None:
-    _candidate_only(user, session)
-    text = texts.ALL.get((kind, version))
-    if text is None or texts.CURRENT[kind].version != version:
-        raise ValidationFailed("Versi teks persetujuan tidak berlaku.", details={"version": "tidak berlaku"})
-    if session.state not in (S.SCHEDULED, S.CHECKING, S.READY):
-        raise live.InvalidState("Persetujuan diberikan sebelum sesi berlangsung.")
-    if not accept:
-        # Nothing is recorded as evidence: the refusal is only noted in the security log.
-        db.add(
-            Consent(
-                session_id=session.id,
-                candidate_id=user.id,
-                kind=kind,
-                version=version,
-                text_sha256=text.sha256,
-                accepted=False,
-                ip=ip,
-            )
-        )
-        audit.record(db, CONSENT_DECLINED, actor_id=user.id, ip=ip, session=session.public_id, text=kind)
-        db.commit()
-        return None
-    doc = {
-        "kind": kind,
-        "version": version,
-        "title": text.title,
-        "text_sha256": text.sha256,
-        "accepted": True,
-        "candidate": user.id,
-        "at": utcnow().isoformat(),
-        "ip": ip,
-    }
-    receipt = live.append_document(
-        store,
-        session,
-        f"consent.{kind}",
-        doc,
-        metadata={"kind": kind, "version": version, "text_sha256": text.sha256},
-        by=user,
-    )
-    consent = Consent(
-        session_id=session.id,
-        candidate_id=user.id,
-        kind=kind,
-        version=version,
-        text_sha256=text.sha256,
-        accepted=True,
-        ip=ip,
-        log_index=receipt.log_index,
-    )
-    db.add(consent)
-    db.commit()
-    return consent
-
-
-def require_consent(db: Session, session: AssessmentSession) -> None:
-    missing = set(texts.CURRENT) - set(consents_given(db, session))
-    if missing:
-        raise ConsentRequired(
-            "Berikan persetujuan asesmen dan pemrosesan data pribadi terlebih dahulu.",
-            details={"missing": sorted(missing)},
-        )
 
 
 # --- checks -------------------------------------------------------------------------------------------------------
@@ -229,6 +135,8 @@ def get_check(db: Session, session: AssessmentSession, user: User, check_id: Any
         raise NotFound("Pemeriksaan tidak ditemukan.")
     if check.finished_at is not None:
         raise Conflict("Pemeriksaan ini sudah selesai; mulai pemeriksaan baru.")
+    if check.role == "candidate":
+        require_consent(db, session)  # a withdrawal stops the measurements of a check under way
     return check
 
 
@@ -550,9 +458,7 @@ def override(db: Session, store: Any, session: AssessmentSession, user: User, ke
 
 def gate(db: Session, session: AssessmentSession, now: datetime | None = None) -> dict[str, Any]:
     now = now or utcnow()
-    missing: list[str] = []
-    if set(texts.CURRENT) - set(consents_given(db, session)):
-        missing.append("consent")
+    missing = gate_missing(db, session)  # the candidate's consent and the assessor's FR.AK.01 co-signature
     check = latest_check(db, session)
     if check is None:
         missing.append("tuk_check")

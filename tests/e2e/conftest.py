@@ -121,11 +121,12 @@ class Server:
 
     def prepare(self) -> None:
         from remote_tuk.migrate import upgrade
-        from tests.conftest import satisfy_gate, seed_cast
+        from tests.conftest import copy_seed_keys, satisfy_gate, seed_cast
 
         self.var_dir.mkdir(parents=True, exist_ok=True)
         upgrade(self.db_url)
         self.cast = seed_cast(self.db_url)
+        copy_seed_keys(self.cast, self.var_dir / "evidence")
         # The pre-session gate (consent, TUK check, ID and room) is tested elsewhere; here it is already satisfied.
         for public_id in (self.cast.session_a, self.cast.session_b):
             satisfy_gate(self.db_url, public_id)

@@ -88,11 +88,12 @@ class TukServer(Server):
 
     def prepare(self) -> None:
         from remote_tuk.migrate import upgrade
-        from tests.conftest import seed_cast
+        from tests.conftest import copy_seed_keys, seed_cast
 
         self.var_dir.mkdir(parents=True, exist_ok=True)
         upgrade(self.db_url)
         self.cast = seed_cast(self.db_url)
+        copy_seed_keys(self.cast, self.var_dir / "evidence")
 
 
 @pytest.fixture

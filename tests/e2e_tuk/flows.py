@@ -49,6 +49,7 @@ def give_consent(page: Any) -> None:
     wait_state(page, lambda s: s.get("step") == "consent", 10, "the consent step")
     for box in page.locator("[data-consent-check]").all():
         box.check()
+    page.fill("[data-consent-location]", "Bandung, Jawa Barat")  # FR.AK.01: where the remote TUK is
     page.click("[data-action=consent-accept]")
     wait_state(page, lambda s: s.get("step") == "devices", 15, "consent accepted")
 
@@ -85,6 +86,17 @@ def send_identity(page: Any) -> None:
     page.click("[data-action=room-record]")
     wait_state(page, lambda s: s.get("room") in ("sent", "failed"), 40, "the room recording and upload")
     assert state(page)["room"] == "sent", page.text_content("[data-room-note]")
+
+
+def assessor_cosigns(page: Any, base: str, sid: str) -> None:
+    """The assigned assessor co-signs FR.AK.01 on its page (linked from the check page), then returns to the check."""
+    page.click("[data-fr-ak-01-link]")
+    page.wait_for_selector("[data-cosign]", timeout=15_000)
+    page.check("[data-cosign] input[name=confirm]")
+    with page.expect_navigation():
+        page.click("[data-cosign] button")
+    page.wait_for_selector("[data-sign=assessor].signed", timeout=15_000)
+    open_check(page, base, sid)
 
 
 def assessor_confirms(page: Any) -> None:

@@ -33,8 +33,8 @@ def test_assessor_checks_own_connection(tuk_server: Any, launch: Any) -> None:
     cand = browser.new_context().new_page()
     sign_in(cand, base, "asesi_a")
     open_check(cand, base, sid)
-    for kind in ("fr_ak_01", "pdp"):
-        consent = {"kind": kind, "version": 1, "accept": True}
+    for text in api(cand, "GET", f"/api/v1/sessions/{sid}/consent")[1]["offered"]:
+        consent = {"kind": text["kind"], "version": text["version"], "accept": True, "location": "Bandung"}
         assert api(cand, "POST", f"/api/v1/sessions/{sid}/consent", consent)[0] == 201
     assert api(cand, "POST", f"/api/v1/sessions/{sid}/tuk/start", {})[0] == 201
     rows, _ = run_check(asse)

@@ -91,7 +91,7 @@ def test_profile_demanding_1080p_fails_the_640x480_camera_and_assessor_overrides
     asse.wait_for_selector('[data-review-table] tr[data-key="camera_resolution"] .tuk-overridden', timeout=10_000)
     status, body = api(asse, "GET", f"/api/v1/sessions/{sid}/tuk/status")
     assert body["overrides"][0]["key"] == "camera_resolution"
-    assert body["gate"]["missing"] == ["id_confirmation", "room_confirmation"]
+    assert body["gate"]["missing"] == ["assessor_signature", "id_confirmation", "room_confirmation"]  # FR.AK.01 too
 
 
 def test_camera_without_a_face_fails_face_visible(tuk_server: Any, launch: Any) -> None:

@@ -10,6 +10,7 @@ import pytest
 from tests.e2e.conftest import api, sign_in
 from tests.e2e_tuk.flows import (
     assessor_confirms,
+    assessor_cosigns,
     by_key,
     give_consent,
     open_check,
@@ -79,6 +80,7 @@ def test_candidate_passes_the_check_assessor_confirms_and_session_goes_live(
         assert "Menunggu konfirmasi asesor" in cand.text_content("[data-gate-note]")
 
         assert not asse.is_visible('[data-action=move][data-to="ready"]')
+        assessor_cosigns(asse, base, sid)
         assessor_confirms(asse)
         asse.screenshot(path=str(tmp_path / "assessor.png"), full_page=True)
         asse.click('[data-action=move][data-to="ready"]')

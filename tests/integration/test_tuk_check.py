@@ -162,6 +162,23 @@ def _media_test(cand: Api, check_id: int) -> None:
         client.disconnect()
 
 
+def give_consents(cand) -> None:
+    """Accept the texts in force as the check page does (FR.AK.01 with the declared location)."""
+    offered = cand.get("consent").json()["offered"]
+    for text in offered:
+        body = {"kind": text["kind"], "version": text["version"], "accept": True}
+        if text["kind"] == "fr_ak_01":
+            body["location"] = "Bandung, Jawa Barat"
+        assert cand.post("consent", json=body).status_code == 201
+
+
+def cosign(asse) -> None:
+    """The assigned assessor co-signs FR.AK.01 (the hash of the form the candidate signed)."""
+    form = asse.get("consent").json()["form"]
+    r = asse.post("consent/cosign", json={"form_sha256": form["form_sha256"], "confirm": True})
+    assert r.status_code == 201, r.text
+
+
 def test_full_check_then_gate_then_live(server):
     srv, cast, _url = server
     sid = cast.session_a
@@ -172,8 +189,7 @@ def test_full_check_then_gate_then_live(server):
 
     # nothing before consent
     assert cand.post("tuk/start", json={}).json()["error"] == "consent_required"
-    for kind in ("fr_ak_01", "pdp"):
-        assert cand.post("consent", json={"kind": kind, "version": 1, "accept": True}).status_code == 201
+    give_consents(cand)
     assert cand.post("consent", json={"kind": "pdp", "version": 7, "accept": True}).status_code == 422
 
     result = _run_check(cand, forged=True)
@@ -197,6 +213,9 @@ def test_full_check_then_gate_then_live(server):
     assert asse.post("identity/confirm", json={"what": "id", "note": "Wajah sesuai KTP"}).status_code == 201
     assert asse.post("identity/confirm", json={"what": "room", "note": "Ruangan sepi"}).status_code == 201
     status = cand.get("tuk/status").json()
+    assert status["gate"] == {"open": False, "missing": ["assessor_signature"]}  # FR.AK.01 needs both signatures
+    cosign(asse)
+    status = cand.get("tuk/status").json()
     assert status["gate"] == {"open": True, "missing": []}
     for to in ("ready", "live"):
         r = asse.http.post(
@@ -217,8 +236,8 @@ def test_failed_requirement_needs_an_override_with_a_reason(server):
     cand = Api(srv.base, http, token, sid)
     ahttp, atoken = _login(srv.base, "asesor_a", cast.totp["asesor_a"])
     asse = Api(srv.base, ahttp, atoken, sid)
-    for kind in ("fr_ak_01", "pdp"):
-        cand.post("consent", json={"kind": kind, "version": 1, "accept": True})
+    give_consents(cand)
+    cosign(asse)
     result = _run_check(cand)
     res = {r["key"]: r for r in result["results"]}["camera_resolution"]
     assert result["passed"] is False and res["pass"] is False
@@ -263,7 +282,7 @@ def test_declined_consent_records_nothing(server):
     sid = cast.session_a
     http, token = _login(srv.base, "asesi_a", None)
     cand = Api(srv.base, http, token, sid)
-    r = cand.post("consent", json={"kind": "pdp", "version": 1, "accept": False})
+    r = cand.post("consent", json={"kind": "pdp", "version": 2, "accept": False})
     assert r.status_code == 200 and r.json() == {"declined": True}
     assert cand.post("tuk/start", json={}).status_code == 409
     assert cand.post("identity/ktp", data=_jpeg(), headers={"Content-Type": "image/jpeg"}).status_code == 409

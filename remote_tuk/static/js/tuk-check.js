@@ -158,14 +158,22 @@
     const decline = $("[data-action=consent-decline]");
     const checks = $$("[data-consent-check]");
     const texts = (data.consent && data.consent.texts) || [];
-    const sync = () => { accept.disabled = !checks.every((c) => c.checked); };
+    // FR.AK.01 names the TUK: the candidate declares where they take the assessment (remote_tuk/consent).
+    const location = $("[data-consent-location]");
+    const place = () => (location ? location.value.trim() : "");
+    const sync = () => { accept.disabled = !checks.every((c) => c.checked) || (location && place().length < 3); };
     checks.forEach((c) => c.addEventListener("change", sync));
+    if (location) location.addEventListener("input", sync);
     sync();
     accept.addEventListener("click", async () => {
       accept.disabled = decline.disabled = true;
       showError("");
       try {
-        for (const text of texts) await postJson(urls.consent, { kind: text.kind, version: text.version, accept: true });
+        for (const text of texts) {
+          const answer = { kind: text.kind, version: text.version, accept: true };
+          if (text.kind === "fr_ak_01") answer.location = place();
+          await postJson(urls.consent, answer);
+        }
         data.consent.given = true;
         root.dataset.consent = "given";
         show("devices");
@@ -852,6 +860,8 @@
       const missing = gate.missing || [];
       const has = (code) => missing.some((m) => m === code || m.startsWith(code + ":"));
       item(list, has("consent") ? "bad" : "ok", t("missing_consent"), has("consent") ? t("not_yet") : t("yes"));
+      item(list, has("assessor_signature") ? "bad" : "ok", t("missing_assessor_signature"),
+        has("assessor_signature") ? t("not_yet") : t("yes"));
       const checkOk = !has("tuk_check") && !has("tuk_requirements") && !has("tuk_check_expired");
       item(list, checkOk ? "ok" : "bad", t("missing_tuk_check"),
         checkOk ? t("pass") : missing.filter((m) => m.startsWith("tuk_")).map(missingText).join("; "));
