@@ -36,13 +36,11 @@ def create_app(settings: Settings | None = None) -> Flask:
         RATELIMIT_ENABLED=True,
         TESTING=settings.env == "testing",
     )
-    if settings.behind_tls:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
-
     from remote_tuk.auth import init_auth
     from remote_tuk.errors import register_error_handlers
     from remote_tuk.extensions import csrf, db, evidence, limiter, media, socketio
     from remote_tuk.i18n import init_i18n
+    from remote_tuk.sockets.origin import origin_policy
 
     db.init_app(app, settings.sqlalchemy_url)
     evidence.init_app(app, settings)
@@ -55,10 +53,15 @@ def create_app(settings: Settings | None = None) -> Flask:
         app,
         async_mode="threading",
         message_queue=settings.socketio_message_queue or None,
-        cors_allowed_origins=[],  # same origin only
+        # Engine.IO checks the Origin of every handshake (polling and websocket) against this; [] would disable it
+        cors_allowed_origins=origin_policy(settings.public_origin),
         max_http_buffer_size=1_000_000,
         manage_session=False,  # share the Flask session (and so the login) with HTTP
     )
+    if settings.behind_tls:
+        # Outermost, so that Socket.IO (which answers /socket.io/ before the Flask app) sees the forwarded scheme,
+        # host and client address too.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
     register_error_handlers(app)
 
     from remote_tuk.accounts.routes import bp as accounts_bp
