@@ -109,8 +109,10 @@ def create_app(settings: Settings | None = None) -> Flask:
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault(
             "Content-Security-Policy",
+            # connect-src 'self' covers ws:/wss: to this host (CSP 3); a bare "ws:" would allow any host
             "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; style-src 'self'; "
-            "script-src 'self'; connect-src 'self' ws: wss:; frame-ancestors 'none'",
+            "script-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+            "frame-ancestors 'none'",
         )
         if settings.behind_tls:
             response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
