@@ -17,7 +17,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     settings.check_production()
     settings.var_dir.mkdir(parents=True, exist_ok=True)
 
+    from remote_tuk.validation import BoundedJSONProvider, DbIdConverter
+
     app = Flask(__name__)
+    app.json = BoundedJSONProvider(app)  # request.get_json() refuses over-deep documents as bad JSON
+    app.url_map.converters["int"] = DbIdConverter  # every <int:id> in a URL fits the id column
     app.config.update(
         RTUK=settings,
         SECRET_KEY=settings.secret_key,

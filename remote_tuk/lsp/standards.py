@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from remote_tuk.errors import Conflict, ValidationFailed
 from remote_tuk.lsp.models import Element, Kuk, Scheme, Unit
+from remote_tuk.validation import json_depth
 
 FORMAT_ID = "rtuk-rmcs/1"
 CSV_COLUMNS = [
@@ -55,6 +56,8 @@ UNIT_CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.\-/_]{1,39}$")
 ELEMENT_NO_RE = re.compile(r"^\d{1,3}$")
 KUK_NO_RE = re.compile(r"^(\d{1,3})\.(\d{1,3})$")
 MAX_TEXT = 4000
+#: Deepest nesting a standards file may have: the format itself needs 8 (document, scheme, units, unit, ...).
+MAX_DEPTH = 16
 MAX_TITLE = 255
 
 
@@ -200,11 +203,22 @@ def _line(obj: Any) -> int | None:
 
 
 def parse_json(text: str) -> SchemeData:
+    # Checked before parsing: the line-numbering parser recurses per level and a deep file would exhaust the stack.
+    depth = json_depth(text)
+    if depth > MAX_DEPTH:
+        raise ValidationFailed(
+            f"Berkas JSON bersarang terlalu dalam ({depth} tingkat; format ini paling dalam {MAX_DEPTH}).",
+            details=[RowError(None, "(struktur)", "bersarang terlalu dalam").as_dict()],
+        )
     try:
         doc = _json_with_lines(text)
     except json.JSONDecodeError as err:
         raise ValidationFailed(
             "Berkas JSON tidak dapat dibaca.", details=[RowError(err.lineno, "(sintaks)", err.msg).as_dict()]
+        ) from err
+    except ValueError as err:  # e.g. a number longer than Python converts (4300 digits)
+        raise ValidationFailed(
+            "Berkas JSON tidak dapat dibaca.", details=[RowError(None, "(sintaks)", str(err)[:200]).as_dict()]
         ) from err
     col = _Collector()
     if not isinstance(doc, dict):
