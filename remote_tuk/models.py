@@ -1,6 +1,6 @@
 """Every model, imported in one place so Alembic and ``create_all`` see the whole metadata."""
 
-from remote_tuk.accounts.models import JoinLink, Role, User
+from remote_tuk.accounts.models import JoinLink, Role, SignIn, User
 from remote_tuk.assessment.models import AssessmentSession, AuditorGrant, Schedule, SessionState, SessionTransition
 from remote_tuk.audit.models import AuditEvent
 from remote_tuk.db import Base
@@ -42,6 +42,7 @@ __all__ = [
     "SessionRecording",
     "SessionState",
     "SessionTransition",
+    "SignIn",
     "TukCheck",
     "TukOverride",
     "Unit",

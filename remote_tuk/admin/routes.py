@@ -8,6 +8,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 
+from remote_tuk.accounts import join_links
 from remote_tuk.accounts import services as accounts
 from remote_tuk.accounts.models import ROLE_LABELS, Role, User
 from remote_tuk.accounts.schemas import UserIn
@@ -307,7 +308,7 @@ def schedule_grant(schedule_id: int) -> Any:
 def session_join_link(public_id: str) -> Any:
     session = assessment.get_session_for(db.session, current(), public_id)
     settings = current_app.config["RTUK"]
-    issued = accounts.issue_join_link(
+    issued = join_links.issue(
         db.session,
         current_app.config["SECRET_KEY"],
         session_id=session.id,

@@ -112,7 +112,9 @@ def test_schedule_form_scheme_id_out_of_range_is_422(login_as, cast):
     assert resp.status_code == 422
 
 
-@pytest.mark.parametrize("body", ["[" * 100_000, '{"a":' * 50_000 + "1" + "}" * 50_000, '{"to": ' + "[" * 40 + "]" * 40 + "}"])
+@pytest.mark.parametrize(
+    "body", ["[" * 100_000, '{"a":' * 50_000 + "1" + "}" * 50_000, '{"to": ' + "[" * 40 + "]" * 40 + "}"]
+)
 def test_deeply_nested_json_body_is_4xx(login_as, cast, body):
     client, headers = _assessor(login_as, cast)
     resp = client.post(
@@ -135,7 +137,8 @@ def _upload(client, name: str, data: bytes):
 
 def test_deeply_nested_standards_file_is_422(login_as, cast):
     admin = login_as("admin")
-    resp = _upload(admin, "dalam.json", b'{"format": "rtuk-rmcs/1", "scheme": ' + b"[" * 100_000 + b"]" * 100_000 + b"}")
+    deep = b'{"format": "rtuk-rmcs/1", "scheme": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    resp = _upload(admin, "dalam.json", deep)
     assert resp.status_code == 422
     assert "bersarang" in resp.get_data(as_text=True)
     # the same check in the layer below the route: the CLI and tests call standards.parse directly
