@@ -103,6 +103,13 @@ def create_app(settings: Settings | None = None) -> Flask:
         if guard not in assessment_services.GUARDS:
             assessment_services.GUARDS.append(guard)
     socketio.on_namespace(SessionNamespace(NAMESPACE))
+    from remote_tuk import access
+    from remote_tuk.extensions import socket_registry
+    from remote_tuk.sockets.events import on_access_changed
+
+    socket_registry.clear()  # one app per process holds the Socket.IO server (the extension is a singleton)
+    if on_access_changed not in access.LISTENERS:
+        access.LISTENERS.append(on_access_changed)
     register_template_helpers(app)
     register_cli(app)
 

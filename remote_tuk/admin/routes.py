@@ -303,6 +303,16 @@ def schedule_grant(schedule_id: int) -> Any:
     )
 
 
+@bp.post("/jadwal/<int:schedule_id>/auditor/<int:auditor_id>/cabut")
+@admin_only
+def schedule_revoke(schedule_id: int, auditor_id: int) -> Any:
+    return _schedule_action(
+        schedule_id,
+        lambda s: assessment.revoke_auditor(db.session, s, auditor_id, actor=current()),
+        "Akses auditor dicabut.",
+    )
+
+
 @bp.post("/sesi/<public_id>/tautan")
 @admin_only
 def session_join_link(public_id: str) -> Any:
