@@ -8,7 +8,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from remote_tuk import access
@@ -19,6 +19,8 @@ LOGOUT = "logout"
 PASSWORD_CHANGED = "password_changed"  # noqa: S105 - a reason, not a password
 ROLE_CHANGED = "role_changed"
 DEACTIVATED = "deactivated"
+#: Ended sign-ins are kept this long (who was signed in from where, recently), then removed at the user's next sign-in.
+KEEP_ENDED = timedelta(days=30)
 
 
 @dataclass(frozen=True)
@@ -33,8 +35,14 @@ def _digest(token: str) -> str:
 
 
 def start(db: Session, user: User, *, lifetime: timedelta, ip: str | None, now: datetime | None = None) -> Started:
-    """Record a new sign-in of *user* (flushed with the caller's transaction)."""
+    """Record a new sign-in of *user* (flushed with the caller's transaction); forgets their long-ended ones."""
     now = now or utcnow()
+    db.execute(
+        delete(SignIn).where(
+            SignIn.user_id == user.id,
+            SignIn.expires_at < now - KEEP_ENDED,
+        )
+    )
     token = secrets.token_urlsafe(32)
     row = SignIn(token_sha256=_digest(token), user_id=user.id, created_at=now, expires_at=now + lifetime, ip=ip)
     db.add(row)

@@ -117,3 +117,27 @@ def test_a_cookie_without_a_sign_in_is_not_signed_in(app, cast):
     with browser.session_transaction() as sess:
         sess.pop("sign_in")
     assert browser.get("/asesi/").status_code == 302
+
+
+def test_long_ended_sign_ins_are_forgotten_at_the_next_sign_in(app, cast):
+    from datetime import timedelta
+
+    from sqlalchemy import func, update
+
+    from remote_tuk.accounts.models import SignIn
+    from remote_tuk.accounts.sign_ins import KEEP_ENDED
+    from remote_tuk.db import utcnow
+    from remote_tuk.extensions import db
+
+    login(app.test_client(), cast, "asesi_a")
+    login(app.test_client(), cast, "asesi_a")
+    with app.app_context():
+        first = db.session.scalar(select(func.min(SignIn.id)))
+        db.session.execute(
+            update(SignIn).where(SignIn.id == first).values(expires_at=utcnow() - KEEP_ENDED - timedelta(days=1))
+        )
+        db.session.commit()
+    login(app.test_client(), cast, "asesi_a")
+    with app.app_context():
+        ids = list(db.session.scalars(select(SignIn.id).order_by(SignIn.id)))
+    assert first not in ids and len(ids) == 2
