@@ -3,12 +3,11 @@ requests race for it (on SQLite and PostgreSQL alike)."""
 
 from __future__ import annotations
 
-import threading
-
 from sqlalchemy import select
 
 from tests.conftest import csrf_token
 from tests.functional.test_auth import _issue, redeem
+from tests.functional.together import run_together
 
 
 def _audit_kinds(app) -> list[tuple[str, dict]]:
@@ -53,21 +52,10 @@ def test_parallel_redemptions_succeed_exactly_once(app, cast):
     path = f"/gabung/{token}"
     clients = [app.test_client() for _ in range(8)]
     tokens = [csrf_token(c, path) for c in clients]
-    barrier = threading.Barrier(len(clients))
-    codes: list[int] = []
-    lock = threading.Lock()
-
-    def go(client, csrf) -> None:
-        barrier.wait()
-        status = client.post(path, data={"csrf_token": csrf}).status_code
-        with lock:
-            codes.append(status)
-
-    threads = [threading.Thread(target=go, args=pair) for pair in zip(clients, tokens, strict=True)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
+    responses = run_together(
+        [lambda c=c, t=t: c.post(path, data={"csrf_token": t}) for c, t in zip(clients, tokens, strict=True)]
+    )
+    codes = [r.status_code for r in responses]
     assert sorted(codes) == [302] + [410] * 7
     kinds = _audit_kinds(app)
     assert [k for k, _ in kinds].count("join_link_used") == 1
@@ -87,25 +75,15 @@ def test_concurrent_redeems_in_the_service_succeed_exactly_once(app, cast):
     sessions = [db.factory() for _ in range(8)]
     for s in sessions:
         assert _link_of(s, secret, token).used_at is None  # every one has seen it unused
-    barrier = threading.Barrier(len(sessions))
-    outcomes: list[str] = []
-    lock = threading.Lock()
 
-    def go(s) -> None:
-        barrier.wait()
+    def attempt(s) -> str:
         try:
             redeem(s, secret, token, ip=None)
-            result = "used"
+            return "used"
         except InvalidJoinLink:
-            result = "refused"
+            return "refused"
         finally:
             s.close()
-        with lock:
-            outcomes.append(result)
 
-    threads = [threading.Thread(target=go, args=(s,)) for s in sessions]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
+    outcomes = run_together([lambda s=s: attempt(s) for s in sessions])
     assert sorted(outcomes) == ["refused"] * 7 + ["used"]

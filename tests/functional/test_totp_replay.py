@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import threading
-
 import pyotp
 
 from tests.conftest import PASSWORD, csrf_token
+from tests.functional.together import run_together
 
 
 def test_concurrent_totp_replay_is_accepted_once(app, cast):
@@ -19,21 +18,13 @@ def test_concurrent_totp_replay_is_accepted_once(app, cast):
         assert resp.headers["Location"].endswith("/masuk/totp")
         tokens.append(csrf_token(client, "/masuk/totp"))
     code = pyotp.TOTP(cast.totp["asesor_a"]).now()
-    barrier = threading.Barrier(len(clients))
-    codes: list[int] = []
-    lock = threading.Lock()
-
-    def go(client, csrf) -> None:
-        barrier.wait()
-        status = client.post("/masuk/totp", data={"code": code, "csrf_token": csrf}).status_code
-        with lock:
-            codes.append(status)
-
-    threads = [threading.Thread(target=go, args=pair) for pair in zip(clients, tokens, strict=True)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
+    responses = run_together(
+        [
+            lambda c=c, t=t: c.post("/masuk/totp", data={"code": code, "csrf_token": t})
+            for c, t in zip(clients, tokens, strict=True)
+        ]
+    )
+    codes = [r.status_code for r in responses]
     assert sorted(codes) == [302, 422, 422, 422]
     assert sum(c.get("/asesor/").status_code == 200 for c in clients) == 1
 
@@ -49,25 +40,15 @@ def test_concurrent_verification_in_the_service_accepts_once(app, cast):
     users = [s.get(User, cast.users["asesor_b"]) for s in sessions]
     assert all(u.totp_last_step is None for u in users)
     code = pyotp.TOTP(cast.totp["asesor_b"]).now()
-    barrier = threading.Barrier(len(sessions))
-    outcomes: list[str] = []
-    lock = threading.Lock()
 
-    def go(s, user) -> None:
-        barrier.wait()
+    def attempt(s, user) -> str:
         try:
             verify(s, user, code, ip=None)
-            result = "accepted"
+            return "accepted"
         except ValidationFailed:
-            result = "refused"
+            return "refused"
         finally:
             s.close()
-        with lock:
-            outcomes.append(result)
 
-    threads = [threading.Thread(target=go, args=pair) for pair in zip(sessions, users, strict=True)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
+    outcomes = run_together([lambda s=s, u=u: attempt(s, u) for s, u in zip(sessions, users, strict=True)])
     assert sorted(outcomes) == ["accepted", "refused", "refused", "refused"]
