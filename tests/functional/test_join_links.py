@@ -67,7 +67,8 @@ def test_parallel_redemptions_succeed_exactly_once(app, cast):
 
 def test_concurrent_redeems_in_the_service_succeed_exactly_once(app, cast):
     """The same race below HTTP: eight database sessions that have all read the link as unused redeem it together."""
-    from remote_tuk.accounts.join_links import InvalidJoinLink, _link_of, redeem
+    from remote_tuk.accounts.join_links import InvalidJoinLink, _link_of
+    from remote_tuk.accounts.join_links import redeem as redeem_link
     from remote_tuk.extensions import db
 
     token = _issue(app, cast)
@@ -78,7 +79,7 @@ def test_concurrent_redeems_in_the_service_succeed_exactly_once(app, cast):
 
     def attempt(s) -> str:
         try:
-            redeem(s, secret, token, ip=None)
+            redeem_link(s, secret, token, ip=None)
             return "used"
         except InvalidJoinLink:
             return "refused"
