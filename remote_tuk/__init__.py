@@ -53,6 +53,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     limiter.init_app(app)
     init_auth(app)
     init_i18n(app)
+    # The extension is a singleton that keeps its options: an earlier app's message-queue manager must not stay on.
+    socketio.server_options.pop("client_manager", None)
     socketio.init_app(
         app,
         async_mode="threading",
@@ -110,6 +112,13 @@ def create_app(settings: Settings | None = None) -> Flask:
     socket_registry.clear()  # one app per process holds the Socket.IO server (the extension is a singleton)
     if on_access_changed not in access.LISTENERS:
         access.LISTENERS.append(on_access_changed)
+    if settings.socketio_message_queue:
+        from remote_tuk.sockets.events import recheck_here
+        from remote_tuk.sockets.fanout import Fanout, channel_for
+
+        app.extensions["rtuk_access_fanout"] = Fanout(
+            settings.socketio_message_queue, channel_for(settings.secret_key), lambda change: recheck_here(app, change)
+        )
     register_template_helpers(app)
     register_cli(app)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from flask import current_app, has_app_context, request
+from flask import Flask, current_app, has_app_context, request
 from flask_login import current_user
 from flask_socketio import Namespace
 
@@ -55,12 +55,11 @@ class TrackedNamespace(Namespace):
         self.socketio.server.leave_room(sid, room, namespace=self.namespace)
 
 
-def on_access_changed(change: AccessChange) -> None:
-    """The ``access.LISTENERS`` entry. The re-check runs in a thread of its own, waited for: the socket handlers it
-    triggers (disconnect) need their own application context and database session, not the caller's."""
-    if not len(socket_registry) or not has_app_context():
-        return  # no socket is open in this process
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+def recheck_here(app: Flask, change: AccessChange) -> None:
+    """Re-check this process's sockets. It runs in a thread of its own, waited for: the socket handlers it triggers
+    (disconnect) need their own application context and database session, not the caller's."""
+    if not len(socket_registry):
+        return
 
     def run() -> None:
         with app.app_context():
@@ -73,3 +72,14 @@ def on_access_changed(change: AccessChange) -> None:
     worker = threading.Thread(target=run, name="rtuk-access-recheck", daemon=True)
     worker.start()
     worker.join(timeout=30)
+
+
+def on_access_changed(change: AccessChange) -> None:
+    """The ``access.LISTENERS`` entry: re-check the sockets here, and tell the other nodes (sockets/fanout.py)."""
+    if not has_app_context():
+        return  # not inside the app (no socket of it can be open in this process)
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    recheck_here(app, change)
+    fanout = app.extensions.get("rtuk_access_fanout")
+    if fanout is not None:
+        fanout.publish(change)
