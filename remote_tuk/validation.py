@@ -84,7 +84,7 @@ def parse(model: type[M], data: Mapping[str, Any] | Any) -> M:
         raise ValidationFailed("Data yang dikirim tidak valid.", details=field_errors(err)) from err
 
 
-_ASCII_INT = re.compile(r"[0-9]{1,12}")
+_ASCII_INT = re.compile(r"-?[0-9]{1,12}")
 
 
 def parse_int(raw: str | None, name: str, *, default: int | None = None, ge: int = 0, le: int = MAX_DB_INT) -> int:
@@ -99,7 +99,12 @@ def parse_int(raw: str | None, name: str, *, default: int | None = None, ge: int
         raise ValidationFailed("Data yang dikirim tidak valid.", details={name: "wajib diisi"})
     text = raw.strip()
     if not _ASCII_INT.fullmatch(text):
-        raise ValidationFailed("Data yang dikirim tidak valid.", details={name: "harus angka"})
+        digits = text.removeprefix("-")
+        if not (digits.isascii() and digits.isdigit()):
+            problem = "harus angka"
+        else:  # more digits than any bound we use
+            problem = "terlalu kecil" if text.startswith("-") else "terlalu besar"
+        raise ValidationFailed("Data yang dikirim tidak valid.", details={name: problem})
     value = int(text)
     if value < ge:
         raise ValidationFailed("Data yang dikirim tidak valid.", details={name: "terlalu kecil"})

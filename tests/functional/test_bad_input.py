@@ -155,3 +155,16 @@ def test_standards_file_with_a_huge_number_is_422(login_as, cast):
     raw = json.dumps(doc).replace('"number": "1"', '"number": ' + "9" * 5000, 1)
     resp = _upload(login_as("admin"), "angka.json", raw.encode())
     assert resp.status_code == 422
+
+
+def test_parse_int_says_what_is_wrong():
+    from remote_tuk.errors import ValidationFailed
+    from remote_tuk.validation import parse_int
+
+    assert parse_int(" 42 ", "n", le=100) == 42
+    assert parse_int(None, "n", default=7) == 7
+    for raw, problem in [("9" * 5000, "terlalu besar"), ("101", "terlalu besar"), ("²", "harus angka"),
+                         ("-1", "terlalu kecil"), ("", "wajib diisi"), ("-" + "9" * 50, "terlalu kecil")]:
+        with pytest.raises(ValidationFailed) as err:
+            parse_int(raw, "n", le=100)
+        assert err.value.details == {"n": problem}, raw
