@@ -9,7 +9,7 @@ PORT ?= 5000
 SOCKETIO_JS := remote_tuk/static/vendor/socket.io.min.js
 SOCKETIO_CLIENT_VERSION := 4.8.1
 
-.PHONY: run test install install-dev system-deps lint migrate seed bench clean
+.PHONY: run test install install-dev system-deps lint audit migrate seed bench clean
 
 ## run: set up .venv, migrate, seed the demo data, serve on $(HOST):$(PORT)
 run: install $(SOCKETIO_JS)
@@ -17,10 +17,11 @@ run: install $(SOCKETIO_JS)
 	$(PY) -m remote_tuk seed-demo
 	RTUK_HOST=$(HOST) RTUK_PORT=$(PORT) $(PY) -m remote_tuk serve --server gunicorn
 
-## test: install what the tests need and run lint, the import-direction check and the whole suite
+## test: install what the tests need and run lint, the import-direction check, the dependency audit and the suite
 test: install-dev system-deps $(SOCKETIO_JS)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
+	$(PY) .ci/audit_deps.py
 	$(PY) -m pytest
 
 $(VENV)/bin/activate:
@@ -52,6 +53,10 @@ $(SOCKETIO_JS):
 lint: install-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
+
+## audit: every requirement pinned, and pip-audit against OSV or PyPI when one answers (RTUK_AUDIT_STRICT=1: must)
+audit: install-dev
+	$(PY) .ci/audit_deps.py
 
 migrate: install
 	$(PY) -m remote_tuk migrate

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -14,6 +15,9 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 #: The development secret key. Production refuses to start with it.
 DEFAULT_SECRET_KEY = "dev-only-insecure-secret-key-change-me"  # noqa: S105 - refused in production
+
+#: A web origin: scheme, host (name or bracketed IPv6) and optional port; no path, query or user.
+_ORIGIN = re.compile(r"https?://([A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?")
 
 
 class ProductionConfigError(RuntimeError):
@@ -113,6 +117,9 @@ class Settings(BaseSettings):
     http_threads: int = Field(default=32, ge=4, le=1024)
     #: Set when the app sits behind a TLS-terminating proxy: cookies become Secure and X-Forwarded-* is trusted.
     behind_tls: bool = False
+    #: The origin browsers use to reach the app when it differs from what the app sees (a proxy that rewrites the
+    #: Host), e.g. ``https://tuk.lsp.example``. Socket.IO accepts its own origin and this one, nothing else.
+    public_origin: str = Field(default="", max_length=200)
     #: Largest request body in bytes (413 above it).
     max_content_length: int = Field(default=16 * 1024 * 1024, ge=1024)
     login_rate_limit: str = "5 per minute"
@@ -128,6 +135,14 @@ class Settings(BaseSettings):
     evidence: EvidenceSettings = Field(default_factory=EvidenceSettings)
     rtc: RtcSettings = Field(default_factory=RtcSettings)
     sop: SopSettings = Field(default_factory=SopSettings)
+
+    @field_validator("public_origin")
+    @classmethod
+    def _origin_only(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value and not _ORIGIN.fullmatch(value):
+            raise ValueError("must be scheme://host[:port] with no path, e.g. https://tuk.lsp.example")
+        return value
 
     @property
     def sqlalchemy_url(self) -> str:

@@ -17,7 +17,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     settings.check_production()
     settings.var_dir.mkdir(parents=True, exist_ok=True)
 
+    from remote_tuk.validation import BoundedJSONProvider, DbIdConverter
+
     app = Flask(__name__)
+    app.json = BoundedJSONProvider(app)  # request.get_json() refuses over-deep documents as bad JSON
+    app.url_map.converters["int"] = DbIdConverter  # every <int:id> in a URL fits the id column
     app.config.update(
         RTUK=settings,
         SECRET_KEY=settings.secret_key,
@@ -36,13 +40,11 @@ def create_app(settings: Settings | None = None) -> Flask:
         RATELIMIT_ENABLED=True,
         TESTING=settings.env == "testing",
     )
-    if settings.behind_tls:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
-
     from remote_tuk.auth import init_auth
     from remote_tuk.errors import register_error_handlers
     from remote_tuk.extensions import csrf, db, evidence, limiter, media, socketio
     from remote_tuk.i18n import init_i18n
+    from remote_tuk.sockets.origin import origin_policy
 
     db.init_app(app, settings.sqlalchemy_url)
     evidence.init_app(app, settings)
@@ -54,14 +56,21 @@ def create_app(settings: Settings | None = None) -> Flask:
     limiter.init_app(app)
     init_auth(app)
     init_i18n(app)
+    # The extension is a singleton that keeps its options: an earlier app's message-queue manager must not stay on.
+    socketio.server_options.pop("client_manager", None)
     socketio.init_app(
         app,
         async_mode="threading",
         message_queue=settings.socketio_message_queue or None,
-        cors_allowed_origins=[],  # same origin only
+        # Engine.IO checks the Origin of every handshake (polling and websocket) against this; [] would disable it
+        cors_allowed_origins=origin_policy(settings.public_origin),
         max_http_buffer_size=1_000_000,
         manage_session=False,  # share the Flask session (and so the login) with HTTP
     )
+    if settings.behind_tls:
+        # Outermost, so that Socket.IO (which answers /socket.io/ before the Flask app) sees the forwarded scheme,
+        # host and client address too.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
     register_error_handlers(app)
 
     from remote_tuk.accounts.routes import bp as accounts_bp
@@ -108,6 +117,20 @@ def create_app(settings: Settings | None = None) -> Flask:
         if guard not in assessment_services.GUARDS:
             assessment_services.GUARDS.append(guard)
     socketio.on_namespace(SessionNamespace(NAMESPACE))
+    from remote_tuk import access
+    from remote_tuk.extensions import socket_registry
+    from remote_tuk.sockets.events import on_access_changed
+
+    socket_registry.clear()  # one app per process holds the Socket.IO server (the extension is a singleton)
+    if on_access_changed not in access.LISTENERS:
+        access.LISTENERS.append(on_access_changed)
+    if settings.socketio_message_queue:
+        from remote_tuk.sockets.events import recheck_here
+        from remote_tuk.sockets.fanout import Fanout, channel_for
+
+        app.extensions["rtuk_access_fanout"] = Fanout(
+            settings.socketio_message_queue, channel_for(settings.secret_key), lambda change: recheck_here(app, change)
+        )
     register_template_helpers(app)
     register_cli(app)
 
@@ -118,8 +141,10 @@ def create_app(settings: Settings | None = None) -> Flask:
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault(
             "Content-Security-Policy",
+            # connect-src 'self' covers ws:/wss: to this host (CSP 3); a bare "ws:" would allow any host
             "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; style-src 'self'; "
-            "script-src 'self'; connect-src 'self' ws: wss:; frame-ancestors 'none'",
+            "script-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+            "frame-ancestors 'none'",
         )
         if settings.behind_tls:
             response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")

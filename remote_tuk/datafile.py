@@ -17,6 +17,7 @@ from json import scanner
 from typing import Any
 
 from remote_tuk.errors import ValidationFailed
+from remote_tuk.validation import json_depth
 
 MAX_TEXT = 4000
 
@@ -109,7 +110,10 @@ class LineDict(dict[str, Any]):
 
 
 def _check_depth(text: str, max_depth: int) -> None:
-    """Refuse nesting deeper than *max_depth* before the (recursive) parser sees it."""
+    """Refuse nesting deeper than *max_depth* before the (recursive) parser sees it, naming the line where it
+    goes too deep (the depth itself is counted by the app's one check, :func:`remote_tuk.validation.json_depth`)."""
+    if json_depth(text) <= max_depth:
+        return
     depth, in_string, escaped, line = 0, False, False, 1
     for ch in text:
         if ch == "\n":
@@ -126,12 +130,11 @@ def _check_depth(text: str, max_depth: int) -> None:
         elif ch in "[{":
             depth += 1
             if depth > max_depth:
-                raise invalid(
-                    "Berkas JSON bersarang terlalu dalam.",
-                    [RowError(line, "(struktur)", f"kedalaman lebih dari {max_depth} tingkat")],
-                )
+                break
         elif ch in "]}":
             depth -= 1
+    too_deep = RowError(line, "(struktur)", f"kedalaman lebih dari {max_depth} tingkat")
+    raise invalid("Berkas JSON bersarang terlalu dalam.", [too_deep])
 
 
 def load_json(text: str, *, max_depth: int) -> Any:
@@ -153,6 +156,8 @@ def load_json(text: str, *, max_depth: int) -> Any:
         return decoder.decode(text)
     except json.JSONDecodeError as err:
         raise invalid("Berkas JSON tidak dapat dibaca.", [RowError(err.lineno, "(sintaks)", err.msg)]) from err
+    except ValueError as err:  # e.g. a number longer than Python converts (4300 digits)
+        raise invalid("Berkas JSON tidak dapat dibaca.", [RowError(None, "(sintaks)", str(err)[:200])]) from err
 
 
 def line_of(obj: Any) -> int | None:

@@ -13,6 +13,7 @@ from flask_wtf.csrf import CSRFProtect
 from remote_tuk.db import Database
 from remote_tuk.evidence import Evidence
 from remote_tuk.live.media import MediaHub
+from remote_tuk.sockets.registry import SocketRegistry
 
 db = Database()
 evidence = Evidence()
@@ -21,6 +22,8 @@ csrf = CSRFProtect()
 login_manager = LoginManager()
 limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=True)
 socketio = SocketIO()
+#: Connected sockets of this process: user and sign-in per socket (remote_tuk/sockets/).
+socket_registry = SocketRegistry()
 babel = Babel()
 
 

@@ -1,6 +1,6 @@
 """Every model, imported in one place so Alembic and ``create_all`` see the whole metadata."""
 
-from remote_tuk.accounts.models import JoinLink, Role, User
+from remote_tuk.accounts.models import JoinLink, Role, SignIn, User
 from remote_tuk.apl.models import AplForm, AplReview, AplSetting, AplSubmission, PortfolioItem
 from remote_tuk.assessment.models import AssessmentSession, AuditorGrant, Schedule, SessionState, SessionTransition
 from remote_tuk.audit.models import AuditEvent
@@ -63,6 +63,7 @@ __all__ = [
     "SessionRecording",
     "SessionState",
     "SessionTransition",
+    "SignIn",
     "TukCheck",
     "TukOverride",
     "Unit",

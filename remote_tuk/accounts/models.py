@@ -38,7 +38,7 @@ class User(Base):
     )
     password_hash: Mapped[str | None] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(default=True)
-    #: Bumped on password change and logout-everywhere: invalidates every other session cookie.
+    #: Bumped on password change, role change and deactivation: no cookie issued before still names this user.
     auth_version: Mapped[int] = mapped_column(Integer, default=1)
     totp_secret: Mapped[str | None] = mapped_column(String(64))
     totp_enabled: Mapped[bool] = mapped_column(default=False)
@@ -86,3 +86,24 @@ class JoinLink(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
+
+
+class SignIn(Base):
+    """One sign-in: the server-side half of a session cookie (issue 12 #5).
+
+    The signed cookie carries a random token; this row holds its SHA-256, so the database alone cannot be used to
+    forge a cookie. A request is signed in only while its row is neither revoked (logout, password change, role
+    change, deactivation) nor expired, so a copy of the cookie stops working the moment the row is revoked.
+    """
+
+    __tablename__ = "sign_ins"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    ip: Mapped[str | None] = mapped_column(String(64))
+    revoked_at: Mapped[datetime | None]
+    #: Why it ended: logout, password_changed, role_changed, deactivated.
+    revoked_reason: Mapped[str | None] = mapped_column(String(32))

@@ -10,7 +10,7 @@ import segno
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
 
-from remote_tuk.accounts import services
+from remote_tuk.accounts import join_links, services, totp
 from remote_tuk.accounts.models import Role, User
 from remote_tuk.accounts.schemas import CodeIn, LoginIn, PasswordChangeIn
 from remote_tuk.assessment.models import AssessmentSession
@@ -92,7 +92,7 @@ def login_totp() -> Any:
         return render_template("accounts/totp_login.html")
     try:
         form = parse(CodeIn, request.form)
-        services.verify_totp(db.session, user, form.code, ip=client_ip())
+        totp.verify(db.session, user, form.code, ip=client_ip())
     except DomainError as err:
         return render_template("accounts/totp_login.html", error=err.message), err.status
     audit.record(db.session, audit.LOGIN, actor_id=user.id, subject=user.username, ip=client_ip(), second_factor="totp")
@@ -107,8 +107,7 @@ def login_totp() -> Any:
 def logout() -> Any:
     user = current()
     audit.record(db.session, audit.LOGOUT, actor_id=user.id, subject=user.username, ip=client_ip())
-    db.session.commit()
-    sign_out()
+    sign_out()  # commits the audit event with the revocation
     flash("Anda telah keluar.", "info")
     return redirect(url_for("accounts.login"))
 
@@ -126,7 +125,7 @@ def change_password() -> Any:
         services.change_password(db.session, user, form.current_password, form.new_password, ip=client_ip())
     except ValidationFailed as err:
         return render_template("accounts/password.html", error=err.message, errors=err.details), err.status
-    sign_in(user)  # this session stays signed in with the new auth version; all others are out
+    sign_in(user)  # every sign-in of this user was revoked; this browser gets a new one
     flash("Kata sandi berhasil diubah. Sesi lain telah dikeluarkan.", "success")
     return redirect(home_for(user))
 
@@ -140,12 +139,12 @@ def totp_enrol() -> Any:
         return redirect(home_for(user))
     if not user.totp_secret:
         # The pending secret survives a reload, so a scanned QR code stays valid until the code is confirmed.
-        services.start_totp_enrolment(db.session, user)
+        totp.start_enrolment(db.session, user)
     if request.method == "GET":
         return _render_enrol(user)
     try:
         form = parse(CodeIn, request.form)
-        services.confirm_totp_enrolment(db.session, user, form.code, ip=client_ip())
+        totp.confirm_enrolment(db.session, user, form.code, ip=client_ip())
     except ValidationFailed as err:
         return _render_enrol(user, error=err.message), err.status
     flash("Autentikasi dua langkah (TOTP) aktif.", "success")
@@ -153,18 +152,29 @@ def totp_enrol() -> Any:
 
 
 def _render_enrol(user: User, error: str | None = None) -> str:
-    uri = services.provisioning_uri(user, current_app.config["RTUK"].totp_issuer)
+    uri = totp.provisioning_uri(user, current_app.config["RTUK"].totp_issuer)
     qr_svg = segno.make(uri, error="m").svg_inline(scale=4, dark="#111827")
     return render_template("accounts/totp_enrol.html", secret=user.totp_secret, qr_svg=qr_svg, error=error)
 
 
 @bp.get("/gabung/<token>")
 def join(token: str) -> Any:
-    """A candidate's one-time link: signs them in and opens their session."""
-    if len(token) > 400:
-        return render_template("error.html", status=410, message="Tautan masuk tidak valid."), 410
+    """A candidate's one-time link, opened: says what it is for and offers the button that uses it.
+
+    Neither this GET nor a HEAD (link previews, mail scanners) uses the link; only the POST below does."""
     try:
-        link = services.redeem_join_link(db.session, current_app.config["SECRET_KEY"], token, ip=client_ip())
+        link = join_links.inspect(db.session, current_app.config["SECRET_KEY"], token)
+    except DomainError as err:
+        return render_template("error.html", status=err.status, message=err.message), err.status
+    sess = db.session.get(AssessmentSession, link.session_id)
+    return render_template("accounts/join.html", token=token, s=sess, candidate=db.session.get(User, link.candidate_id))
+
+
+@bp.post("/gabung/<token>")
+def join_redeem(token: str) -> Any:
+    """Use the link (once, CSRF-protected): signs the candidate in and opens their session."""
+    try:
+        link = join_links.redeem(db.session, current_app.config["SECRET_KEY"], token, ip=client_ip())
     except DomainError as err:
         return render_template("error.html", status=err.status, message=err.message), err.status
     user = db.session.get(User, link.candidate_id)

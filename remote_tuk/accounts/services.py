@@ -1,19 +1,18 @@
-"""Accounts: passwords (argon2id), login with lockout, TOTP second factor, one-time join links, user management."""
+"""Accounts: passwords (argon2id), login with lockout, user management. The second factor is in ``totp.py``,
+candidates' join links in ``join_links.py``, server-side sign-ins in ``sign_ins.py``."""
 
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from remote_tuk.accounts.models import JoinLink, Role, User
+from remote_tuk.accounts import sign_ins
+from remote_tuk.accounts.models import Role, User
 from remote_tuk.audit import services as audit
 from remote_tuk.db import utcnow
 from remote_tuk.errors import Conflict, DomainError, NotFound, TooManyAttempts, ValidationFailed
@@ -36,11 +35,6 @@ MIN_PASSWORD_LENGTH = 10
 class InvalidCredentials(DomainError):
     status = 401
     code = "invalid_credentials"
-
-
-class InvalidJoinLink(DomainError):
-    status = 410
-    code = "join_link_invalid"
 
 
 def hash_password(password: str) -> str:
@@ -93,126 +87,15 @@ def change_password(db: Session, user: User, current: str, new: str, *, ip: str 
         raise ValidationFailed("Kata sandi saat ini salah.", details={"current_password": "salah"})
     check_password_strength(new, username=user.username)
     user.password_hash = hash_password(new)
-    user.auth_version += 1  # every other session is signed out
+    user.auth_version += 1
+    revoked = sign_ins.revoke_all(db, user, reason=sign_ins.PASSWORD_CHANGED)  # every session, this one too
     audit.record(db, audit.PASSWORD_CHANGED, actor_id=user.id, subject=user.username, ip=ip)
     db.commit()
-
-
-# --- TOTP -------------------------------------------------------------------------------------------------------
+    sign_ins.notify_revoked(revoked)
 
 
 def needs_totp(user: User) -> bool:
     return user.role in TOTP_ROLES
-
-
-def start_totp_enrolment(db: Session, user: User) -> str:
-    """A fresh secret for the user to scan; it takes effect only once a code from it is confirmed."""
-    if user.totp_enabled:
-        raise Conflict("TOTP sudah aktif untuk akun ini.")
-    user.totp_secret = pyotp.random_base32()
-    db.commit()
-    return user.totp_secret
-
-
-def provisioning_uri(user: User, issuer: str) -> str:
-    assert user.totp_secret
-    return pyotp.TOTP(user.totp_secret).provisioning_uri(name=user.username, issuer_name=issuer)
-
-
-def _accept_code(user: User, code: str, now: datetime) -> bool:
-    if not user.totp_secret:
-        return False
-    code = code.strip().replace(" ", "")
-    if not (code.isdigit() and len(code) == 6):
-        return False
-    totp = pyotp.TOTP(user.totp_secret)
-    step_now = int(now.timestamp()) // totp.interval
-    for step in (step_now - 1, step_now, step_now + 1):
-        if user.totp_last_step is not None and step <= user.totp_last_step:
-            continue  # already used: no replay
-        if secrets.compare_digest(totp.at(step * totp.interval), code):
-            user.totp_last_step = step
-            return True
-    return False
-
-
-def confirm_totp_enrolment(db: Session, user: User, code: str, *, ip: str | None, now: datetime | None = None) -> None:
-    if not _accept_code(user, code, now or utcnow()):
-        raise ValidationFailed("Kode TOTP salah. Periksa jam perangkat Anda.", details={"code": "salah"})
-    user.totp_enabled = True
-    audit.record(db, audit.TOTP_ENROLLED, actor_id=user.id, subject=user.username, ip=ip)
-    db.commit()
-
-
-def verify_totp(db: Session, user: User, code: str, *, ip: str | None, now: datetime | None = None) -> None:
-    now = now or utcnow()
-    if (
-        audit.count_recent(db, audit.TOTP_FAILED, subject=user.username, window=LOCKOUT_WINDOW, now=now)
-        >= LOCKOUT_THRESHOLD
-    ):
-        raise TooManyAttempts("Terlalu banyak kode salah. Coba lagi dalam 15 menit.")
-    if not _accept_code(user, code, now):
-        audit.record(db, audit.TOTP_FAILED, actor_id=user.id, subject=user.username, ip=ip, now=now)
-        db.commit()
-        raise ValidationFailed("Kode TOTP salah atau sudah dipakai.", details={"code": "salah"})
-    db.commit()
-
-
-# --- join links -------------------------------------------------------------------------------------------------
-
-_JOIN_SALT = "rtuk.join-link.v1"
-
-
-@dataclass(frozen=True)
-class IssuedJoinLink:
-    token: str
-    expires_at: datetime
-
-
-def issue_join_link(
-    db: Session, secret_key: str, *, session_id: int, candidate_id: int, created_by: User, ttl: timedelta
-) -> IssuedJoinLink:
-    jti = secrets.token_urlsafe(24)
-    now = utcnow()
-    link = JoinLink(
-        jti=jti, session_id=session_id, candidate_id=candidate_id, created_by_id=created_by.id, expires_at=now + ttl
-    )
-    db.add(link)
-    audit.record(db, audit.JOIN_LINK_CREATED, actor_id=created_by.id, session_id=session_id, candidate_id=candidate_id)
-    db.commit()
-    token = URLSafeTimedSerializer(secret_key, salt=_JOIN_SALT).dumps({"j": jti, "s": session_id})
-    return IssuedJoinLink(token=token, expires_at=link.expires_at)
-
-
-def redeem_join_link(
-    db: Session, secret_key: str, token: str, *, ip: str | None, now: datetime | None = None
-) -> JoinLink:
-    """Validate signature, expiry and single use; marks the link used and returns it."""
-    now = now or utcnow()
-    serializer = URLSafeTimedSerializer(secret_key, salt=_JOIN_SALT)
-    try:
-        payload = serializer.loads(token)
-    except (BadSignature, SignatureExpired) as err:
-        audit.record(db, audit.JOIN_LINK_REFUSED, ip=ip, reason="signature")
-        db.commit()
-        raise InvalidJoinLink("Tautan masuk tidak valid.") from err
-    if not isinstance(payload, dict) or not isinstance(payload.get("j"), str):
-        raise InvalidJoinLink("Tautan masuk tidak valid.")
-    link = db.scalar(select(JoinLink).where(JoinLink.jti == payload["j"]).with_for_update())
-    if link is None:
-        raise InvalidJoinLink("Tautan masuk tidak valid.")
-    if link.used_at is not None:
-        audit.record(db, audit.JOIN_LINK_REFUSED, ip=ip, session_id=link.session_id, reason="reused")
-        db.commit()
-        raise InvalidJoinLink("Tautan masuk ini sudah dipakai. Minta tautan baru kepada admin LSP.")
-    if link.expires_at <= now:
-        audit.record(db, audit.JOIN_LINK_REFUSED, ip=ip, session_id=link.session_id, reason="expired")
-        db.commit()
-        raise InvalidJoinLink("Tautan masuk sudah kedaluwarsa. Minta tautan baru kepada admin LSP.")
-    link.used_at = now
-    audit.record(db, audit.JOIN_LINK_USED, actor_id=link.candidate_id, ip=ip, session_id=link.session_id, now=now)
-    db.commit()
-    return link
 
 
 # --- users ------------------------------------------------------------------------------------------------------
@@ -272,13 +155,17 @@ def create_user(
 def set_active(db: Session, user: User, active: bool, *, actor: User) -> None:
     if user.id == actor.id and not active:
         raise Conflict("Anda tidak dapat menonaktifkan akun Anda sendiri.")
+    revoked: list[int] = []
     if user.active != active:
         user.active = active
         user.auth_version += 1
+        if not active:
+            revoked = sign_ins.revoke_all(db, user, reason=sign_ins.DEACTIVATED)
         audit.record(
             db, audit.USER_ACTIVATED if active else audit.USER_DEACTIVATED, actor_id=actor.id, subject=user.username
         )
     db.commit()
+    sign_ins.notify_revoked(revoked)
 
 
 def change_role(db: Session, user: User, role: Role, *, actor: User) -> None:
@@ -288,12 +175,15 @@ def change_role(db: Session, user: User, role: Role, *, actor: User) -> None:
         raise ValidationFailed("Isi nomor registrasi MET sebelum menjadikan pengguna asesor.")
     if role is Role.CANDIDATE and not user.nik:
         raise ValidationFailed("Isi NIK sebelum menjadikan pengguna asesi.")
+    revoked: list[int] = []
     if user.role != role:
         audit.record(
             db, audit.ROLE_CHANGED, actor_id=actor.id, subject=user.username, old=user.role.value, new=role.value
         )
         user.role = role
         user.auth_version += 1
+        revoked = sign_ins.revoke_all(db, user, reason=sign_ins.ROLE_CHANGED)
         if role not in TOTP_ROLES:
             user.totp_enabled, user.totp_secret = False, None
     db.commit()
+    sign_ins.notify_revoked(revoked)

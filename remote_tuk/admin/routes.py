@@ -8,6 +8,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 
+from remote_tuk.accounts import join_links
 from remote_tuk.accounts import services as accounts
 from remote_tuk.accounts.models import ROLE_LABELS, Role, User
 from remote_tuk.accounts.schemas import UserIn
@@ -23,9 +24,11 @@ from remote_tuk.lsp import services as lsp_services
 from remote_tuk.lsp import standards
 from remote_tuk.lsp.models import LSP_TYPE_LABELS, Scheme
 from remote_tuk.lsp.schemas import LspProfileIn
-from remote_tuk.validation import parse
+from remote_tuk.validation import parse, parse_id, parse_int
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+#: Pages of 50 events: 50 million events is more than any LSP logs; a larger page number is refused, not run.
+MAX_AUDIT_PAGE = 1_000_000
 admin_only = roles_required(Role.LSP_ADMIN)
 
 
@@ -264,11 +267,8 @@ def _schedule_action(schedule_id: int, action: Any, success: str) -> Any:
     return redirect(url_for("admin.schedule_detail", schedule_id=schedule.id))
 
 
-def _form_int(name: str) -> int:
-    value = request.form.get(name, "")
-    if not value.isdigit():
-        raise ValidationFailed("Pilihan tidak valid.", details={name: "pilihan tidak valid"})
-    return int(value)
+def _form_id(name: str) -> int:
+    return parse_id(request.form.get(name), name)
 
 
 @bp.post("/jadwal/<int:schedule_id>/asesor")
@@ -277,7 +277,7 @@ def schedule_assign(schedule_id: int) -> Any:
     return _schedule_action(
         schedule_id,
         lambda s: assessment.assign_assessor(
-            db.session, s, _form_int("assessor_id"), request.form.get("assignment_letter", ""), actor=current()
+            db.session, s, _form_id("assessor_id"), request.form.get("assignment_letter", ""), actor=current()
         ),
         "Asesor ditugaskan.",
     )
@@ -288,7 +288,7 @@ def schedule_assign(schedule_id: int) -> Any:
 def schedule_add_candidate(schedule_id: int) -> Any:
     return _schedule_action(
         schedule_id,
-        lambda s: assessment.add_candidate(db.session, s, _form_int("candidate_id"), actor=current()),
+        lambda s: assessment.add_candidate(db.session, s, _form_id("candidate_id"), actor=current()),
         "Asesi ditambahkan.",
     )
 
@@ -298,8 +298,18 @@ def schedule_add_candidate(schedule_id: int) -> Any:
 def schedule_grant(schedule_id: int) -> Any:
     return _schedule_action(
         schedule_id,
-        lambda s: assessment.grant_auditor(db.session, s, _form_int("auditor_id"), actor=current()),
+        lambda s: assessment.grant_auditor(db.session, s, _form_id("auditor_id"), actor=current()),
         "Akses auditor diberikan.",
+    )
+
+
+@bp.post("/jadwal/<int:schedule_id>/auditor/<int:auditor_id>/cabut")
+@admin_only
+def schedule_revoke(schedule_id: int, auditor_id: int) -> Any:
+    return _schedule_action(
+        schedule_id,
+        lambda s: assessment.revoke_auditor(db.session, s, auditor_id, actor=current()),
+        "Akses auditor dicabut.",
     )
 
 
@@ -308,7 +318,7 @@ def schedule_grant(schedule_id: int) -> Any:
 def session_join_link(public_id: str) -> Any:
     session = assessment.get_session_for(db.session, current(), public_id)
     settings = current_app.config["RTUK"]
-    issued = accounts.issue_join_link(
+    issued = join_links.issue(
         db.session,
         current_app.config["SECRET_KEY"],
         session_id=session.id,
@@ -330,8 +340,8 @@ def session_join_link(public_id: str) -> Any:
 @bp.get("/audit")
 @admin_only
 def audit_log() -> Any:
-    page = max(1, request.args.get("hal", 1, type=int))
     per_page = 50
+    page = parse_int(request.args.get("hal"), "hal", default=1, ge=1, le=MAX_AUDIT_PAGE)
     stmt = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(per_page).offset((page - 1) * per_page)
     events = list(db.session.scalars(stmt))
     names = {u.id: u.username for u in db.session.scalars(select(User))}

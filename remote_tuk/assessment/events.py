@@ -9,17 +9,18 @@ from __future__ import annotations
 from functools import wraps
 from typing import Any
 
-from flask_login import current_user
-from flask_socketio import Namespace, emit, join_room, leave_room
+from flask_socketio import emit, join_room, leave_room
 
 from remote_tuk.accounts.models import User
-from remote_tuk.accounts.services import needs_totp
 from remote_tuk.assessment import services
 from remote_tuk.assessment.models import AssessmentSession, SessionTransition
 from remote_tuk.assessment.schemas import FollowIn, SocketTransitionIn
 from remote_tuk.errors import DomainError
 from remote_tuk.extensions import db, socketio
+from remote_tuk.sockets.events import TrackedNamespace, socket_user
 from remote_tuk.validation import parse
+
+__all__ = ["NAMESPACE", "TRANSITION_LISTENERS", "SessionNamespace", "broadcast_transition", "room_of", "socket_user"]
 
 NAMESPACE = "/sesi"
 MAX_PAYLOAD_KEYS = 16
@@ -54,15 +55,6 @@ def _emit_state(session: AssessmentSession, record: SessionTransition) -> None:
     )
 
 
-def socket_user() -> User | None:
-    if not current_user.is_authenticated:
-        return None
-    user: User = current_user  # type: ignore[assignment]
-    if needs_totp(user) and not user.totp_enabled:
-        return None
-    return user
-
-
 def guarded(handler: Any) -> Any:
     """Authenticate every event and turn domain errors into an ``error`` event; the DB is rolled back on failure."""
 
@@ -85,10 +77,8 @@ def guarded(handler: Any) -> Any:
     return wrapper
 
 
-class SessionNamespace(Namespace):
-    def on_connect(self, auth: Any = None) -> bool:
-        # Refuse anonymous sockets outright (the client sees connect_error).
-        return socket_user() is not None
+class SessionNamespace(TrackedNamespace):
+    room_prefix = room_of("")
 
     @guarded
     def on_follow(self, user: User, payload: dict[str, Any]) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from remote_tuk.assessment.models import SessionState
+from remote_tuk.validation import DbId
 
 #: Western Indonesian time, the default zone for times typed in forms.
 WIB = timezone(timedelta(hours=7), "WIB")
@@ -14,10 +15,10 @@ class ScheduleIn(BaseModel):
     model_config = ConfigDict(str_strip_whitespace=True, extra="ignore")
 
     title: str = Field(min_length=3, max_length=200)
-    scheme_id: int = Field(gt=0)
+    scheme_id: DbId
     starts_at: datetime
     ends_at: datetime
-    assessor_id: int | None = Field(default=None, gt=0)
+    assessor_id: DbId | None = None
     assignment_letter: str | None = Field(default=None, max_length=80)
 
     @field_validator("assessor_id", "assignment_letter", mode="before")

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from remote_tuk import access
 from remote_tuk.accounts.models import Role, User
 from remote_tuk.assessment.models import AssessmentSession, AuditorGrant, Schedule, SessionState, SessionTransition
 from remote_tuk.assessment.schemas import ScheduleIn
@@ -252,6 +253,7 @@ def assign_assessor(
     if active and schedule.assessor_id != assessor_id:
         raise Conflict("Asesor tidak dapat diganti saat ada sesi yang sedang berlangsung.")
     assessor = _user_with_role(db, assessor_id, Role.ASSESSOR, "assessor_id")
+    previous = schedule.assessor_id
     schedule.assessor_id = assessor.id
     schedule.assignment_letter = letter
     audit.record(
@@ -259,6 +261,8 @@ def assign_assessor(
     )
     if commit:
         db.commit()
+        if previous not in (None, assessor.id):  # the previous assessor's open pages lose these sessions
+            access.changed(sessions=[s.public_id for s in schedule.sessions])
 
 
 def add_candidate(db: Session, schedule: Schedule, candidate_id: int, *, actor: User) -> AssessmentSession:
@@ -271,6 +275,26 @@ def add_candidate(db: Session, schedule: Schedule, candidate_id: int, *, actor: 
     audit.record(db, audit.CANDIDATE_ADDED, actor_id=actor.id, schedule=schedule.id, candidate=candidate.username)
     db.commit()
     return session
+
+
+def revoke_auditor(db: Session, schedule: Schedule, auditor_id: int, *, actor: User) -> None:
+    """Take an auditor's access to the schedule away; their open pages of its sessions lose them at once."""
+    grant = db.scalar(
+        select(AuditorGrant).where(AuditorGrant.auditor_id == auditor_id, AuditorGrant.schedule_id == schedule.id)
+    )
+    if grant is None:
+        raise NotFound("Auditor ini tidak memiliki akses ke jadwal ini.")
+    auditor = db.get(User, auditor_id)
+    db.delete(grant)
+    audit.record(
+        db,
+        audit.AUDITOR_REVOKED,
+        actor_id=actor.id,
+        schedule=schedule.id,
+        auditor=auditor.username if auditor else auditor_id,
+    )
+    db.commit()
+    access.changed(sessions=[s.public_id for s in schedule.sessions])
 
 
 def grant_auditor(db: Session, schedule: Schedule, auditor_id: int, *, actor: User) -> AuditorGrant:

@@ -30,6 +30,7 @@ SCHEDULE_CHANGED = "schedule_changed"
 ASSESSOR_ASSIGNED = "assessor_assigned"
 CANDIDATE_ADDED = "candidate_added"
 AUDITOR_GRANTED = "auditor_granted"
+AUDITOR_REVOKED = "auditor_revoked"
 SESSION_STATE = "session_state"
 SCHEME_IMPORTED = "scheme_imported"
 LSP_UPDATED = "lsp_updated"
@@ -53,6 +54,7 @@ KIND_LABELS = {
     ASSESSOR_ASSIGNED: "Asesor ditugaskan",
     CANDIDATE_ADDED: "Asesi ditambahkan",
     AUDITOR_GRANTED: "Akses auditor diberikan",
+    AUDITOR_REVOKED: "Akses auditor dicabut",
     SESSION_STATE: "Status sesi berubah",
     SCHEME_IMPORTED: "Skema diimpor",
     LSP_UPDATED: "Profil LSP diubah",

@@ -67,7 +67,8 @@ def preview() -> Any:
     response = Response(html, mimetype="text/html")
     # The dossier's own HTML carries inline styles and embedded images; it runs no script.
     response.headers["Content-Security-Policy"] = (
-        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src data:; sandbox"
+        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src data:; base-uri 'none'; "
+        "form-action 'none'; sandbox"
     )
     return response
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -11,7 +12,7 @@ class DeclarationsIn(BaseModel):
     letter_number: str = Field(default="", max_length=120)
     letter_date: date | None = None
     letter_place: str = Field(default="", max_length=120)
-    scheme_codes: list[str] = Field(default_factory=list, max_length=200)
+    scheme_codes: list[Annotated[str, Field(max_length=60)]] = Field(default_factory=list, max_length=200)
     server_location: str = Field(default="", max_length=200)
     hosting_provider: str = Field(default="", max_length=200)
     evidence_storage_location: str = Field(default="", max_length=200)

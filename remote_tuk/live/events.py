@@ -6,13 +6,14 @@ through the acknowledgement; a refusal changes nothing.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from flask import request
-from flask_socketio import Namespace, join_room, leave_room
+from flask_socketio import join_room, leave_room
 from sqlalchemy import select
 
-from remote_tuk.accounts.models import User
+from remote_tuk.accounts.models import Role, User
 from remote_tuk.assessment import services as assessment
 from remote_tuk.assessment.events import broadcast_transition, socket_user
 from remote_tuk.assessment.models import AssessmentSession, SessionState
@@ -21,6 +22,7 @@ from remote_tuk.extensions import db, evidence, media, socketio
 from remote_tuk.live import services
 from remote_tuk.live.media import NAMESPACE, room_of
 from remote_tuk.live.schemas import ChatIn, ControlIn, OfferIn, SessionIn
+from remote_tuk.sockets.events import TrackedNamespace
 from remote_tuk.validation import parse
 
 S = SessionState
@@ -63,9 +65,22 @@ def _guard(handler: Any) -> Any:
     return wrapper
 
 
-class LiveNamespace(Namespace):
-    def on_connect(self, auth: Any = None) -> bool:
-        return socket_user() is not None
+class LiveNamespace(TrackedNamespace):
+    room_prefix = room_of("")
+
+    def revoke(self, sid: str, room: str, public_id: str, user: User | None) -> None:
+        """The user lost access to the session (issue 12 #9): close their media too, and disconnect the page."""
+        from proctor.errors import ProctorError
+
+        if user is not None and media.running and public_id in media.engine.session_ids():
+            engine = media.engine
+            if user.role is Role.CANDIDATE:
+                with contextlib.suppress(ProctorError):  # not connected
+                    engine.close_candidate(public_id, reason="access_revoked")
+            for peer in () if user.role is Role.CANDIDATE else (f"assessor-{user.id}", f"witness-{user.id}"):
+                with contextlib.suppress(ProctorError):  # not connected under that id
+                    engine.close_viewer(public_id, peer, reason="access_revoked")
+        self.socketio.server.disconnect(sid, namespace=self.namespace)
 
     def on_disconnect(self, *args: Any) -> None:
         joined = joined_sockets().pop(request.sid, None)  # type: ignore[attr-defined]

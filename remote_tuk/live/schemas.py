@@ -4,6 +4,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from remote_tuk.validation import DbId
+
 SessionId = Field(min_length=8, max_length=24, pattern=r"^[A-Za-z0-9_\-]+$")
 
 
@@ -31,7 +33,7 @@ class ControlIn(SessionIn):
 class MarkIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    kuk_id: int = Field(gt=0)
+    kuk_id: DbId
     verdict: Literal["K", "BK"]
     note: str = Field(default="", max_length=2000)
     client_media_s: float | None = Field(default=None, ge=0, le=7 * 24 * 3600)
@@ -40,6 +42,6 @@ class MarkIn(BaseModel):
 class DecisionIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    unit_id: int = Field(gt=0)
+    unit_id: DbId
     verdict: Literal["K", "BK"]
     reason: str = Field(min_length=3, max_length=4000)

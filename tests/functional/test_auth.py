@@ -212,14 +212,14 @@ def test_open_redirect_is_refused(client, cast):
 
 
 def _issue(app, cast, *, ttl=timedelta(hours=1)):
-    from remote_tuk.accounts.services import issue_join_link
+    from remote_tuk.accounts.join_links import issue
     from remote_tuk.assessment.models import AssessmentSession
     from remote_tuk.extensions import db
 
     with app.app_context():
         sess = db.session.scalar(select(AssessmentSession).where(AssessmentSession.public_id == cast.session_a))
         admin = db.session.get(type(sess.candidate), cast.users["admin"])
-        issued = issue_join_link(
+        issued = issue(
             db.session,
             app.config["SECRET_KEY"],
             session_id=sess.id,
@@ -230,30 +230,43 @@ def _issue(app, cast, *, ttl=timedelta(hours=1)):
     return issued.token
 
 
+def redeem(client, path: str):
+    """What the candidate does: open the link, then press the button on the page (a POST with the page's token)."""
+    page = client.get(path)
+    if page.status_code != 200:
+        return page
+    return client.post(path, data={"csrf_token": csrf_token(client, path)})
+
+
 def test_join_link_signs_in_once(app, cast):
     token = _issue(app, cast)
     c = app.test_client()
-    resp = c.get(f"/gabung/{token}")
+    resp = redeem(c, f"/gabung/{token}")
     assert resp.status_code == 302
     assert resp.headers["Location"].endswith(f"/sesi/{cast.session_a}")
     assert c.get(f"/sesi/{cast.session_a}").status_code == 200
-    again = app.test_client().get(f"/gabung/{token}")
+    again = redeem(app.test_client(), f"/gabung/{token}")
     assert again.status_code == 410
     assert "sudah dipakai" in again.get_data(as_text=True)
+    # the POST straight away (a stale page's button) is refused the same way, and audited
+    other = app.test_client()
+    late = other.post(f"/gabung/{token}", data={"csrf_token": csrf_token(other)})
+    assert late.status_code == 410
 
 
 def test_join_link_expiry(app, cast):
     token = _issue(app, cast, ttl=timedelta(seconds=1))
     time.sleep(1.2)
-    resp = app.test_client().get(f"/gabung/{token}")
+    resp = redeem(app.test_client(), f"/gabung/{token}")
     assert resp.status_code == 410
     assert "kedaluwarsa" in resp.get_data(as_text=True)
 
 
 @pytest.mark.parametrize("token", ["x", "eyJqIjoiYWJjIn0.forged.signature", "a" * 500])
 def test_join_link_forged_or_garbage(app, cast, token):
-    resp = app.test_client().get(f"/gabung/{token}")
-    assert resp.status_code == 410
+    assert app.test_client().get(f"/gabung/{token}").status_code == 410
+    c = app.test_client()
+    assert c.post(f"/gabung/{token}", data={"csrf_token": csrf_token(c)}).status_code == 410
 
 
 def test_admin_creates_join_link_from_schedule_page(login_as, cast):
@@ -265,5 +278,5 @@ def test_admin_creates_join_link_from_schedule_page(login_as, cast):
     url = re.search(r"data-join-link>([^<]+)<", page).group(1)
     path = url.split("localhost", 1)[1]
     candidate = login_as(None)
-    assert candidate.get(path).status_code == 302
+    assert redeem(candidate, path).status_code == 302
     assert candidate.get("/asesi/").status_code == 200

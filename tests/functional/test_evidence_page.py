@@ -300,8 +300,8 @@ def written_kinds() -> tuple[set[str], set[str]]:
 
 def test_every_kind_the_product_writes_has_a_label(app):
     from remote_tuk.assessment.models import SessionState
-    from remote_tuk.records import kinds
     from remote_tuk.consent import texts
+    from remote_tuk.records import kinds
 
     types, events = written_kinds()
     assert {"session.event", "tuk.check", "identity.ktp_snapshot", "recording.server_segment"} <= types
