@@ -70,6 +70,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from remote_tuk.live import events as live_events
     from remote_tuk.live import hooks as live_hooks
     from remote_tuk.live.routes import bp as live_bp
+    from remote_tuk.ops.routes import bp as ops_bp
     from remote_tuk.records.routes import bp as records_bp
     from remote_tuk.tuk.profiles import bp as profiles_bp
     from remote_tuk.tuk.routes import bp as tuk_bp
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(records_bp)
     app.register_blueprint(tuk_bp)
     app.register_blueprint(profiles_bp)
+    app.register_blueprint(ops_bp)
     live_events.register(app)
     from remote_tuk.assessment import services as assessment_services
     from remote_tuk.assessment.events import TRANSITION_LISTENERS
