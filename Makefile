@@ -61,3 +61,17 @@ bench: install-dev
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache
+
+.PHONY: stack stack-stop
+STACK_DIR ?= var/stack
+STACK_BASE_PORT ?= 8440
+STACK_HOST ?= localhost
+
+## stack: the production-like stack on this machine (PostgreSQL, Redis, S3, coturn, nginx + local CA, 2 app nodes)
+stack: install-dev $(SOCKETIO_JS)
+	@bash .ci/system-deps.sh
+	$(PY) deploy/stack.py up --dir $(STACK_DIR) --base-port $(STACK_BASE_PORT) --host $(STACK_HOST)
+
+## stack-stop: stop every process of the stack (data, secrets and certificates stay in $(STACK_DIR))
+stack-stop:
+	$(PY) deploy/stack.py down --dir $(STACK_DIR)
