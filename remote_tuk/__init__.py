@@ -74,6 +74,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from remote_tuk.records.routes import bp as records_bp
     from remote_tuk.tuk.profiles import bp as profiles_bp
     from remote_tuk.tuk.routes import bp as tuk_bp
+    from remote_tuk.turn.routes import bp as turn_bp
     from remote_tuk.views import register_template_helpers
 
     app.register_blueprint(accounts_bp)
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(tuk_bp)
     app.register_blueprint(profiles_bp)
     app.register_blueprint(ops_bp)
+    app.register_blueprint(turn_bp)
     live_events.register(app)
     from remote_tuk.assessment import services as assessment_services
     from remote_tuk.assessment.events import TRANSITION_LISTENERS

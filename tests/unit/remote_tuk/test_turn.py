@@ -64,3 +64,28 @@ def test_production_refuses_turn_without_a_secret():
     assert any("RTUK_TURN_SECRET" in p for p in settings.production_problems())
     settings = load_settings(env="production", turn={"urls": ["turn:t.example:3478"], "secret": "x" * 40})
     assert not any("RTUK_TURN_SECRET" in p for p in settings.production_problems())
+
+
+def test_turn_credential_command_for_a_media_node(tmp_path):
+    import base64
+    import hashlib
+    import hmac
+    import json
+    import time
+
+    from remote_tuk import create_app
+
+    secret = "cli-turn-secret-0123456789abcdef0123"
+    app = create_app(load_settings(env="testing", var_dir=tmp_path,
+                                   turn={"urls": ["turn:t.example:3478?transport=udp"], "secret": secret}))
+    result = app.test_cli_runner().invoke(args=["turn-credential", "--user", "media-1", "--ttl-hours", "48"])
+    assert result.exit_code == 0, result.output
+    (server,) = json.loads(result.output)
+    expiry, user = server["username"].split(":")
+    assert user == "media-1" and abs(int(expiry) - (time.time() + 48 * 3600)) < 60
+    digest = hmac.new(secret.encode(), server["username"].encode(), hashlib.sha1).digest()
+    assert server["credential"] == base64.b64encode(digest).decode()
+    assert server["urls"] == ["turn:t.example:3478?transport=udp"]
+    refused = create_app(load_settings(env="testing", var_dir=tmp_path / "b")).test_cli_runner().invoke(
+        args=["turn-credential", "--user", "media-1"])
+    assert refused.exit_code != 0 and "RTUK_TURN_SECRET" in refused.output
