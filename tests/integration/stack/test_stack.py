@@ -291,3 +291,17 @@ def test_readiness_follows_redis_and_postgresql(running_stack):
         st.ctl("start", "postgres")
     for node in ("app1", "app2"):
         _wait(lambda n=node: _ready(st, n)[0] == 200, 60, f"{node} ready again with PostgreSQL back")
+
+
+def test_object_store_outage_degrades_without_taking_nodes_out(running_stack):
+    st = running_stack
+    st.ctl("stop", "s3")
+    try:
+        def degraded():
+            status, checks = _ready(st, "app1")
+            return status == 200 and checks["evidence_objects"]["status"] == "degraded" and checks
+        checks = _wait(degraded, 30, "app1 ready with the object store degraded")
+        assert checks["evidence_log"]["status"] == "ok"
+    finally:
+        st.ctl("start", "s3")
+    _wait(lambda: _ready(st, "app1")[1]["evidence_objects"]["status"] == "ok", 90, "the object store back")
