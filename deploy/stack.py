@@ -60,6 +60,8 @@ class Stack:
     dir: Path
     base: int
     host: str
+    #: the address nginx and coturn listen on (the other services stay on 127.0.0.1)
+    listen: str = "127.0.0.1"
 
     def port(self, name: str) -> int:
         return self.base + PORTS[name]
@@ -222,7 +224,7 @@ def make_tls(stack: Stack) -> None:
     import trustme
 
     ca = trustme.CA(organization_name="Remote TUK local stack CA")
-    names = sorted({stack.host, "localhost", "127.0.0.1"})
+    names = sorted({stack.host, stack.listen, "localhost", "127.0.0.1"})
     cert = ca.issue_cert(*names)
     tls.mkdir(parents=True, exist_ok=True)
     ca.cert_pem.write_to_path(str(tls / "ca.pem"))
@@ -270,8 +272,8 @@ def render_configs(stack: Stack) -> None:
 
     max_body = int(os.environ.get("RTUK_MAX_CONTENT_LENGTH", str(16 * 1024 * 1024))) + 1024 * 1024
     site = render(DEPLOY / "nginx" / "rtuk-site.conf.in", {
-        "SERVER_NAME": f"{stack.host} localhost 127.0.0.1",
-        "LISTEN_ADDR": "127.0.0.1",
+        "SERVER_NAME": " ".join(sorted({stack.host, stack.listen, "localhost", "127.0.0.1"})),
+        "LISTEN_ADDR": stack.listen,
         "HTTP_PORT": str(stack.port("http")),
         "HTTPS_PORT": str(stack.port("https")),
         "TLS_CERT": str(tls / "server.pem"),
@@ -316,8 +318,8 @@ http {{
 """)
 
     write(stack.dir / "coturn" / "turnserver.conf", render(DEPLOY / "coturn" / "turnserver.conf.in", {
-        "LISTEN_IP": "127.0.0.1",
-        "RELAY_IP": "127.0.0.1",
+        "LISTEN_IP": stack.listen,
+        "RELAY_IP": stack.listen,
         "EXTERNAL_IP_LINE": "# external-ip: not needed on loopback",
         "TURN_PORT": str(stack.port("turn")),
         "TURNS_PORT": str(stack.port("turns")),
@@ -447,7 +449,7 @@ def ready_through_proxy(stack: Stack) -> bool:
 
     ctx = ssl.create_default_context(cafile=str(stack.ca))
     for _ in APP_NODES:  # the proxy balances: ask as often as there are nodes
-        with urllib.request.urlopen(f"https://127.0.0.1:{stack.port('https')}/readyz", context=ctx,
+        with urllib.request.urlopen(f"https://{stack.listen}:{stack.port('https')}/readyz", context=ctx,
                                     timeout=5) as resp:
             if resp.status != 200:
                 return False
@@ -487,7 +489,8 @@ def up(stack: Stack, demo: bool) -> None:
     if tested.returncode != 0:
         raise SystemExit(f"stack: the nginx configuration is refused:\n{tested.stderr}")
     if not supervisord_running(stack):
-        busy = [n for n in ("https", "pg", "redis", "app1", "app2", "turn", "s3") if port_open(stack.port(n))]
+        busy = [n for n in ("pg", "redis", "app1", "app2", "s3") if port_open(stack.port(n))]
+        busy += [n for n in ("https", "turn") if port_open(stack.port(n), stack.listen)]
         if busy:
             raise SystemExit(f"stack: ports in use: {', '.join(f'{n}={stack.port(n)}' for n in busy)} "
                              "(another stack? choose --base-port)")
@@ -499,7 +502,7 @@ def up(stack: Stack, demo: bool) -> None:
     create_database(stack)
     wait_for("Redis", lambda: port_open(stack.port("redis")), 30, logs / "redis.log")
     wait_for("the S3 server", lambda: s3_ready(stack), 120, logs / "s3.log")
-    wait_for("coturn", lambda: port_open(stack.port("turn")), 30, logs / "coturn.log")
+    wait_for("coturn", lambda: port_open(stack.port("turn"), stack.listen), 30, logs / "coturn.log")
     say("migrating the database (once, before the app nodes start)")
     manage(stack, "migrate")
     if demo:
@@ -549,11 +552,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dir", type=Path, default=ROOT / "var" / "stack")
     parser.add_argument("--base-port", type=int, default=int(os.environ.get("RTUK_STACK_BASE_PORT", "8440")))
     parser.add_argument("--host", default=os.environ.get("RTUK_STACK_HOST", "localhost"))
+    parser.add_argument("--listen", default=os.environ.get("RTUK_STACK_LISTEN", "127.0.0.1"),
+                        help="address nginx and coturn listen on (default 127.0.0.1; the rest stays on loopback)")
     parser.add_argument("--no-demo", action="store_true", help="do not seed the demo data")
     args = parser.parse_args(argv)
     if not 1024 < args.base_port < 65535 - 10000 - max(PORTS.values()):
         parser.error("--base-port out of range")
-    stack = Stack(args.dir.resolve(), args.base_port, args.host)
+    stack = Stack(args.dir.resolve(), args.base_port, args.host, args.listen)
     if args.command == "up":
         up(stack, demo=not args.no_demo)
     elif args.command == "down":

@@ -4,6 +4,7 @@ its own ports under a temporary directory: PostgreSQL, Redis, SeaweedFS, coturn,
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -60,7 +61,7 @@ class RunningStack:
 
     @property
     def url(self) -> str:
-        return f"https://localhost:{self.stack.port('https')}"
+        return self.stack.url
 
     @property
     def ca(self) -> str:
@@ -92,28 +93,35 @@ class RunningStack:
         raise AssertionError(f"no route cookie reaches {node}")
 
 
-@pytest.fixture(scope="package")
-def running_stack() -> Iterator[RunningStack]:
+@contextlib.contextmanager
+def started_stack(base: int, host: str = "localhost", listen: str = "127.0.0.1") -> Iterator[RunningStack]:
+    """``deploy/stack.py up`` under a temporary directory (what ``make stack`` runs), ``down`` afterwards."""
     missing = _missing()
     require(not missing, "the stack's components", f"missing {', '.join(missing)}: bash .ci/system-deps.sh, "
             "pip install -r requirements-dev.txt")
-    base = _BASE
     while not _ports_free(base):
         base += 300
     tmp = Path(tempfile.mkdtemp(prefix="rtuk-stack-", dir="/tmp"))
     tmp.chmod(0o755)  # PostgreSQL runs as the postgres user (as root, the stack must not run it as root)
-    stack = stack_mod.Stack(tmp / "stack", base, "localhost")
-    done = subprocess.run([sys.executable, str(ROOT / "deploy" / "stack.py"), "up", "--dir", str(stack.dir),
-                           "--base-port", str(base)], cwd=ROOT, capture_output=True, text=True, timeout=400)
+    stack = stack_mod.Stack(tmp / "stack", base, host, listen)
+    script = [sys.executable, str(ROOT / "deploy" / "stack.py")]
+    done = subprocess.run([*script, "up", "--dir", str(stack.dir), "--base-port", str(base), "--host", host,
+                           "--listen", listen], cwd=ROOT, capture_output=True, text=True, timeout=400)
     try:
         assert done.returncode == 0, f"make stack failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
-        assert re.search(r"URL\s+https://localhost:\d+/", done.stdout), done.stdout
+        assert re.search(rf"URL\s+https://{re.escape(host)}:\d+/", done.stdout), done.stdout
         assert "trust this CA" in done.stdout and "asesi" in done.stdout
         yield RunningStack(stack, stack.secrets())
     finally:
-        subprocess.run([sys.executable, str(ROOT / "deploy" / "stack.py"), "down", "--dir", str(stack.dir)],
-                       cwd=ROOT, capture_output=True, text=True, timeout=120)
+        subprocess.run([*script, "down", "--dir", str(stack.dir)], cwd=ROOT, capture_output=True, text=True,
+                       timeout=120)
         deadline = time.monotonic() + 30
         while not _ports_free(base) and time.monotonic() < deadline:
             time.sleep(0.2)
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+@pytest.fixture(scope="package")
+def running_stack() -> Iterator[RunningStack]:
+    with started_stack(_BASE) as st:
+        yield st

@@ -1,6 +1,7 @@
-"""A real Chromium live session through the stack: HTTPS through nginx (the browser trusts only the stack's server key)
-and media relayed by coturn only (the pages' RTCPeerConnections are held to iceTransportPolicy 'relay', as a
-UDP-blocking firewall would force). The assessor decodes the candidate's video at >= 25 fps over TURN.
+"""A real Chromium live session through the stack: HTTPS through nginx (the browsers trust only the stack's server
+key) and media relayed by coturn: over UDP with the pages held to relayed candidates (iceTransportPolicy 'relay'), and
+over TCP for a candidate in a network namespace whose UDP is dropped. The assessor decodes the candidate's 640x480
+video at >= 25 fps.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import subprocess
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -19,6 +21,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 import tests.e2e.conftest as e2e
+from tests.components import require
 from tests.conftest import satisfy_gate
 from tests.e2e.conftest import CHROMIUM, chromium_args, fake_devices, wait_until  # noqa: F401 - fixture
 from tests.e2e.test_live_session import frames, look, open_live, wait_page
@@ -77,22 +80,15 @@ def _password(value: str) -> Iterator[None]:
         e2e.PASSWORD = saved
 
 
-@pytest.fixture
-def stack_browser(running_stack, fake_devices) -> Iterator[Any]:  # noqa: F811
-    from playwright.sync_api import sync_playwright
-
-    pin = _spki_pin((running_stack.stack.dir / "tls" / "server.pem").read_bytes())
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            *chromium_args(*fake_devices), f"--ignore-certificate-errors-spki-list={pin}"])
-        try:
-            yield browser
-        finally:
-            browser.close()
+def _launch(p: Any, st, devices, executable: str = CHROMIUM) -> Any:
+    pin = _spki_pin((st.stack.dir / "tls" / "server.pem").read_bytes())
+    return p.chromium.launch(executable_path=executable,
+                             args=[*chromium_args(*devices), f"--ignore-certificate-errors-spki-list={pin}"])
 
 
-def test_chromium_session_through_proxy_and_turn_only(running_stack, stack_browser):
-    st = running_stack
+def _live_session(st, assessor_browser: Any, candidate_browser: Any, relay_only: bool) -> tuple[dict, dict, list]:
+    """Both sign in through the proxy, the assessor readies and starts the session; returns the selected ICE pairs
+    (candidate, assessor) and the assessor's decoded frame rates over 4 s windows."""
     base = st.url
     admin = dict(host="127.0.0.1", port=st.stack.port("pg"), user="postgres", dbname="rtuk")
     totp = pyotp.random_base32()
@@ -102,9 +98,10 @@ def test_chromium_session_through_proxy_and_turn_only(running_stack, stack_brows
     satisfy_gate(st.stack.db_url, sid)
 
     pages = []
-    for who in ("asesor", "asesi"):
-        ctx = stack_browser.new_context()
-        ctx.add_init_script(RELAY_ONLY)
+    for who, browser in (("asesor", assessor_browser), ("asesi", candidate_browser)):
+        ctx = browser.new_context()
+        if relay_only:
+            ctx.add_init_script(RELAY_ONLY)
         page = ctx.new_page()
         with _password(st.demo_password(who)):
             e2e.sign_in(page, base, who, totp if who == "asesor" else None)
@@ -118,10 +115,8 @@ def test_chromium_session_through_proxy_and_turn_only(running_stack, stack_brows
     open_live(assessor, base, sid)
     wait_page(candidate, lambda s: s["pc"] == "connected", 60, "the candidate's connection over TURN")
     wait_page(assessor, lambda s: s["pc"] == "connected", 60, "the assessor's connection over TURN")
-    for page in (candidate, assessor):
-        pair = wait_until(lambda p=page: p.evaluate(SELECTED_PAIR), 20, "a selected candidate pair")
-        assert pair["local"] == "relay", pair  # every packet goes through coturn
-        assert pair["remote"] == "host", pair  # to the app node's media engine
+    pairs = [wait_until(lambda p=page: p.evaluate(SELECTED_PAIR), 20, "a selected candidate pair")
+             for page in (candidate, assessor)]
 
     assessor.click("[data-action=start]")
     wait_page(assessor, lambda s: frames(s) > 30, 40, "decoded video at the assessor")
@@ -134,7 +129,51 @@ def test_chromium_session_through_proxy_and_turn_only(running_stack, stack_brows
         windows.append(round((frames(b) - frames(a)) / (time.monotonic() - t0), 1))
         if windows[-1] >= 25:
             break
-    second = look(assessor)
-    assert (second["in_video"]["w"], second["in_video"]["h"]) == (640, 480), second
-    assert max(windows) >= 25, f"assessor decoded {windows} fps over TURN: {second}"
-    print(f"over TURN through the proxy: {max(windows)} fps at the assessor ({windows})")
+    last = look(assessor)
+    assert (last["in_video"]["w"], last["in_video"]["h"]) == (640, 480), last
+    return pairs[0], pairs[1], windows
+
+
+def test_chromium_session_through_proxy_and_turn_udp_only(running_stack, fake_devices):  # noqa: F811
+    """Both pages hold their RTCPeerConnection to relayed candidates (what a symmetric NAT leaves)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = _launch(p, running_stack, fake_devices)
+        try:
+            cand, asse, windows = _live_session(running_stack, browser, browser, relay_only=True)
+        finally:
+            browser.close()
+    for pair in (cand, asse):
+        assert pair["local"] == "relay" and pair["relay_protocol"] == "udp", pair  # every packet through coturn
+        assert pair["remote"] == "host", pair  # to the app node's media engine
+    print(f"TURN/UDP through the proxy: {max(windows)} fps at the assessor ({windows})")
+    assert max(windows) >= 25, f"assessor decoded {windows} fps over TURN"
+
+
+def test_chromium_behind_a_udp_blocking_firewall_relays_over_tcp(tmp_path, fake_devices):  # noqa: F811
+    """The candidate's Chromium runs in a network namespace whose UDP is dropped (a firewall that allows only TCP):
+    its page reaches the stack through nginx over HTTPS and its media through coturn over TCP."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.integration.stack.conftest import _BASE, started_stack
+
+    require(e2e.netns_available(), "network namespaces", "run as root with iproute2")
+    with e2e.NetNs(tmp_path) as ns:
+        # policy routing: every UDP packet of the namespace goes to a table whose only route is a blackhole
+        subprocess.run(["ip", "netns", "exec", ns.name, "ip", "rule", "add", "ipproto", "udp", "table", "100",
+                        "priority", "100"], check=True)
+        subprocess.run(["ip", "netns", "exec", ns.name, "ip", "route", "add", "blackhole", "default", "table",
+                        "100"], check=True)
+        with started_stack(_BASE + 400, host=ns.host_ip, listen=ns.host_ip) as st, sync_playwright() as p:
+            assessor_browser = _launch(p, st, fake_devices)
+            candidate_browser = _launch(p, st, fake_devices, executable=str(ns.wrapper))
+            try:
+                cand, asse, windows = _live_session(st, assessor_browser, candidate_browser, relay_only=False)
+            finally:
+                candidate_browser.close()
+                assessor_browser.close()
+    assert cand["local"] == "relay" and cand["relay_protocol"] in ("tcp", "tls"), cand
+    print(f"candidate behind a UDP-blocking firewall, TURN/{cand['relay_protocol']}: {max(windows)} fps at the "
+          f"assessor ({windows}); assessor pair {asse}")
+    assert max(windows) >= 25, f"assessor decoded {windows} fps over TURN/TCP"
