@@ -357,7 +357,8 @@ http {{
         env = stack.app_env(node)
         env_line = ",".join(f'{k}="{v}"' for k, v in env.items())
         programs.append((node, f"{BIN / 'gunicorn'} --chdir {ROOT} -w 1 --threads 32 -b 127.0.0.1:{p(node)} "
-                               f"--timeout 60 --graceful-timeout 20 --keep-alive 75 wsgi:app",
+                               f"--timeout 60 --graceful-timeout 20 --keep-alive 75 "
+                               f"--control-socket {run / (node + '-gunicorn.ctl')} wsgi:app",
                          f"environment={env_line}\nautostart=false\n"))
     for name, command in MEDIA_NODES:
         env_line = ",".join(f'{k}="{v}"' for k, v in stack.app_env(name).items())
