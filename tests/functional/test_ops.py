@@ -152,3 +152,22 @@ def test_json_log_lines(make_app):
     assert first["message"] == "halo dunia" and first["level"] == "WARNING" and first["node"] == "app3"
     assert first["request_id"] == "abc123" and first["path"] == "/sesi/x" and first["session"] == "SES-1"
     assert "RuntimeError: boom" in second["exception"] and "path" not in second
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_readyz_follows_the_media_loop(make_app):
+    app = make_app()
+    media = app.extensions["rtuk_media"]
+    client = app.test_client()
+    try:
+        engine = media.engine  # this node starts its media engine (the first offer does the same)
+        resp = client.get("/readyz")
+        assert resp.status_code == 200, resp.get_json()
+        assert _checks(resp)["media_loop"]["status"] == "ok"
+        assert _checks(resp)["media_loop"]["detail"] == "0 sessions"
+        engine.loop.stop()  # the loop thread is gone while the hub still holds the engine
+        resp = client.get("/readyz")
+        assert resp.status_code == 503
+        assert _checks(resp)["media_loop"]["status"] == "failed"
+    finally:
+        media.stop()
