@@ -120,6 +120,8 @@ class Stack:
             "RTUK_OPS_JSON_LOGS": "true",
             "PYTHONUNBUFFERED": "1",
         }
+        if "RTUK_MAX_CONTENT_LENGTH" in os.environ:  # the one setting the proxy's body limit follows
+            env["RTUK_MAX_CONTENT_LENGTH"] = os.environ["RTUK_MAX_CONTENT_LENGTH"]
         if node:
             env["RTUK_OPS_NODE_NAME"] = node
         return env
@@ -495,7 +497,9 @@ def up(stack: Stack, demo: bool) -> None:
         if busy:
             raise SystemExit(f"stack: ports in use: {', '.join(f'{n}={stack.port(n)}' for n in busy)} "
                              "(another stack? choose --base-port)")
-        subprocess.run([str(BIN / "supervisord"), "-c", str(stack.conf)], check=True)  # noqa: S603
+        # the processes get the settings written for them, none of the caller's RTUK_* (a developer's shell)
+        clean = {k: v for k, v in os.environ.items() if not k.startswith("RTUK_")}
+        subprocess.run([str(BIN / "supervisord"), "-c", str(stack.conf)], check=True, env=clean)  # noqa: S603
     else:
         supervisorctl(stack, "update", check=False)
     logs = stack.dir / "log"
