@@ -283,6 +283,7 @@ def test_readiness_follows_redis_and_postgresql(running_stack):
     finally:
         st.ctl("start", "redis")
     _wait(lambda: _ready(st, "app1")[0] == 200, 30, "app1 ready again with Redis back")
+    _broadcasts_reach_both_nodes(st)
     st.ctl("stop", "postgres")
     try:
         _status, checks = _wait(lambda: (r := _ready(st, "app2"))[0] == 503 and r, 30, "app2 unready without PG")
@@ -291,6 +292,35 @@ def test_readiness_follows_redis_and_postgresql(running_stack):
         st.ctl("start", "postgres")
     for node in ("app1", "app2"):
         _wait(lambda n=node: _ready(st, n)[0] == 200, 60, f"{node} ready again with PostgreSQL back")
+
+
+def _broadcasts_reach_both_nodes(st) -> None:
+    """A message published to the Socket.IO queue reaches a follower on each node: their Redis listeners
+    subscribed again by themselves after Redis came back."""
+    import socketio
+
+    public_id = _demo_session(st)
+    socks = []
+    try:
+        for node in ("app1", "app2"):
+            route = st.route_to(node)
+            http = _sign_in(st, "asesi", route)
+            sock = SocketIO(st, {"rtuk_session": http.cookies.get("rtuk_session"), "rtuk_route": route}, "/sesi")
+            assert sock.call("follow", {"session": public_id})["ok"] is True
+            socks.append(sock)
+        publisher = socketio.RedisManager(f"redis://127.0.0.1:{st.stack.port('redis')}/0", channel="flask-socketio",
+                                          write_only=True)
+        for sock in socks:
+            def received(sock=sock):
+                publisher.emit("redis-back", {"n": 1}, room=f"session:{public_id}", namespace="/sesi")
+                try:
+                    return sock.wait_event("redis-back", timeout=2)
+                except AssertionError:
+                    return None
+            _wait(received, 90, "a queued broadcast after Redis came back")
+    finally:
+        for sock in socks:
+            sock.close()
 
 
 def test_object_store_outage_degrades_without_taking_nodes_out(running_stack):
