@@ -131,7 +131,28 @@ def _live_session(st, assessor_browser: Any, candidate_browser: Any, relay_only:
             break
     last = look(assessor)
     assert (last["in_video"]["w"], last["in_video"]["h"]) == (640, 480), last
+    _media_metrics_show_the_session(st)
     return pairs[0], pairs[1], windows
+
+
+def _media_metrics_show_the_session(st) -> None:
+    """The node holding the session's media reports it in /metrics: one session, video arriving, evidence appended."""
+    import requests
+    from prometheus_client.parser import text_string_to_metric_families
+
+    auth = {"Authorization": f"Bearer {st.secrets['metrics_token']}"}
+    per_node = {}
+    for node in ("app1", "app2"):
+        text = requests.get(f"{st.node_url(node)}/metrics", headers=auth, timeout=20).text
+        per_node[node] = {(s.name, tuple(sorted(s.labels.items()))): s.value
+                          for f in text_string_to_metric_families(text) for s in f.samples}
+    holding = [n for n, m in per_node.items() if m[("rtuk_media_sessions", ())] == 1]
+    assert len(holding) == 1, {n: m[("rtuk_media_sessions", ())] for n, m in per_node.items()}
+    samples = per_node[holding[0]]
+    assert samples[("rtuk_media_inbound_bitrate_bps", (("kind", "video"),))] > 100_000, samples
+    assert samples[("rtuk_media_inbound_bitrate_bps", (("kind", "audio"),))] > 0, samples
+    appended = sum(v for (name, _), v in samples.items() if name == "rtuk_evidence_append_seconds_count")
+    assert appended > 0, "no evidence append timed on the node holding the session"
 
 
 def test_chromium_session_through_proxy_and_turn_udp_only(running_stack, fake_devices):  # noqa: F811
