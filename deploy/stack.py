@@ -13,8 +13,8 @@ the media engine's loop thread inside). Migrations run once, before the app node
 prints the HTTPS URL, the CA file to trust and the demo accounts. Running it again keeps the data, the secrets and the
 certificates. Everything lives under <dir>; ports are <base-port> + a fixed offset each (``PORTS``).
 
-Media nodes (issue 18 item 1) get their slot here: ``MEDIA_NODES`` lists ``python -m proctor.node`` programs, empty
-until that module exists; today each app node runs its own media engine.
+Media nodes (issue 18 item 1) get their slot in ``stack_setup.MEDIA_NODES``: ``python -m proctor.node`` programs
+started with the app nodes, empty until that module exists; today each app node runs its own media engine.
 """
 
 from __future__ import annotations
