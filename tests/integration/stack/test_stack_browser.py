@@ -1,7 +1,7 @@
 """A real Chromium live session through the stack: HTTPS through nginx (the browsers trust only the stack's server
-key) and media relayed by coturn: over UDP with the pages held to relayed candidates (iceTransportPolicy 'relay'), and
-over TCP for a candidate in a network namespace whose UDP is dropped. The assessor decodes the candidate's 640x480
-video at >= 25 fps.
+key) and the candidate's media relayed by coturn: over UDP with the page held to relayed candidates
+(iceTransportPolicy 'relay'), and over TCP for a candidate in a network namespace whose UDP is dropped. The assessor
+decodes the candidate's 640x480 video at >= 25 fps.
 """
 
 from __future__ import annotations
@@ -87,7 +87,8 @@ def _launch(p: Any, st, devices, executable: str = CHROMIUM) -> Any:
 
 
 def _live_session(st, assessor_browser: Any, candidate_browser: Any, relay_only: bool) -> tuple[dict, dict, list]:
-    """Both sign in through the proxy, the assessor readies and starts the session; returns the selected ICE pairs
+    """Both sign in through the proxy (with *relay_only*, the candidate's page may use relayed candidates only), the
+    assessor readies and starts the session; returns the selected ICE pairs
     (candidate, assessor) and the assessor's decoded frame rates over 4 s windows followed by the candidate's
     capture rate (a starved machine shows there first)."""
     base = st.url
@@ -101,7 +102,7 @@ def _live_session(st, assessor_browser: Any, candidate_browser: Any, relay_only:
     pages = []
     for who, browser in (("asesor", assessor_browser), ("asesi", candidate_browser)):
         ctx = browser.new_context()
-        if relay_only:
+        if relay_only and who == "asesi":
             ctx.add_init_script(RELAY_ONLY)
         page = ctx.new_page()
         with _password(st.demo_password(who)):
@@ -158,7 +159,8 @@ def _media_metrics_show_the_session(st) -> None:
 
 
 def test_chromium_session_through_proxy_and_turn_udp_only(running_stack, fake_devices):  # noqa: F811
-    """Both pages hold their RTCPeerConnection to relayed candidates (what a symmetric NAT leaves)."""
+    """The candidate's page holds its RTCPeerConnection to relayed candidates (what a symmetric NAT leaves); the
+    assessor connects as it can."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -167,11 +169,11 @@ def test_chromium_session_through_proxy_and_turn_udp_only(running_stack, fake_de
             cand, asse, windows = _live_session(running_stack, browser, browser, relay_only=True)
         finally:
             browser.close()
-    for pair in (cand, asse):
-        assert pair["local"] == "relay" and pair["relay_protocol"] == "udp", pair  # every packet through coturn
-        assert pair["remote"] == "host", pair  # to the app node's media engine
+    assert cand["local"] == "relay" and cand["relay_protocol"] == "udp", cand  # every packet through coturn
+    assert cand["remote"] == "host", cand  # to the app node's media engine
     *decoded, capture = windows
-    print(f"TURN/UDP through the proxy: {max(decoded)} fps at the assessor ({decoded}, capture {capture})")
+    print(f"candidate over TURN/UDP through the proxy: {max(decoded)} fps at the assessor ({decoded}, capture "
+          f"{capture}); assessor pair {asse}")
     assert max(decoded) >= 25, f"assessor decoded {decoded} fps over TURN (candidate capture {capture} fps)"
 
 
