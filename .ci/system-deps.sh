@@ -8,6 +8,10 @@ declare -A want=(
   [pdftotext]=poppler-utils
   [chromium]=chromium
   [ip]=iproute2
+  [nginx]=nginx
+  [turnserver]=coturn
+  [redis-server]=redis-server
+  [runuser]=util-linux
 )
 missing=()
 for cmd in "${!want[@]}"; do
@@ -17,6 +21,8 @@ done
 for pkg in fonts-noto-core fonts-dejavu-core libpango-1.0-0 libpangoft2-1.0-0; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
+# make stack: its own PostgreSQL instance from Debian's binaries (initdb, postgres)
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi

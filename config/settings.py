@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 #: The project root: ``var/`` (the embedded data directory) lives below it unless ``RTUK_VAR_DIR`` says otherwise.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -85,6 +85,61 @@ class RtcSettings(BaseSettings):
         return value
 
 
+class TurnSettings(BaseSettings):
+    """TURN with time-limited credentials (``RTUK_TURN_*``; coturn's ``use-auth-secret``, the TURN REST API draft).
+
+    The app mints a credential per page load: username ``<expiry unix time>:<opaque user id>``, password
+    ``base64(HMAC-SHA1(secret, username))``. coturn recomputes it from the same shared secret; nothing is stored.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="RTUK_TURN_", extra="ignore")
+
+    #: TURN URLs the browsers get, e.g. ``turn:turn.lsp.example:3478?transport=udp``,
+    #: ``turn:turn.lsp.example:3478?transport=tcp``, ``turns:turn.lsp.example:443?transport=tcp``. Empty: no TURN.
+    urls: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    #: coturn's ``static-auth-secret``. Required when ``urls`` is set.
+    secret: str = ""
+    #: How long a credential stays valid, in seconds. coturn checks the expiry on every authenticated request
+    #: (allocate, refresh, permission), so it must outlast the longest session a page stays open for.
+    ttl_s: int = Field(default=12 * 3600, ge=60, le=7 * 86_400)
+
+    @field_validator("urls", mode="before")
+    @classmethod
+    def _parse_urls(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if not text:
+                return []
+            return json.loads(text) if text.startswith("[") else [u.strip() for u in text.split(",") if u.strip()]
+        return value
+
+    @field_validator("urls")
+    @classmethod
+    def _turn_urls_only(cls, value: list[str]) -> list[str]:
+        for url in value:
+            if not url.startswith(("turn:", "turns:")):
+                raise ValueError(f"RTUK_TURN_URLS takes turn: or turns: URLs only, not {url!r}")
+        return value
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.urls)
+
+
+class OpsSettings(BaseSettings):
+    """Operations of one node (``RTUK_OPS_*``): its name, the metrics endpoint, the log format."""
+
+    model_config = SettingsConfigDict(env_prefix="RTUK_OPS_", extra="ignore")
+
+    #: Name of this node in readiness answers, metrics and logs (e.g. ``app1``). Empty: the host name.
+    node_name: str = ""
+    #: Bearer token that ``/metrics`` requires (Prometheus ``authorization: credentials_file``). Empty: ``/metrics``
+    #: is off (404). The shipped proxy configurations never forward ``/metrics``: scrape each node directly.
+    metrics_token: str = ""
+    #: One JSON object per log line (time, level, logger, node, message, exception) instead of plain text.
+    json_logs: bool = False
+
+
 class SopSettings(BaseSettings):
     """The SOP dossier signer (``RTUK_SOP_*``)."""
 
@@ -134,6 +189,8 @@ class Settings(BaseSettings):
 
     evidence: EvidenceSettings = Field(default_factory=EvidenceSettings)
     rtc: RtcSettings = Field(default_factory=RtcSettings)
+    turn: TurnSettings = Field(default_factory=TurnSettings)
+    ops: OpsSettings = Field(default_factory=OpsSettings)
     sop: SopSettings = Field(default_factory=SopSettings)
 
     @field_validator("public_origin")
@@ -177,6 +234,11 @@ class Settings(BaseSettings):
             problems.append("RTUK_EVIDENCE_SIGNING_KEY_FILE (the checkpoint signing key) is not set")
         if self.evidence.backend == "s3" and not (self.evidence.s3_access_key and self.evidence.s3_secret_key):
             problems.append("RTUK_EVIDENCE_S3_ACCESS_KEY / RTUK_EVIDENCE_S3_SECRET_KEY are not set")
+        if self.turn.enabled and len(self.turn.secret) < 32:
+            problems.append("RTUK_TURN_URLS is set but RTUK_TURN_SECRET (coturn's static-auth-secret) is missing "
+                            "or shorter than 32 characters")
+        if self.ops.metrics_token and len(self.ops.metrics_token) < 32:
+            problems.append("RTUK_OPS_METRICS_TOKEN is shorter than 32 characters")
         return problems
 
     def check_production(self) -> None:

@@ -85,10 +85,12 @@ def create_app(settings: Settings | None = None) -> Flask:
     from remote_tuk.live import events as live_events
     from remote_tuk.live import hooks as live_hooks
     from remote_tuk.live.routes import bp as live_bp
+    from remote_tuk.ops.routes import bp as ops_bp
     from remote_tuk.privacy.routes import bp as privacy_bp
     from remote_tuk.records.routes import bp as records_bp
     from remote_tuk.tuk.profiles import bp as profiles_bp
     from remote_tuk.tuk.routes import bp as tuk_bp
+    from remote_tuk.turn.routes import bp as turn_bp
     from remote_tuk.views import register_template_helpers
 
     app.register_blueprint(accounts_bp)
@@ -103,6 +105,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(apl_bp)
     app.register_blueprint(consent_bp)
     app.register_blueprint(privacy_bp)
+    app.register_blueprint(ops_bp)
+    app.register_blueprint(turn_bp)
     live_events.register(app)
     from remote_tuk.assessment import services as assessment_services
     from remote_tuk.assessment.events import TRANSITION_LISTENERS

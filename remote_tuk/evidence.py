@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -29,10 +30,13 @@ class Evidence:
         self._settings: Settings | None = None
         self._store: EvidenceStore | None = None
         self._lock = threading.Lock()
+        #: called with the store right after it opens (e.g. the ops package times its appends)
+        self.on_open: list[Callable[[EvidenceStore], None]] = []
 
     def init_app(self, app: Any, settings: Settings) -> None:
         self._settings = settings
         self._store = None
+        self.on_open = []
         app.extensions["rtuk_evidence"] = self
 
     @property
@@ -47,6 +51,8 @@ class Evidence:
                 self._store = EvidenceStore.from_settings(self._settings.evidence, data_dir=self._settings.evidence_dir,
                                                           origin=lsp_log_origin)
                 self._store.start_background()
+                for hook in self.on_open:
+                    hook(self._store)
                 atexit.register(self.close)
             return self._store
 

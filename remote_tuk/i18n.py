@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import threading
 from pathlib import Path
 
 from babel.messages.mofile import write_mo
@@ -23,7 +25,8 @@ def compile_catalogues(directory: Path = TRANSLATIONS) -> list[Path]:
             continue
         with po.open("rb") as fh:
             catalog = read_po(fh)
-        tmp = mo.with_suffix(".mo.tmp")
+        # a name of this process and thread: app nodes started together from one checkout compile at once
+        tmp = mo.with_suffix(f".mo.{os.getpid()}.{threading.get_ident()}.tmp")
         with tmp.open("wb") as fh:
             write_mo(fh, catalog)
         tmp.replace(mo)

@@ -16,6 +16,7 @@ from remote_tuk.extensions import db, evidence
 from remote_tuk.live import services
 from remote_tuk.live.models import Verdict
 from remote_tuk.live.schemas import DecisionIn, MarkIn
+from remote_tuk.turn.services import ice_servers_for
 from remote_tuk.validation import parse
 
 bp = Blueprint("live", __name__)
@@ -54,7 +55,7 @@ def page(public_id: str) -> Any:
         "can_talk": part.can_talk,
         "can_control": part.can_control,
         "state": session.state.value,
-        "ice_servers": settings.rtc.ice_servers,
+        "ice_servers": ice_servers_for(settings, user, session),
         "ice_gathering_timeout_ms": int(settings.rtc.ice_gathering_timeout_s * 1000),
         "csrf": generate_csrf(),
         "chunk_ms": settings.rtc.chunk_ms,

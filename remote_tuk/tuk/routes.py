@@ -24,6 +24,7 @@ from remote_tuk.live.events import joined_sockets
 from remote_tuk.live.media import NAMESPACE
 from remote_tuk.tuk import services
 from remote_tuk.tuk.models import TukOverride
+from remote_tuk.turn.services import ice_servers_for
 from remote_tuk.validation import parse
 
 bp = Blueprint("tuk", __name__)
@@ -118,7 +119,7 @@ def page(public_id: str) -> Any:
         "role": part.role,
         "state": session.state.value,
         "csrf": generate_csrf(),
-        "ice_servers": settings.rtc.ice_servers,
+        "ice_servers": ice_servers_for(settings, user, session),
         "ice_gathering_timeout_ms": int(settings.rtc.ice_gathering_timeout_s * 1000),
         "profile": services.profile_for_page(profile),
         "consent": consent_pages.check_page_data(session, profile),

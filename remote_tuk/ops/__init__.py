@@ -1,0 +1,1 @@
+"""Operations of one node: health and readiness probes, Prometheus metrics, structured logs (docs/DEPLOYMENT.md)."""
