@@ -8,6 +8,7 @@ declare -A want=(
   [pdftotext]=poppler-utils
   [chromium]=chromium
   [ip]=iproute2
+  [espeak-ng]=espeak-ng
 )
 missing=()
 for cmd in "${!want[@]}"; do

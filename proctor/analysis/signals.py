@@ -130,6 +130,13 @@ class FrozenDetector:
             self._diffs.popleft()
         return diff
 
+    def still_since(self) -> float | None:
+        """When the picture stopped changing, as far as the window tells: the first still difference in the
+        window, less the reference age (that frame already showed the still picture). None if none is still.
+        """
+        first = next((t for t, d in self._diffs if d < self.max_mean_diff), None)
+        return None if first is None else first - self.min_age_s
+
     def is_frozen(self) -> bool:
         """Whether the last full window of differences says the picture is not changing."""
         if self._first_diff_t is None or not self._diffs:
@@ -185,6 +192,12 @@ class LoopDetector:
         self._last: np.ndarray | None = None
         self._run = 0
         self._run_lag = 0.0
+        self._run_start = 0.0
+
+    @property
+    def run_start_s(self) -> float | None:
+        """Time of the first sample of the current run of matches (when the replay was first seen), if any."""
+        return self._run_start if self._run else None
 
     def _ordered(self) -> tuple[np.ndarray, np.ndarray]:
         idx = (self._start + np.arange(self._count)) % len(self._times)
@@ -223,7 +236,7 @@ class LoopDetector:
         if match is not None and self._run and abs(match.lag_s - self._run_lag) <= self.lag_tolerance_s:
             self._run += 1
         elif match is not None:
-            self._run, self._run_lag = 1, match.lag_s
+            self._run, self._run_lag, self._run_start = 1, match.lag_s, t
         else:
             self._run = 0
         self._last = thumb
