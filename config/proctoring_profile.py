@@ -68,10 +68,6 @@ class Thresholds(_Strict):
     turned_away_yaw_deg: float = Field(default=40.0, ge=15.0, le=80.0)
     #: Frozen: mean luma difference against a frame >= 1 s older below which the picture is "not changing".
     frozen_max_mean_diff: float = Field(default=0.15, ge=0.01, le=2.0)
-    #: Frozen: the window in which at least half of the differences must be "not changing".
-    frozen_window_s: float = Field(default=3.0, ge=1.0, le=30.0)
-    #: Looped: consecutive samples that must match the past with one lag.
-    loop_min_run: int = Field(default=8, ge=4, le=60)
 
 
 class IdentityRule(_Strict):
@@ -106,13 +102,18 @@ class SpeechRule(_Strict):
         return self
 
 
+#: Shortest holds the frozen and looped detectors can honour (their hold is their detection window).
+FROZEN_MIN_HOLD_S = 2.0
+LOOP_MIN_SAMPLES = 4
+
+
 def _rule(hold: float, clear: float, text_id: str | None = None, text_en: str | None = None) -> KindRule:
     prompt = CandidatePrompt(text_id=text_id, text_en=text_en) if text_id and text_en else None
     return KindRule(hold_s=hold, clear_s=clear, prompt=prompt)
 
 
-#: The project's per-kind defaults (hold, clear, prompt). Frozen and looped: the hold covers the detector's own
-#: window, measured from when the picture stopped changing / the replay began.
+#: The project's per-kind defaults (hold, clear, prompt). Frozen and looped: the hold is the detector's own window,
+#: measured from when the picture stopped changing / the replay began.
 DEFAULT_RULES: dict[str, KindRule] = {
     "no_face": _rule(
         3.0,
@@ -169,12 +170,12 @@ class ProctoringProfile(_Strict):
 
     @model_validator(mode="after")
     def _possible(self) -> ProctoringProfile:
-        # a hold shorter than the detector can know is a promise the analysis cannot keep
-        min_frozen = 1.0 + self.thresholds.frozen_window_s
-        if self.rules["frozen"].enabled and self.rules["frozen"].hold_s < min_frozen - 1e-9:
-            raise ValueError(f"frozen: hold_s paling sedikit {min_frozen:g} detik (1 detik + jendela beku)")
-        min_loop = (self.thresholds.loop_min_run - 1) / self.sample_fps
-        if self.rules["looped"].enabled and self.rules["looped"].hold_s < min_loop - 1e-9:
+        # frozen and looped: the hold is the detector's own window (see proctor.proctoring.profile), which needs a
+        # reference frame 1 s old plus 1 s of differences, or 4 consecutive matching samples
+        if self.rules["frozen"].hold_s < FROZEN_MIN_HOLD_S:
+            raise ValueError(f"frozen: hold_s paling sedikit {FROZEN_MIN_HOLD_S:g} detik")
+        min_loop = (LOOP_MIN_SAMPLES - 1) / self.sample_fps
+        if self.rules["looped"].hold_s < min_loop - 1e-9:
             raise ValueError(f"looped: hold_s paling sedikit {min_loop:.2f} detik pada {self.sample_fps:g} frame/detik")
         return self
 

@@ -76,7 +76,8 @@ class Metrics:
 
     ``lag_s``/``lag_p95_s``: last and 95th-percentile lag of processed frames (None: none processed in the window);
     ``waiting_s``: how long the oldest waiting frame has waited; ``drop_rate``: dropped / offered frames;
-    ``processed_per_s``: frames analysed per second; ``audio_dropped_s``: audio thrown away (total);
+    ``processed_per_s``: frames analysed per second; ``audio_waiting_s``: audio not yet analysed;
+    ``audio_dropped_s``: audio thrown away (total);
     ``level_dbfs``: the last audio level (sessions only); ``behind``: the page must say the analysis is behind.
     """
 
@@ -90,6 +91,7 @@ class Metrics:
     waiting_s: float
     drop_rate: float
     processed_per_s: float
+    audio_waiting_s: float
     audio_dropped_s: float
     level_dbfs: float | None
     behind: bool
@@ -332,7 +334,7 @@ class AnalysisPool:
         last_lag: tuple[float, float] | None = None
         waiting = 0.0
         totals = [0, 0, 0, 0] if session else list(self._closed_totals)
-        audio_dropped = 0.0
+        audio_dropped = audio_waiting = 0.0
         for slot in slots:
             self._trim(slot, now)
             offers += len(slot.offers)
@@ -348,12 +350,16 @@ class AnalysisPool:
             totals[2] += slot.dropped
             totals[3] += slot.errors
             audio_dropped += slot.audio_dropped_s
+            audio_waiting = max(audio_waiting, slot.audio_s)
         drop_rate = dropped_w / offers if offers else 0.0
         p95 = _p95(lags)
         span = min(o.window_s, max(1e-9, now - min((s.offers[0] for s in slots if s.offers), default=now)))
         processed_per_s = len(lags) / span if lags and span > 1e-6 else 0.0
         behind = (
-            (p95 is not None and p95 > o.behind_lag_s) or waiting > o.behind_lag_s or drop_rate > o.behind_drop_rate
+            (p95 is not None and p95 > o.behind_lag_s)
+            or waiting > o.behind_lag_s
+            or audio_waiting > o.behind_lag_s
+            or drop_rate > o.behind_drop_rate
         )
         pending = sum(s.frames_waiting for s in slots)
         level = slots[0].level_dbfs if session and slots else None
@@ -368,6 +374,7 @@ class AnalysisPool:
             waiting_s=waiting,
             drop_rate=drop_rate,
             processed_per_s=processed_per_s,
+            audio_waiting_s=audio_waiting,
             audio_dropped_s=audio_dropped,
             level_dbfs=level,
             behind=behind,

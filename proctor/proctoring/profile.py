@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from config.proctoring_profile import ProctoringProfile
 from proctor.analysis.analyzer import AnalyzerConfig
 from proctor.analysis.audio import VadConfig
@@ -13,9 +15,13 @@ def analyzer_config(profile: ProctoringProfile) -> AnalyzerConfig:
     """The frame analyser's settings: sampling rate, thresholds, identity interval and window.
 
     The analyser's own ``persist_s`` follows the profile's hold times so that its findings and the incidents agree;
-    the incident tracker is what applies them in a live session.
+    the incident tracker is what applies them in a live session. The frozen and looped holds set those detectors'
+    windows: frozen = a frame 1 s old + (hold - 1) s of differences; looped = as many consecutive matching
+    samples as fit in the hold (the first one included).
     """
     th, ident = profile.thresholds, profile.identity
+    frozen_hold = profile.rule("frozen").hold_s
+    loop_run = math.floor(profile.rule("looped").hold_s * profile.sample_fps + 1e-6) + 1
     return AnalyzerConfig(
         sample_fps=profile.sample_fps,
         too_dark_luma=th.too_dark_luma,
@@ -23,8 +29,9 @@ def analyzer_config(profile: ProctoringProfile) -> AnalyzerConfig:
         blur_sharpness=th.blur_sharpness,
         turned_away_yaw_deg=th.turned_away_yaw_deg,
         frozen_max_mean_diff=th.frozen_max_mean_diff,
-        frozen_window_s=th.frozen_window_s,
-        loop_min_run=th.loop_min_run,
+        frozen_min_age_s=1.0,
+        frozen_window_s=frozen_hold - 1.0,
+        loop_min_run=loop_run,
         match_interval_s=ident.interval_s,
         identity_window_s=ident.window_s,
         identity_min_samples=ident.min_samples,

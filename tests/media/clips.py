@@ -8,9 +8,10 @@ the file at its end). :class:`ClipFiles` writes each file once per test session 
 
 Video clips (640x480, BGR; ``truth`` tells which finding must start and when its condition began):
 
-- ``ordinary``: the astronaut at her desk, breathing-sized movement (a few pixels of sway and 1 % of zoom) and
-  sensor noise. Never "frozen", and too still for the loop detector to consider (a still person replayed in a loop
-  cannot be told from a still person; see docs/PROCTORING.md). Must raise nothing.
+- ``ordinary``: the astronaut at her desk, breathing-sized movement (about a pixel of sway, 0.3 % of zoom) and
+  sensor noise. Never "frozen", and too still for the loop detector to consider: Chromium loops the 10 s file, and
+  a person sitting still replayed in a loop cannot be told from a person sitting still (docs/PROCTORING.md).
+  Must raise nothing.
 - ``ordinary_lfw``: the same for an lfw person (George W. Bush, index 36) whose ID photo is another picture of him
   (index 0): the identity check must say "match".
 - ``face_leaves``, ``second_face``, ``camera_black``, ``frozen``: ordinary, then at 5 s the face moves out of the
@@ -165,10 +166,12 @@ def _warp(img: np.ndarray, dx: float, dy: float, zoom: float = 1.0) -> np.ndarra
 
 
 def _breathing(img: np.ndarray, t: float) -> np.ndarray:
-    """A person sitting still: a few pixels of sway and ~1 % of zoom on slow, incommensurate periods."""
-    dx = 3.0 * math.sin(2 * math.pi * t / 7.3) + 1.0 * math.sin(2 * math.pi * t / 2.9)
-    dy = 2.0 * math.sin(2 * math.pi * t / 5.1)
-    zoom = 1.0 + 0.01 * math.sin(2 * math.pi * t / 11.7)
+    """A person sitting still: about a pixel of sway and 0.3 % of zoom. The periods divide the clips' 10 s, so the
+    file loops without a jump (Chromium replays it from the start).
+    """
+    dx = 1.0 * math.sin(2 * math.pi * t / 10.0) + 0.3 * math.sin(2 * math.pi * t / 2.5)
+    dy = 0.6 * math.sin(2 * math.pi * t / 5.0)
+    zoom = 1.0 + 0.003 * math.sin(2 * math.pi * t / 10.0)
     return _warp(img, dx, dy, zoom)
 
 
