@@ -16,8 +16,8 @@ def analyzer_config(profile: ProctoringProfile) -> AnalyzerConfig:
 
     The analyser's own ``persist_s`` follows the profile's hold times so that its findings and the incidents agree;
     the incident tracker is what applies them in a live session. The frozen and looped holds set those detectors'
-    windows: frozen = a frame 1 s old + (hold - 1) s of differences; looped = as many consecutive matching
-    samples as fit in the hold (the first one included).
+    windows: frozen = differences between consecutive samples over (hold - one sample interval) s; looped = as many
+    consecutive matching samples as fit in the hold (the first one included).
     """
     th, ident = profile.thresholds, profile.identity
     frozen_hold = profile.rule("frozen").hold_s
@@ -29,8 +29,8 @@ def analyzer_config(profile: ProctoringProfile) -> AnalyzerConfig:
         blur_sharpness=th.blur_sharpness,
         turned_away_yaw_deg=th.turned_away_yaw_deg,
         frozen_max_mean_diff=th.frozen_max_mean_diff,
-        frozen_min_age_s=1.0,
-        frozen_window_s=frozen_hold - 1.0,
+        frozen_min_age_s=1.0 / profile.sample_fps,
+        frozen_window_s=frozen_hold - 1.0 / profile.sample_fps,
         loop_min_run=loop_run,
         match_interval_s=ident.interval_s,
         identity_window_s=ident.window_s,

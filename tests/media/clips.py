@@ -249,9 +249,11 @@ CLEAN_CLIPS = ("ordinary", "ordinary_lfw")
 SCENARIO_CLIPS = ("face_leaves", "second_face", "camera_black", "frozen", "looped", "other_person")
 
 
-def write_y4m(clip: Clip, path: Path, fps: int = Y4M_FPS) -> Path:
-    """The clip as a y4m file (I420, full range ``C420jpeg`` as Chromium's fake capture expects)."""
-    n = round(clip.duration_s * fps)
+def write_y4m(clip: Clip, path: Path, fps: int = Y4M_FPS, seconds: float | None = None) -> Path:
+    """The clip (or its first ``seconds``) as a y4m file for Chromium's fake camera: I420 in BT.601 limited range,
+    as a webcam and WebRTC carry it (OpenCV's conversion; the header's ``C420jpeg`` names the chroma siting).
+    """
+    n = round((clip.duration_s if seconds is None else seconds) * fps)
     tmp = path.with_suffix(".part")
     with open(tmp, "wb") as f:
         f.write(f"YUV4MPEG2 W{WIDTH} H{HEIGHT} F{fps}:1 Ip A1:1 C420jpeg\n".encode())

@@ -82,7 +82,8 @@ def test_analyzer_vad_and_incident_settings_follow_the_profile():
     )
     a = analyzer_config(p)
     assert (a.sample_fps, a.too_dark_luma) == (2.0, 40.0)
-    assert (a.frozen_min_age_s, a.frozen_window_s) == (1.0, 4.0)  # the hold is the frozen detector's window
+    # the hold is the frozen detector's window: consecutive samples (0.5 s apart) compared over the rest of it
+    assert (a.frozen_min_age_s, a.frozen_window_s) == (0.5, 4.5)
     assert a.loop_min_run == 9  # samples at 0, 0.5, ... 4.0 s: 4 s from the first to the last
     assert (a.match_interval_s, a.identity_window_s, a.identity_min_samples) == (5.0, 90.0, 4)
     assert a.persist_s[K.NO_FACE] == 6.0
