@@ -128,3 +128,27 @@ def test_speech_outside_a_quiet_phase_is_only_a_speech_segment(speech_audio):
 def test_room_hum_in_a_quiet_phase_raises_nothing():
     events, segments = run_audio(clips.hum_pcm(20.0, level=0.1), quiet=True)
     assert events == [] and segments == []
+
+
+def test_an_id_photo_declaring_a_huge_picture_is_refused_before_decoding():
+    import struct
+    import zlib
+
+    def png(width: int, height: int) -> bytes:
+        ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+        chunk = lambda kind, data: (  # noqa: E731
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+        return (
+            b"\x89PNG\r\n\x1a\n"
+            + chunk(b"IHDR", ihdr)
+            + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+            + chunk(b"IEND", b"")
+        )
+
+    session = SessionAnalysis(PROFILE)
+    with pytest.raises(ValueError, match="larger than 8192 px"):
+        session.set_reference(png(60_000, 60_000))  # a few bytes that would decode to 10 GB
+    with pytest.raises(ValueError, match="larger than 8 MiB"):
+        session.set_reference(b"\xff\xd8\xff" + b"\0" * (8 * 1024 * 1024))
+    assert session.reference is None
