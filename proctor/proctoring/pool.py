@@ -412,7 +412,8 @@ class AnalysisPool:
             self._run(slot, job, audio)
             with self._cond:
                 if job.kind == "close":
-                    self._sessions.pop(slot.id, None)
+                    if self._sessions.get(slot.id) is slot:  # not a new session opened under the same id since
+                        del self._sessions[slot.id]
                     for i, v in enumerate((slot.offered, slot.processed, slot.dropped, slot.errors)):
                         self._closed_totals[i] += v
                     slot.jobs.clear()

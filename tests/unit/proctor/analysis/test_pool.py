@@ -267,3 +267,22 @@ def require_espeak() -> None:
     from tests.components import require
 
     require(clips.espeak_available(), "espeak-ng", "apt-get install espeak-ng (see .ci/system-deps.sh)")
+
+
+def test_a_session_reopened_while_its_old_analysis_closes_stays_open():
+    gate = threading.Event()
+    with AnalysisPool(options=PoolOptions(workers=1)) as pool:
+        original = pool._run
+
+        def stuck(slot, job, audio):
+            gate.wait(60)
+            return original(slot, job, audio)
+
+        pool._run = stuck
+        pool.open_session("s")
+        pool.close_session("s", 1.0)
+        pool.open_session("s")  # the candidate's session starts again before the old close has run
+        assert pool.offer("s", sample("s", 2.0, clips.CLIPS["ordinary"].frame(0.0), time.time()))
+        gate.set()
+        wait_for(lambda: pool.metrics("s").processed == 1)
+        assert pool.sessions() == ["s"]
