@@ -12,6 +12,7 @@ declare -A want=(
   [turnserver]=coturn
   [redis-server]=redis-server
   [runuser]=util-linux
+  [espeak-ng]=espeak-ng
 )
 missing=()
 for cmd in "${!want[@]}"; do

@@ -8,6 +8,16 @@ must never reach production. This package imports nothing from the project.
 
 from __future__ import annotations
 
+from config.proctoring_profile import (
+    DEFAULT_PROCTORING_PROFILE,
+    PROCTORING_KINDS,
+    CandidatePrompt,
+    IdentityRule,
+    KindRule,
+    ProctoringProfile,
+    SpeechRule,
+    Thresholds,
+)
 from config.settings import (
     DEFAULT_SECRET_KEY,
     EvidenceSettings,
@@ -20,14 +30,22 @@ from config.settings import (
 from config.tuk_profile import DEFAULT_TUK_PROFILE, Requirement, TukRequirementProfile
 
 __all__ = [
+    "DEFAULT_PROCTORING_PROFILE",
     "DEFAULT_SECRET_KEY",
     "DEFAULT_TUK_PROFILE",
+    "PROCTORING_KINDS",
+    "CandidatePrompt",
     "EvidenceSettings",
+    "IdentityRule",
+    "KindRule",
+    "ProctoringProfile",
     "ProductionConfigError",
     "Requirement",
     "RtcSettings",
     "Settings",
     "SopSettings",
+    "SpeechRule",
+    "Thresholds",
     "TukRequirementProfile",
     "load_settings",
 ]

@@ -10,13 +10,29 @@ Main entry points:
   and a windowed median decision (match / mismatch / undecided; a mismatch is for a human to judge).
 - :class:`FrameAnalyzer` - per-session sampling and findings (:class:`Finding`).
 - :func:`measure_camera_frames` - the remote-TUK camera check (light, face, resolution, fps).
+- :class:`VoiceActivityDetector` - speech segments and audio level from PCM frames (silero VAD, ONNX).
 """
 
 from __future__ import annotations
 
-from proctor.analysis.analyzer import AnalyzerConfig, FrameAnalyzer, FrameSignals, measure_prepared
+from proctor.analysis.analyzer import (
+    AnalyzerConfig,
+    FrameAnalyzer,
+    FrameSignals,
+    Holding,
+    Observation,
+    measure_prepared,
+)
+from proctor.analysis.audio import (
+    SpeechSegment,
+    VadConfig,
+    VadUpdate,
+    VoiceActivityDetector,
+    dbfs,
+    warm_up_vad,
+)
 from proctor.analysis.faces import TURNED_AWAY_YAW_DEG, Face, detect_faces, estimate_yaw
-from proctor.analysis.findings import Finding, FindingKind, Severity, make_finding
+from proctor.analysis.findings import VIDEO_KINDS, Finding, FindingKind, Severity, make_finding, severity_of
 from proctor.analysis.frames import ANALYSIS_WIDTH, PixelFormat, PreparedFrame, prepare, to_i420
 from proctor.analysis.matching import (
     MATCH_THRESHOLD,
@@ -55,6 +71,7 @@ __all__ = [
     "MISMATCH_THRESHOLD",
     "TOO_DARK_LUMA",
     "TURNED_AWAY_YAW_DEG",
+    "VIDEO_KINDS",
     "AnalyzerConfig",
     "CameraMeasurement",
     "Decision",
@@ -66,17 +83,24 @@ __all__ = [
     "FrameAnalyzer",
     "FrameSignals",
     "FrozenDetector",
+    "Holding",
     "IdentityVerdict",
     "IdentityWindow",
     "LoopDetector",
     "ModelUnavailableError",
+    "Observation",
     "PixelFormat",
     "PreparedFrame",
     "Severity",
+    "SpeechSegment",
+    "VadConfig",
+    "VadUpdate",
+    "VoiceActivityDetector",
     "assess_quality",
     "brightness",
     "contrast",
     "cosine_similarity",
+    "dbfs",
     "decide",
     "detect_faces",
     "embed_face",
@@ -90,7 +114,9 @@ __all__ = [
     "model_paths",
     "prepare",
     "region_sharpness",
+    "severity_of",
     "sharpness",
     "to_i420",
     "warm_up",
+    "warm_up_vad",
 ]

@@ -5,19 +5,24 @@ computes the cheap signals and YuNet faces on every sampled frame, an SFace embe
 there is a reference face, and turns conditions that last into findings: a condition must hold for its ``persist_s``
 before it is reported, and is reported again every ``repeat_s`` while it lasts (so a long problem is not a flood).
 
+:meth:`FrameAnalyzer.analyze` also gives the raw per-sample view an incident tracker needs
+(:class:`Observation`): every condition that holds on the sampled frame, since when, and its detector value, and the
+small analysis copy of the frame (for a snapshot).
+
 It is safe to call from several threads (a lock serialises one session's frames; the OpenCV models are per thread).
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from proctor.analysis import signals as sig
 from proctor.analysis.faces import TURNED_AWAY_YAW_DEG, Face, detect_in_prepared
-from proctor.analysis.findings import Finding, FindingKind, make_finding
+from proctor.analysis.findings import VIDEO_KINDS, Finding, FindingKind, make_finding
 from proctor.analysis.frames import ANALYSIS_WIDTH, FrameInput, PixelFormat, PreparedFrame, prepare
 from proctor.analysis.matching import IdentityVerdict, IdentityWindow, embed_face
 
@@ -97,12 +102,34 @@ def measure_prepared(prepared: PreparedFrame, t: float = 0.0, covered_std: float
     )
 
 
+@dataclass(frozen=True)
+class Holding:
+    """A condition true on the last sampled frame: since when (frame clock, seconds) and the detector's value."""
+
+    since: float
+    value: float
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What one sampled frame showed: its signals, the findings it raised (as :meth:`FrameAnalyzer.submit`
+    returns them), every condition holding on it, and the BGR analysis copy of the frame (~320 px wide).
+    """
+
+    time: float
+    signals: FrameSignals
+    findings: tuple[Finding, ...]
+    holding: Mapping[FindingKind, Holding]
+    image: np.ndarray = field(repr=False)
+
+
 class _Condition:
-    __slots__ = ("last_emitted", "since")
+    __slots__ = ("last_emitted", "since", "value")
 
     def __init__(self) -> None:
         self.since: float | None = None
         self.last_emitted: float | None = None
+        self.value = 0.0
 
 
 class FrameAnalyzer:
@@ -111,7 +138,7 @@ class FrameAnalyzer:
     def __init__(self, config: AnalyzerConfig | None = None, reference: np.ndarray | None = None) -> None:
         self.config = config or AnalyzerConfig()
         self._lock = threading.Lock()
-        self._conditions = {kind: _Condition() for kind in FindingKind}
+        self._conditions = {kind: _Condition() for kind in VIDEO_KINDS}
         self._identity: IdentityWindow | None = None
         if reference is not None:
             self.set_reference(reference)
@@ -131,7 +158,7 @@ class FrameAnalyzer:
 
     def _restart_timeline(self) -> None:
         self._reset_temporal()
-        self._conditions = {kind: _Condition() for kind in FindingKind}
+        self._conditions = {kind: _Condition() for kind in VIDEO_KINDS}
         if self._identity is not None:
             self._identity = IdentityWindow(
                 self._identity.reference,
@@ -158,6 +185,14 @@ class FrameAnalyzer:
         with self._lock:
             return [k for k, c in self._conditions.items() if c.last_emitted is not None]
 
+    def holding(self) -> dict[FindingKind, Holding]:
+        """Conditions true on the last sampled frame (whether or not they have been reported yet)."""
+        with self._lock:
+            return self._holding()
+
+    def _holding(self) -> dict[FindingKind, Holding]:
+        return {k: Holding(c.since, c.value) for k, c in self._conditions.items() if c.since is not None}
+
     def due(self, t: float) -> bool:
         """Whether a frame at ``t`` would be sampled: check before converting a decoded frame to numpy."""
         with self._lock:
@@ -171,6 +206,11 @@ class FrameAnalyzer:
         fmt: PixelFormat = "bgr24",
     ) -> list[Finding]:
         """Analyse ``frame`` taken at ``t`` seconds if it is due for sampling; return the findings it raised."""
+        observation = self.analyze(frame, t, fmt)
+        return list(observation.findings) if observation is not None else []
+
+    def analyze(self, frame: FrameInput, t: float, fmt: PixelFormat = "bgr24") -> Observation | None:
+        """Like :meth:`submit`, with everything the frame showed; None when the frame is not due for sampling."""
         with self._lock:
             interval = 1.0 / self.config.sample_fps
             if self._last_sample_t is not None:
@@ -178,11 +218,13 @@ class FrameAnalyzer:
                     self._restart_timeline()
                 elif t - self._last_sample_t < interval - 1e-3:
                     self.skipped += 1
-                    return []
+                    return None
             self._last_sample_t = t
             self.sampled += 1
             prepared = prepare(frame, fmt, self.config.analysis_width)
-            return self._analyse(prepared, frame, fmt, t)
+            findings = self._analyse(prepared, frame, fmt, t)
+            assert self.last_signals is not None
+            return Observation(t, self.last_signals, tuple(findings), self._holding(), prepared.bgr)
 
     # -- internals ---------------------------------------------------------------------------------------------
 
@@ -201,8 +243,8 @@ class FrameAnalyzer:
         self.last_signals = s
         out: list[Finding] = []
 
-        def check(kind: FindingKind, active: bool, value: float = 0.0, since_offset: float = 0.0) -> None:
-            found = self._update(kind, active, t, value, since_offset)
+        def check(kind: FindingKind, active: bool, value: float = 0.0, since: float | None = None) -> None:
+            found = self._update(kind, active, t, value, since)
             if found is not None:
                 out.append(found)
 
@@ -210,12 +252,13 @@ class FrameAnalyzer:
         visible = not s.covered
         check(FindingKind.TOO_DARK, visible and s.brightness < c.too_dark_luma, s.brightness)
         frozen = visible and self._frozen.is_frozen()
-        # the picture has not changed since (about) the start of the window and the reference age before it
-        unchanged_before = c.frozen_min_age_s + c.frozen_window_s
+        # the picture has not changed since the first still difference of the window (less the reference age)
         frozen_cond = self._conditions[FindingKind.FROZEN]
-        frozen_for = unchanged_before + (t - frozen_cond.since if frozen and frozen_cond.since is not None else 0.0)
-        check(FindingKind.FROZEN, frozen, frozen_for, unchanged_before)
-        check(FindingKind.LOOPED, visible and loop is not None, loop.lag_s if loop else 0.0)
+        frozen_since = frozen_cond.since if frozen_cond.since is not None else self._frozen.still_since()
+        frozen_for = t - frozen_since if frozen and frozen_since is not None else 0.0
+        check(FindingKind.FROZEN, frozen, frozen_for, frozen_since)
+        # a replay is seen from the first sample of the run of matches, not when the run became long enough
+        check(FindingKind.LOOPED, visible and loop is not None, loop.lag_s if loop else 0.0, self._loop.run_start_s)
         check(FindingKind.NO_FACE, visible and s.face_count == 0)
         check(FindingKind.MULTIPLE_FACES, s.face_count > 1, s.face_count)
         main = s.faces[0] if s.faces else None
@@ -256,7 +299,7 @@ class FrameAnalyzer:
         return out
 
     def _update(
-        self, kind: FindingKind, active: bool, t: float, value: float, since_offset: float = 0.0
+        self, kind: FindingKind, active: bool, t: float, value: float, since: float | None = None
     ) -> Finding | None:
         cond = self._conditions[kind]
         if not active:
@@ -264,11 +307,12 @@ class FrameAnalyzer:
             cond.last_emitted = None
             return None
         if cond.since is None:
-            cond.since = t
+            cond.since = min(t, since) if since is not None else t
+        cond.value = float(value)
         persist = self.config.persist_s.get(kind, 0.0)
         if t - cond.since < persist:
             return None
         if cond.last_emitted is not None and t - cond.last_emitted < self.config.repeat_s:
             return None
         cond.last_emitted = t
-        return make_finding(kind, t, value, since=cond.since - since_offset)
+        return make_finding(kind, t, value, since=cond.since)

@@ -22,6 +22,7 @@ class FindingKind(StrEnum):
     LOOPED = "looped"
     IDENTITY_MISMATCH = "identity_mismatch"
     IDENTITY_UNCERTAIN = "identity_uncertain"
+    SPEECH_IN_QUIET = "speech_in_quiet"  # from the voice activity detector during a quiet phase (not a video finding)
 
 
 class Severity(StrEnum):
@@ -83,7 +84,26 @@ _TEXTS: dict[FindingKind, tuple[Severity, str, str]] = {
         "The face cannot be matched with certainty to the ID photo (similarity {value:.2f}). "
         "The assessor should check.",
     ),
+    FindingKind.SPEECH_IN_QUIET: (
+        Severity.WARNING,
+        "Terdengar suara bicara selama fase tenang ({value:.0f} detik).",
+        "Speech was heard during a quiet phase ({value:.0f} seconds).",
+    ),
 }
+
+#: Kinds the frame analyser raises (everything but the audio kinds).
+VIDEO_KINDS: frozenset[FindingKind] = frozenset(FindingKind) - {FindingKind.SPEECH_IN_QUIET}
+
+
+def severity_of(kind: FindingKind) -> Severity:
+    """The standard severity of a kind of finding."""
+    return _TEXTS[kind][0]
+
+
+def messages_of(kind: FindingKind, value: float) -> tuple[str, str]:
+    """(Indonesian, English) message of a finding of ``kind`` with ``value``."""
+    _, text_id, text_en = _TEXTS[kind]
+    return text_id.format(value=value), text_en.format(value=value)
 
 
 @dataclass(frozen=True)
@@ -113,13 +133,13 @@ class Finding:
 
 def make_finding(kind: FindingKind, time: float, value: float, since: float | None = None) -> Finding:
     """A finding of ``kind`` with its standard severity and messages."""
-    severity, text_id, text_en = _TEXTS[kind]
+    message_id, message_en = messages_of(kind, value)
     return Finding(
         kind=kind,
-        severity=severity,
+        severity=severity_of(kind),
         time=time,
         since=time if since is None else since,
         value=float(value),
-        message_id=text_id.format(value=value),
-        message_en=text_en.format(value=value),
+        message_id=message_id,
+        message_en=message_en,
     )

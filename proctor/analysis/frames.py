@@ -96,3 +96,62 @@ def prepare(
     else:
         gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
     return PreparedFrame(bgr=bgr, gray=np.ascontiguousarray(gray), width=w, height=h, scale=scale)
+
+
+#: Largest encoded image :func:`decode_image` accepts, and the largest picture it decodes (either side, px).
+MAX_IMAGE_BYTES = 8 * 1024 * 1024
+MAX_IMAGE_SIDE = 8192
+
+
+def encode_jpeg(bgr: np.ndarray, max_width: int = ANALYSIS_WIDTH, quality: int = 70) -> bytes:
+    """A small JPEG of a BGR picture (reduced to ``max_width`` px wide, never enlarged): an incident's snapshot."""
+    h, w = bgr.shape[:2]
+    if w > max_width:
+        bgr = cv2.resize(bgr, (max_width, max(1, round(h * max_width / w))), interpolation=cv2.INTER_AREA)
+    ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    if not ok:
+        raise ValueError("the picture could not be encoded as JPEG")
+    return buf.tobytes()
+
+
+def decode_image(data: bytes) -> np.ndarray:
+    """A JPEG/PNG (e.g. the KTP snapshot) to a BGR array; ValueError for anything else, or too large."""
+    if not isinstance(data, bytes | bytearray | memoryview) or len(data) == 0:
+        raise ValueError("the image is empty")
+    if len(data) > MAX_IMAGE_BYTES:
+        raise ValueError(f"the image is larger than {MAX_IMAGE_BYTES // (1024 * 1024)} MiB")
+    data = bytes(data)
+    width, height = _declared_size(data)  # checked before decoding: a small file can declare a huge picture
+    if max(width, height) > MAX_IMAGE_SIDE:
+        raise ValueError(f"the image is larger than {MAX_IMAGE_SIDE} px")
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if img is None or img.ndim != 3 or img.shape[0] < 2 or img.shape[1] < 2:
+        raise ValueError("the image could not be decoded")
+    return img
+
+
+def _declared_size(data: bytes) -> tuple[int, int]:
+    """(width, height) from a PNG's IHDR or a JPEG's SOF segment, without decoding."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        if len(data) < 24 or data[12:16] != b"IHDR":
+            raise ValueError("the PNG has no header")
+        return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    if not data.startswith(b"\xff\xd8"):
+        raise ValueError("the image is neither JPEG nor PNG")
+    i = 2
+    while i + 4 <= len(data):
+        if data[i] != 0xFF:
+            raise ValueError("the JPEG is malformed")
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        length = int.from_bytes(data[i + 2 : i + 4], "big")
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+            if i + 9 > len(data):
+                break
+            return int.from_bytes(data[i + 7 : i + 9], "big"), int.from_bytes(data[i + 5 : i + 7], "big")
+        if length < 2:
+            raise ValueError("the JPEG is malformed")
+        i += 2 + length
+    raise ValueError("the JPEG has no frame header")

@@ -25,6 +25,10 @@ BLUR_SHARPNESS = 150.0
 #: picture gives 0 (through VP8: ~0 between refresh bursts); a live camera's sensor noise alone gives ~0.5 (noise
 #: sigma 1 at 640x480) to ~1.0 (sigma 3), and never below 0.38 through VP8 at 300 kbps.
 FROZEN_MAX_MEAN_DIFF = 0.15
+#: A frozen picture through VP8 still shows short bursts of change (the encoder refreshing it); a run of change
+#: longer than this ends a still stretch. History kept to date a still stretch's start.
+MAX_BURST_S = 1.0
+STILL_HISTORY_S = 60.0
 #: Thumbnail used for loop matching.
 THUMB_SIZE = (32, 24)
 
@@ -108,6 +112,8 @@ class FrozenDetector:
         self._past: deque[tuple[float, np.ndarray]] = deque()
         self._diffs: deque[tuple[float, float]] = deque()
         self._first_diff_t: float | None = None
+        #: differences of the last ``STILL_HISTORY_S`` (to date the start of a still stretch)
+        self._history: deque[tuple[float, float]] = deque()
 
     def update(self, t: float, gray: np.ndarray) -> float | None:
         """Add a frame; return its mean difference to the newest frame >= min_age_s older (None: no such frame)."""
@@ -128,7 +134,25 @@ class FrozenDetector:
         self._diffs.append((t, diff))
         while self._diffs and t - self._diffs[0][0] > self.window_s:
             self._diffs.popleft()
+        self._history.append((t, diff))
+        while self._history and t - self._history[0][0] > max(self.window_s, STILL_HISTORY_S):
+            self._history.popleft()
         return diff
+
+    def still_since(self) -> float | None:
+        """When the picture stopped changing: the first still difference of the still stretch that reaches the
+        newest difference, less the reference age (that frame already showed the still picture). The stretch may
+        contain short bursts of change (a VP8 refresh: up to ``MAX_BURST_S``); a longer run of change ends it.
+        None if the newest stretch has no still difference.
+        """
+        first: float | None = None  # earliest still difference of the stretch so far
+        edge = self._history[-1][0] if self._history else 0.0  # where the current run of change would begin
+        for t, d in reversed(self._history):
+            if d < self.max_mean_diff:
+                first = edge = t
+            elif edge - t > MAX_BURST_S:
+                break  # changing for longer than a refresh burst: the picture was live before this
+        return None if first is None else first - self.min_age_s
 
     def is_frozen(self) -> bool:
         """Whether the last full window of differences says the picture is not changing."""
@@ -185,6 +209,12 @@ class LoopDetector:
         self._last: np.ndarray | None = None
         self._run = 0
         self._run_lag = 0.0
+        self._run_start = 0.0
+
+    @property
+    def run_start_s(self) -> float | None:
+        """Time of the first sample of the current run of matches (when the replay was first seen), if any."""
+        return self._run_start if self._run else None
 
     def _ordered(self) -> tuple[np.ndarray, np.ndarray]:
         idx = (self._start + np.arange(self._count)) % len(self._times)
@@ -223,7 +253,7 @@ class LoopDetector:
         if match is not None and self._run and abs(match.lag_s - self._run_lag) <= self.lag_tolerance_s:
             self._run += 1
         elif match is not None:
-            self._run, self._run_lag = 1, match.lag_s
+            self._run, self._run_lag, self._run_start = 1, match.lag_s, t
         else:
             self._run = 0
         self._last = thumb

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-from skimage import data
+
+from tests.media import clips
 
 #: lfw_subset indices that are the same person (George W. Bush); SFace agrees (0.50-0.65 between them).
 LFW_SAME_PERSON = (0, 36, 73, 90)
@@ -20,14 +21,12 @@ def rgb_to_bgr(img: np.ndarray) -> np.ndarray:
 
 def webcam_face() -> np.ndarray:
     """The test webcam of ARCHITECTURE.md: astronaut rows 0:288, cols 32:416 scaled to 640x480."""
-    return cv2.resize(rgb_to_bgr(data.astronaut())[0:288, 32:416], (640, 480), interpolation=cv2.INTER_AREA)
+    return clips.astronaut().copy()
 
 
 def lfw_face(index: int) -> np.ndarray:
     """An lfw_subset face (25x25 grey, tightly cropped) padded and enlarged so a detector sees a whole head."""
-    img = (data.lfw_subset()[index] * 255).astype(np.uint8)
-    img = cv2.copyMakeBorder(img, 10, 10, 10, 10, cv2.BORDER_REPLICATE)
-    return rgb_to_bgr(cv2.resize(img, (180, 180), interpolation=cv2.INTER_CUBIC))
+    return clips.lfw_portrait(index, 180).copy()
 
 
 def bgr_to_i420(img: np.ndarray) -> np.ndarray:

@@ -6,8 +6,6 @@ the noise of a live camera is partly smoothed away by the encoder: the frozen th
 
 from __future__ import annotations
 
-import fractions
-
 import numpy as np
 import pytest
 
@@ -22,26 +20,9 @@ pytestmark = pytest.mark.slow
 
 def vp8_roundtrip(frames: list[np.ndarray], bitrate: int) -> list[np.ndarray]:
     """Encode BGR frames with libvpx (realtime, as WebRTC does) and decode them to I420 arrays."""
-    enc = av.CodecContext.create("libvpx", "w")
-    enc.width, enc.height, enc.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
-    enc.bit_rate = bitrate
-    enc.time_base = fractions.Fraction(1, 30)
-    enc.framerate = 30
-    # a negative cpu-used fixes the speed: a positive one lets libvpx choose it from how long each frame took to
-    # encode, which makes the output (and this test) depend on the load of the machine
-    enc.options = {"deadline": "realtime", "cpu-used": "-8", "lag-in-frames": "0"}
-    dec = av.CodecContext.create("libvpx", "r")
-    out: list[np.ndarray] = []
-    for i, frame in enumerate([*frames, None]):
-        if frame is None:
-            packets = enc.encode(None)
-        else:
-            vf = av.VideoFrame.from_ndarray(frame, format="bgr24").reformat(format="yuv420p")
-            vf.pts = i
-            packets = enc.encode(vf)
-        for packet in packets:
-            out.extend(d.to_ndarray(format="yuv420p") for d in dec.decode(packet))
-    return out
+    from tests.media.vp8 import roundtrip
+
+    return roundtrip(frames, bitrate)
 
 
 def analyse(frames: list[np.ndarray]) -> list[FindingKind]:
