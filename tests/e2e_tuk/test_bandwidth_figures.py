@@ -1,9 +1,10 @@
 """Bandwidth measured by the check page against the truth: Chromium throttled (DevTools protocol) to known rates.
 
-Records measured vs set (printed, and appended to ``bandwidth-figures.txt`` in the test's temporary directory); asserts
-only behaviour: the server answers a rate for each direction, and the rate is not above what the link allows by more
-than the slack of a measurement. The transfers are the page's own (``window.tukCheck.measureUpload/measureDownload``,
-the same code the network step runs). The suite runs 2 Mbps (1 Mbps is in test_check_failures.py);
+Records measured vs set (printed, and appended to ``bandwidth-figures.txt`` in the test's temporary directory) and
+holds each figure within sane bounds of the throttle, from below as from above: a figure that cannot fall (or rise)
+with the link would be no measurement. The transfers are the page's own (``window.tukCheck.measureUpload/
+measureDownload``, the same code the network step runs). The suite runs 2 Mbps (1 Mbps is in test_check_failures.py;
+the same behind a buffering proxy on a kernel-throttled link is test_bandwidth_behind_proxy.py);
 ``bench/bench_tuk_check.py`` runs it at 0.5, 1 and 2 Mbps (``RTUK_BENCH_RATES``) and prints the figures.
 """
 
@@ -22,6 +23,9 @@ pytestmark = [pytest.mark.chromium, pytest.mark.slow]
 
 
 RATES = [float(x) for x in os.environ.get("RTUK_BENCH_RATES", "2").split(",")]
+#: DevTools throttling paces the browser's own sending and receiving; the figures may fall short of it by a round trip
+#: and a request per chunk, and exceed it only by what its pacing lets through at once
+LOW, HIGH = 0.7, 1.1
 
 
 @pytest.mark.parametrize("mbps", RATES)
@@ -44,4 +48,4 @@ def test_bandwidth_measured_against_throttle(tuk_server: Any, launch: Any, tmp_p
     with open(tmp_path / "bandwidth-figures.txt", "a") as fh:
         fh.write(line + "\n")
     for value in (up, down):
-        assert 0 < value < mbps * 1000 * 1.25
+        assert LOW * mbps * 1000 <= value <= HIGH * mbps * 1000, line
