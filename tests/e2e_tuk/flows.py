@@ -119,6 +119,12 @@ def assessor_confirms(page: Any) -> None:
     wait_state(page, lambda s: s.get("gate") == "open", 20, "the gate to open on the assessor's page")
 
 
+def switch_language(page: Any) -> None:
+    """The language button every page has (Indonesian <-> English)."""
+    with page.expect_navigation():
+        page.click("button[name=lang]")
+
+
 def throttle(page: Any, kbps: float | None) -> Any:
     """Chromium's own network throttling (DevTools protocol) for this page's HTTP traffic; None lifts it."""
     cdp = page.context.new_cdp_session(page)

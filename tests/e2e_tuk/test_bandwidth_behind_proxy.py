@@ -37,7 +37,7 @@ def test_bandwidth_behind_a_buffering_proxy_on_a_throttled_link(
     tuk_server: Any, pw: Any, tuk_media: dict[str, Path], tmp_path: Path, mbps: float
 ) -> None:
     require(nginx_available(), "nginx (Debian)", "apt-get install -y nginx-light")
-    require(tc_available(), "root with ip netns and tc (iproute2)", "run the tests as root; apt-get install -y iproute2")
+    require(tc_available(), "root with ip netns and tc (iproute2)", "run as root; apt-get install -y iproute2")
     server = tuk_server()
     sid = server.cast.session_a
     kbps = mbps * 1000

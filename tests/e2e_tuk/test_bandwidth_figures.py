@@ -11,13 +11,14 @@ the same behind a buffering proxy on a kernel-throttled link is test_bandwidth_b
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.e2e.conftest import api, sign_in
-from tests.e2e_tuk.flows import give_consent, open_check, throttle, watch_console
+from tests.e2e_tuk.flows import give_consent, mbit, open_check, switch_language, throttle, watch_console
 
 pytestmark = [pytest.mark.chromium, pytest.mark.slow]
 
@@ -36,6 +37,7 @@ def test_bandwidth_measured_against_throttle(tuk_server: Any, launch: Any, tmp_p
     log = watch_console(page, "candidate")
     sign_in(page, server.url(), "asesi_a")
     open_check(page, server.url(), sid)
+    switch_language(page)  # the English page: "1.9 Mbit/s" (the Indonesian one, "1,9 Mbit/s", is the proxy test's)
     give_consent(page)
     status, body = api(page, "POST", f"/api/v1/sessions/{sid}/tuk/start", {})
     assert status == 201, body
@@ -49,3 +51,6 @@ def test_bandwidth_measured_against_throttle(tuk_server: Any, launch: Any, tmp_p
         fh.write(line + "\n")
     for value in (up, down):
         assert LOW * mbps * 1000 <= value <= HIGH * mbps * 1000, line
+    for note, value in (("[data-upload-note]", up), ("[data-download-note]", down)):
+        shown = page.text_content(note)
+        assert re.fullmatch(r"\d+\.\d Mbit/s", shown) and abs(mbit(shown, "en") - value) <= 51, shown

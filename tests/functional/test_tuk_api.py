@@ -110,7 +110,8 @@ def to_state(asse: Client, app: Any, state: str) -> None:
         assert asse.move("cancelled", "Asesi sakit, dijadwalkan ulang.").status_code == 200
     if state == "decided":
         with app.app_context():
-            sess = db.session.scalar(select(AssessmentSession).where(AssessmentSession.public_id == asse.cast.session_a))
+            public_id = asse.cast.session_a
+            sess = db.session.scalar(select(AssessmentSession).where(AssessmentSession.public_id == public_id))
             units = [u.id for u in sess.schedule.scheme.units]
         for uid in units:
             r = asse.c.post(f"/api/v1/sessions/{asse.cast.session_a}/decisions", headers={"X-CSRFToken": asse.token},
@@ -303,8 +304,8 @@ def upload_chain(cand: Client, check_id: int, sizes: tuple[int, ...] = (64 * 102
     token, timings = None, []
     for seq, n in enumerate(sizes):
         t0 = time.perf_counter()
-        r = cand.post("tuk/upload", data=os.urandom(n), check=check_id, seq=seq,
-                      headers={"Content-Type": "application/octet-stream", **({"X-Upload-Token": token} if token else {})})
+        headers = {"Content-Type": "application/octet-stream", **({"X-Upload-Token": token} if token else {})}
+        r = cand.post("tuk/upload", data=os.urandom(n), check=check_id, seq=seq, headers=headers)
         assert r.status_code == 200, r.get_json()
         timings.append({"seq": seq, "bytes": n, "ms": (time.perf_counter() - t0) * 1000})
         token = r.get_json()["token"]

@@ -1,6 +1,7 @@
 // Step 2 of the check: the browser, camera and microphone, the microphone level measured while the candidate speaks,
 // the speaker, the display, fullscreen and the battery. Only what only a browser can know is reported from here.
 import { $, $$, isCandidate, labelOf, requirements, root, sleep, t } from "./page.js";
+import { formatNumber } from "./numbers.js";
 import { errText, item, setItem } from "./ui.js";
 
 let stream = null;
@@ -158,7 +159,7 @@ async function measureMicrophone() {
     meter.value = level;
     phase("done", enough ? "" : t("mic_not_heard"));
     root.dataset.micHeard = enough ? "1" : "0";
-    note.textContent = t("mic_result", { db: level });
+    note.textContent = t("mic_result", { db: formatNumber(level, 1) });
     return level;
   } finally {
     source.disconnect();
@@ -277,7 +278,7 @@ export async function deviceChecks(list, fullscreenPromise) {
     const level = await measureMicrophone();
     if (level !== null) values.microphone_level = level;
     item(list, level !== null && (req.min == null || level >= req.min) ? "ok" : "bad",
-      labelOf("microphone_level"), level === null ? t("not_measured") : level + " dB", t("by_browser"));
+      labelOf("microphone_level"), level === null ? t("not_measured") : formatNumber(level, 1) + " dB", t("by_browser"));
   }
   if (requirements.speaker_check) {
     values.speaker_check = await speakerCheck();

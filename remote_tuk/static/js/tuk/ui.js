@@ -1,6 +1,6 @@
 // Drawing the check: the stepper, the error box, the device and gate lists, and the results table.
 import { $, $$, isCandidate, labelOf, root, t } from "./page.js";
-import { formatMbit } from "./numbers.js";
+import { formatMbit, formatNumber } from "./numbers.js";
 
 export const STEPS = isCandidate
   ? ["consent", "devices", "network", "media", "results", "identity"]
@@ -67,7 +67,10 @@ function formatValue(r) {
   if (v === null || v === undefined) return t("not_measured");
   if (typeof v === "boolean") return v ? t("yes") : t("no");
   if (typeof v === "number" && r.unit === "kbps") return formatMbit(v);
-  if (typeof v === "number") return (r.unit ? v + " " + r.unit : String(v));
+  if (typeof v === "number") {
+    const shown = formatNumber(v, Number.isInteger(v) ? 0 : 1);
+    return r.unit ? shown + " " + r.unit : shown;
+  }
   return String(v);
 }
 
