@@ -8,6 +8,8 @@ declare -A want=(
   [pdftotext]=poppler-utils
   [chromium]=chromium
   [ip]=iproute2
+  [tc]=iproute2
+  [nginx]=nginx-light
 )
 missing=()
 for cmd in "${!want[@]}"; do

@@ -19,11 +19,14 @@ from remote_tuk.live import services as live
 from remote_tuk.live.events import joined_sockets
 from remote_tuk.live.media import NAMESPACE
 from remote_tuk.tuk import bandwidth, identity, services, texts
+from remote_tuk.tuk.edge import json_body as _body
+from remote_tuk.tuk.edge import secret as _secret
+from remote_tuk.tuk.edge import session_of as _session
+from remote_tuk.tuk.identity_routes import bp as identity_bp
 from remote_tuk.tuk.schemas import (
     BrowserIn,
     CheckQuery,
     CheckRef,
-    ConfirmIn,
     DownloadResultIn,
     MediaIn,
     OverrideIn,
@@ -33,6 +36,7 @@ from remote_tuk.tuk.schemas import (
 from remote_tuk.validation import parse
 
 bp = Blueprint("tuk", __name__)
+bp.register_blueprint(identity_bp)  # the KTP photo, the room scan and their confirmations: endpoints "tuk.identity.*"
 
 #: the upload budget of the network step: a first chunk that starts the server's clock, then timed chunks
 UPLOAD_BYTES = 2_000_000
@@ -50,26 +54,8 @@ class ConsentIn(BaseModel):
     accept: bool
 
 
-def _body() -> dict[str, Any]:
-    try:
-        body = request.get_json(silent=True)
-    except RecursionError:  # a deeply nested document: not something this API takes
-        body = None
-    if not isinstance(body, dict):
-        raise ValidationFailed("Badan permintaan harus berupa objek JSON.")
-    return body
-
-
-def _session(public_id: str) -> Any:
-    return assessment.get_session_for(db.session, current(), public_id)
-
-
 def _transition(session: Any, to: Any, user: Any) -> None:
     assessment.transition(db.session, session, to, actor=user, emit=broadcast_transition)
-
-
-def _secret() -> str:
-    return str(current_app.secret_key)
 
 
 def _urls(public_id: str) -> dict[str, str]:
@@ -158,7 +144,8 @@ def consent(public_id: str) -> Any:
 def start(public_id: str) -> Any:
     session = _session(public_id)
     check = services.start_check(db.session, session, current(), transition=_transition)
-    media.watch(session.public_id)  # keep the next sampled frames for this check's camera measurement
+    if check.role == "candidate":
+        media.watch(session.public_id)  # keep the next sampled frames for this check's camera measurement
     return jsonify({"check_id": check.id}), 201
 
 
@@ -293,75 +280,14 @@ def finish(public_id: str) -> Any:
     data = parse(CheckRef, _body())
     check = services.get_check(db.session, session, current(), data.check_id)
     check = services.finish_check(db.session, evidence.store, session, check)
+    if check.role == "candidate":
+        media.take_frames(session.public_id)  # frames kept for a media step that did not run are freed too
     return jsonify(
         {
             "passed": check.passed,
             "valid_until": check.valid_until.isoformat() if check.valid_until else None,
             "results": check.results,
         }
-    )
-
-
-@bp.post("/api/v1/sessions/<public_id>/identity/<what>")
-@signed_in
-def identity_media(public_id: str, what: str) -> Any:
-    if what not in ("ktp", "room"):
-        raise ValidationFailed("Jenis bukti identitas tidak dikenal.")
-    session = _session(public_id)
-    identity.store_media(
-        db.session, evidence.store, session, current(), what, request.get_data(cache=False), request.content_type
-    )
-    return jsonify({"ok": True, "what": what}), 201
-
-
-@bp.post("/api/v1/sessions/<public_id>/identity/confirm")
-@signed_in
-def confirm(public_id: str) -> Any:
-    session = _session(public_id)
-    data = parse(ConfirmIn, _body())
-    if not data.confirmed:
-        raise ValidationFailed("Hanya konfirmasi yang dicatat; bila tidak sesuai, batalkan sesi dengan alasan.")
-    created = identity.confirm(
-        db.session,
-        evidence.store,
-        session,
-        current(),
-        data.what,
-        data.note,
-        view=data.view,
-        secret=_secret(),
-        clock=time.time,
-    )
-    return jsonify({"ok": True, "already": not created}), 201 if created else 200
-
-
-_MEDIA_READERS = roles_required(Role.ASSESSOR, Role.LSP_ADMIN, Role.AUDITOR, Role.CANDIDATE)
-
-
-@bp.get("/api/v1/sessions/<public_id>/identity/ktp.jpg")
-@_MEDIA_READERS
-def ktp_image(public_id: str) -> Any:
-    """The KTP snapshot, decrypted from the evidence store (every read is logged there; nothing else is written)."""
-    user = current()
-    session = _session(public_id)
-    ident = identity.find(db.session, session)
-    if ident is None or ident.ktp_object is None:
-        raise ValidationFailed("Belum ada foto KTP.")
-    data = evidence.store.read(ident.ktp_object, live.actor(user))
-    return Response(data, mimetype="image/jpeg", headers={"Cache-Control": "no-store"})
-
-
-@bp.get("/api/v1/sessions/<public_id>/identity/room.webm")
-@_MEDIA_READERS
-def room_video(public_id: str) -> Any:
-    """The room scan, decrypted from the evidence store (the read is logged there), with the view token an assessor
-    presents when confirming the room (``X-Room-View``) and the recording's length (``X-Room-Seconds``)."""
-    session = _session(public_id)
-    view = identity.read_room(db.session, evidence.store, session, current(), secret=_secret(), clock=time.time)
-    return Response(
-        view.data,
-        mimetype="video/webm",
-        headers={"Cache-Control": "no-store", "X-Room-View": view.token, "X-Room-Seconds": f"{view.seconds:.3f}"},
     )
 
 
@@ -405,11 +331,11 @@ def _status(session: Any) -> dict[str, Any]:
         "assessor_check": None if own is None else {"passed": own.passed, "results": own.results},
         "identity": {
             "ktp": has["ktp"],
-            "ktp_url": url_for("tuk.ktp_image", public_id=session.public_id) if has["ktp"] else None,
+            "ktp_url": url_for("tuk.identity.ktp_image", public_id=session.public_id) if has["ktp"] else None,
             # the object's id changes with every new upload: a page knows when to load the new one
             "ktp_ref": ident.ktp_object[-12:] if has["ktp"] and ident else None,
             "room": has["room"],
-            "room_url": url_for("tuk.room_video", public_id=session.public_id) if has["room"] else None,
+            "room_url": url_for("tuk.identity.room_video", public_id=session.public_id) if has["room"] else None,
             "room_ref": ident.room_object[-12:] if has["room"] and ident else None,
             "id_confirmed": ident is not None and ident.id_confirmed_at is not None,
             "room_confirmed": ident is not None and ident.room_confirmed_at is not None,
