@@ -25,7 +25,7 @@ from remote_tuk.errors import Conflict, Forbidden, ValidationFailed
 from remote_tuk.live import services as live
 from remote_tuk.tuk import states
 from remote_tuk.tuk.models import IdentityCheck
-from remote_tuk.tuk.services import candidate_only, require_consent
+from remote_tuk.tuk.services import require_consent
 
 KTP = "identity.ktp_snapshot"
 ROOM = "identity.room_scan"
@@ -63,7 +63,8 @@ def webm_seconds(data: bytes) -> float:
 def store_media(
     db: Session, store: Any, session: AssessmentSession, user: User, what: str, data: bytes, content_type: str | None
 ) -> IdentityCheck:
-    candidate_only(user, session)
+    if live.participant(user, session).role != "candidate":
+        raise Forbidden("Foto KTP dan rekaman ruangan dikirim oleh asesi sesi ini.")
     require_consent(db, session)
     states.require("identity_upload", "candidate", session.state)
     magic, mime, limit = _MAGIC[what]

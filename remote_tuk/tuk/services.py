@@ -79,7 +79,7 @@ def profile_for_page(profile: TukRequirementProfile) -> dict[str, Any]:
 # --- consent ------------------------------------------------------------------------------------------------------
 
 
-def candidate_only(user: User, session: AssessmentSession) -> None:
+def _candidate_only(user: User, session: AssessmentSession) -> None:
     if live.participant(user, session).role != "candidate":
         raise Forbidden("Langkah ini dilakukan oleh asesi sesi ini.")
 
@@ -108,7 +108,7 @@ def give_consent(
     accept: bool,
     ip: str | None,
 ) -> Consent | None:
-    candidate_only(user, session)
+    _candidate_only(user, session)
     text = texts.ALL.get((kind, version))
     if text is None or texts.CURRENT[kind].version != version:
         raise ValidationFailed("Versi teks persetujuan tidak berlaku.", details={"version": "tidak berlaku"})
