@@ -1,4 +1,5 @@
-"""The remote TUK check: page, measurements, consent, ID and room, assessor actions, the printable record."""
+"""The remote TUK check: the page, consent, the measurements, overrides, the gate status and the printable record
+(the KTP photo, the room scan and their confirmations are in identity_routes.py)."""
 
 from __future__ import annotations
 
