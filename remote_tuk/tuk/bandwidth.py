@@ -34,8 +34,10 @@ MAX_CHUNKS = 64
 #: what a result needs: at least this many timed chunks (the first only starts the clock) and this many bytes
 MIN_TIMED_CHUNKS = 3
 MIN_TIMED_BYTES = 256 * 1024
-#: how far the browser's sum of send timings may be from the server's before the result is refused
+#: how far the browser's sum of send timings may be from the server's before the result is refused: a share of the
+#: server's time, plus what the page's own pause between an answer and its next chunk may add up to (at least 0.3 s)
 AGREE_RELATIVE = 0.25
+AGREE_PER_CHUNK_S = 0.1
 AGREE_ABSOLUTE_S = 0.3
 #: a token older than this is refused (a check's network step takes a minute or two even on a slow link)
 TOKEN_MAX_AGE_S = 600
@@ -162,7 +164,8 @@ def finish_upload(
         nbytes += int(b)
         server_s += float(s)
         browser_s += seen[1]
-    if abs(browser_s - server_s) > AGREE_RELATIVE * server_s + AGREE_ABSOLUTE_S:
+    slack = AGREE_RELATIVE * server_s + max(AGREE_ABSOLUTE_S, AGREE_PER_CHUNK_S * len(samples))
+    if abs(browser_s - server_s) > slack:
         raise MeasurementInconsistent(
             "Waktu kirim yang dilaporkan peramban tidak sesuai dengan waktu terima server; hasil unggah tidak dicatat. "
             "Periksa ulang.",

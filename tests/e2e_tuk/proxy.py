@@ -128,6 +128,13 @@ class ThrottledNetNs(NetNs):
     def __enter__(self) -> ThrottledNetNs:
         super().__enter__()
         try:
+            # No IPv6 in the namespace: its link-local address would appear a moment after the link comes up (once
+            # duplicate address detection ends), and Chromium aborts what it is loading on such a change
+            # (net::ERR_NETWORK_CHANGED). Settled before the browser starts.
+            script = " && ".join(
+                f"echo 1 > /proc/sys/net/ipv6/conf/{conf}/disable_ipv6" for conf in ("all", "default", self.ns_if, "lo")
+            )
+            subprocess.run(["ip", "netns", "exec", self.name, "sh", "-c", script], check=True, capture_output=True)
             rate = f"{int(self.kbps)}kbit"
             # burst: a few packets (the bucket refills between transfers; a large one would show up as extra speed);
             # latency: how long a packet may queue before the bucket drops it (TCP then slows down, as on a real link)

@@ -43,6 +43,7 @@ def test_bandwidth_behind_a_buffering_proxy_on_a_throttled_link(
     kbps = mbps * 1000
     with ThrottledNetNs(tmp_path, kbps) as ns, BufferingProxy(tmp_path / "nginx", ns.host_ip, server.port) as proxy:
         browser = launch_in(pw, ns, chromium_args(tuk_media["face"], tuk_media["speech"]))
+        log: list[str] = []
         try:
             page = browser.new_context().new_page()
             log = watch_console(page, "candidate")
@@ -56,6 +57,7 @@ def test_bandwidth_behind_a_buffering_proxy_on_a_throttled_link(
             down = page.evaluate("(id) => window.tukCheck.measureDownload(id)", body["check_id"])
             shown = page.text_content("[data-upload-note]"), page.text_content("[data-download-note]")
         finally:
+            print("\n".join(log))
             browser.close()
     line = f"set {kbps:.0f} kbps behind nginx: upload measured {up} kbps, download measured {down} kbps"
     print("\nPROXY", line, *log, sep="\n")
