@@ -8,11 +8,12 @@ declare -A want=(
   [pdftotext]=poppler-utils
   [chromium]=chromium
   [ip]=iproute2
-  [nginx]=nginx
+  [nginx]=nginx-light
   [turnserver]=coturn
   [redis-server]=redis-server
   [runuser]=util-linux
   [espeak-ng]=espeak-ng
+  [tc]=iproute2
 )
 missing=()
 for cmd in "${!want[@]}"; do

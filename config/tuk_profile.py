@@ -49,6 +49,10 @@ class Requirement(BaseModel):
     min_height: float | None = None
     unit: str = ""
     source: Source = "server"
+    #: When the candidate's browser cannot measure this (it lacks the API, e.g. a single display outside Chromium):
+    #: "assessor" keeps the gate closed until the assessor accepts it with a written reason (an override), "accept"
+    #: lets it pass as not measurable. Either way the result says "not measurable in this browser", never "failed".
+    if_unmeasurable: Literal["assessor", "accept"] = "assessor"
 
     @model_validator(mode="after")
     def _consistent(self) -> Requirement:

@@ -65,8 +65,6 @@ class TukCheck(Base):
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
     valid_until: Mapped[datetime | None]
-    download_started_at: Mapped[datetime | None]
-    download_bytes: Mapped[int | None] = mapped_column(Integer)
     log_index: Mapped[int | None] = mapped_column(Integer)
 
 

@@ -18,6 +18,7 @@ from remote_tuk.extensions import db
 from remote_tuk.lsp.models import Scheme
 from remote_tuk.tuk import texts
 from remote_tuk.tuk.models import RequirementProfileRecord, SchemeProfile
+from remote_tuk.tuk.schemas import UNMEASURABLE_KEYS
 from remote_tuk.validation import field_errors
 
 bp = Blueprint("profiles", __name__, url_prefix="/admin/profil-tuk")
@@ -39,6 +40,8 @@ def parse_form(form: Any) -> TukRequirementProfile:
             "unit": base.unit,
             "source": base.source,
         }
+        if key in UNMEASURABLE_KEYS:
+            item["if_unmeasurable"] = form.get(f"{key}.if_unmeasurable") or "assessor"
         for bound in ("min", "max", "min_height"):
             if getattr(base, bound) is None:
                 continue
@@ -104,9 +107,17 @@ def _render(
         row=row,
         all_reqs=DEFAULT_TUK_PROFILE.requirements,
         labels=texts.REQUIREMENTS,
+        unmeasurable_keys=UNMEASURABLE_KEYS,
         errors=errors,
         form=form,
     ), status
+
+
+def _db_id(raw: str) -> int | None:
+    """A database id from a form or URL: ASCII digits within the 32-bit range the database holds, else None."""
+    if not (raw.isascii() and raw.isdecimal()) or len(raw) > 10 or not 0 < int(raw) <= 2_147_483_647:
+        return None
+    return int(raw)
 
 
 @bp.get("/")
@@ -151,7 +162,7 @@ def create() -> Any:
 @bp.route("/<int:profile_id>", methods=["GET", "POST"])
 @admin_only
 def edit(profile_id: int) -> Any:
-    row = db.session.get(RequirementProfileRecord, profile_id)
+    row = db.session.get(RequirementProfileRecord, profile_id) if _db_id(str(profile_id)) else None
     if row is None:
         raise NotFound("Profil tidak ditemukan.")
     if request.method == "GET":
@@ -182,22 +193,23 @@ def edit(profile_id: int) -> Any:
 @admin_only
 def assign() -> Any:
     """Give a scheme its own profile, or back to the default (profile_id empty)."""
-    scheme_id = request.form.get("scheme_id", "")
-    profile_id = request.form.get("profile_id", "")
-    if not scheme_id.isdigit() or db.session.get(Scheme, int(scheme_id)) is None:
+    scheme_id = _db_id(request.form.get("scheme_id", ""))
+    profile_raw = request.form.get("profile_id", "")
+    profile_id = _db_id(profile_raw) if profile_raw != "" else None
+    if scheme_id is None or db.session.get(Scheme, scheme_id) is None:
         raise ValidationFailed("Skema tidak dikenal.", details={"scheme_id": "tidak dikenal"})
-    existing = db.session.get(SchemeProfile, int(scheme_id))
-    if profile_id == "":
+    existing = db.session.get(SchemeProfile, scheme_id)
+    if profile_raw == "":
         if existing is not None:
             db.session.delete(existing)
     else:
-        if not profile_id.isdigit() or db.session.get(RequirementProfileRecord, int(profile_id)) is None:
+        if profile_id is None or db.session.get(RequirementProfileRecord, profile_id) is None:
             raise ValidationFailed("Profil tidak dikenal.", details={"profile_id": "tidak dikenal"})
         if existing is None:
-            db.session.add(SchemeProfile(scheme_id=int(scheme_id), profile_id=int(profile_id)))
+            db.session.add(SchemeProfile(scheme_id=scheme_id, profile_id=profile_id))
         else:
-            existing.profile_id = int(profile_id)
-    audit.record(db.session, PROFILE_CHANGED, actor_id=current().id, scheme=int(scheme_id), profile=profile_id or None)
+            existing.profile_id = profile_id
+    audit.record(db.session, PROFILE_CHANGED, actor_id=current().id, scheme=scheme_id, profile=profile_id)
     db.session.commit()
     flash("Profil skema diperbarui.", "success")
     return redirect(url_for("profiles.index"))

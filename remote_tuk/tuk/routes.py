@@ -1,15 +1,13 @@
-"""The remote TUK check: page, measurements, consent, ID and room, assessor actions, the printable record."""
+"""The remote TUK check: the page, consent, the measurements, overrides, the gate status and the printable record
+(the KTP photo, the room scan and their confirmations are in identity_routes.py)."""
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request, stream_with_context, url_for
 from flask_wtf.csrf import generate_csrf
-from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
 
 from remote_tuk.accounts.models import Role
 from remote_tuk.assessment import services as assessment
@@ -22,60 +20,34 @@ from remote_tuk.extensions import db, evidence, media, socketio
 from remote_tuk.live import services as live
 from remote_tuk.live.events import joined_sockets
 from remote_tuk.live.media import NAMESPACE
-from remote_tuk.tuk import services
-from remote_tuk.tuk.models import TukOverride
+from remote_tuk.tuk import bandwidth, identity, services
+from remote_tuk.tuk.edge import json_body as _body
+from remote_tuk.tuk.edge import secret as _secret
+from remote_tuk.tuk.edge import session_of as _session
+from remote_tuk.tuk.identity_routes import bp as identity_bp
+from remote_tuk.tuk.schemas import (
+    BrowserIn,
+    CheckQuery,
+    CheckRef,
+    DownloadResultIn,
+    MediaIn,
+    OverrideIn,
+    UploadChunkQuery,
+    UploadResultIn,
+)
 from remote_tuk.turn.services import ice_servers_for
 from remote_tuk.validation import parse
 
 bp = Blueprint("tuk", __name__)
+bp.register_blueprint(identity_bp)  # the KTP photo, the room scan and their confirmations: endpoints "tuk.identity.*"
 
+#: the upload budget of the network step: a first chunk that starts the server's clock, then timed chunks
 UPLOAD_BYTES = 2_000_000
+UPLOAD_FIRST_CHUNK = 64 * 1024
+UPLOAD_CHUNK = 256 * 1024
 DOWNLOAD_BYTES = 4_000_000
 MEDIA_SECONDS = 8
 PROBES = 6
-MAX_UPLOAD = 16 * 1024 * 1024
-
-
-class CheckRef(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    check_id: int = Field(gt=0)
-
-
-class BrowserIn(CheckRef):
-    values: dict[str, Any] = Field(max_length=40)
-
-
-class DownloadResultIn(CheckRef):
-    bytes: int = Field(gt=0, le=100_000_000)
-    elapsed_ms: float = Field(gt=0, le=600_000)
-
-
-class MediaIn(CheckRef):
-    socket_id: str = Field(min_length=1, max_length=64)
-
-
-class ConfirmIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    what: str = Field(pattern=r"^(id|room)$")
-    confirmed: bool = True
-    note: str = Field(default="", max_length=2000)
-
-
-class OverrideIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    key: str = Field(min_length=1, max_length=40)
-    reason: str = Field(default="", max_length=2000)
-
-
-def _body() -> dict[str, Any]:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise ValidationFailed("Badan permintaan harus berupa objek JSON.")
-    return body
-
-
-def _session(public_id: str) -> Any:
-    return assessment.get_session_for(db.session, current(), public_id)
 
 
 def _transition(session: Any, to: Any, user: Any) -> None:
@@ -88,6 +60,7 @@ def _urls(public_id: str) -> dict[str, str]:
         "consent": f"{api}/consent",
         "start": f"{api}/tuk/start",
         "upload": f"{api}/tuk/upload",
+        "upload_result": f"{api}/tuk/upload-result",
         "download": f"{api}/tuk/download",
         "download_result": f"{api}/tuk/download-result",
         "browser": f"{api}/tuk/browser",
@@ -123,7 +96,15 @@ def page(public_id: str) -> Any:
         "ice_gathering_timeout_ms": int(settings.rtc.ice_gathering_timeout_s * 1000),
         "profile": services.profile_for_page(profile),
         "consent": consent_pages.check_page_data(session, profile),
-        "measure": {"upload_bytes": UPLOAD_BYTES, "download_bytes": DOWNLOAD_BYTES, "media_seconds": MEDIA_SECONDS},
+        "measure": {
+            "upload_bytes": UPLOAD_BYTES,
+            "upload_first_chunk": UPLOAD_FIRST_CHUNK,
+            "upload_chunk": UPLOAD_CHUNK,
+            "upload_chunk_max": bandwidth.CHUNK_MAX,
+            "download_bytes": DOWNLOAD_BYTES,
+            "download_tail": bandwidth.DOWNLOAD_TAIL,
+            "media_seconds": MEDIA_SECONDS,
+        },
         "urls": _urls(session.public_id),
     }
     return render_template("tuk/check.html", s=session, page_data=data)
@@ -140,7 +121,8 @@ def consent(public_id: str) -> Any:
 def start(public_id: str) -> Any:
     session = _session(public_id)
     check = services.start_check(db.session, session, current(), transition=_transition)
-    media.watch(session.public_id)
+    if check.role == "candidate":
+        media.watch(session.public_id)  # keep the next sampled frames for this check's camera measurement
     return jsonify({"check_id": check.id}), 201
 
 
@@ -157,41 +139,55 @@ def browser(public_id: str) -> Any:
 @bp.post("/api/v1/sessions/<public_id>/tuk/upload")
 @signed_in
 def upload(public_id: str) -> Any:
+    """One chunk of the upload measurement (docs/TUK-CHECK.md): timed by the server from its answer to the previous
+    chunk (whose token it must carry) to the end of its own read of this one. Writes nothing."""
     session = _session(public_id)
-    check = services.get_check(db.session, session, current(), request.args.get("check"))
-    stream = request.stream
-    total = 0
-    started = time.perf_counter()  # from the first read: the first block's transfer time counts too
-    while True:
-        chunk = stream.read(64 * 1024)
-        if not chunk:
-            break
-        total += len(chunk)
-        if total > MAX_UPLOAD:
-            raise ValidationFailed("Data uji terlalu besar.")
-    if total < 100_000:
-        raise ValidationFailed("Data uji unggah terlalu kecil (minimal 100 kB).")
-    kbps = services.record_upload(db.session, check, total, time.perf_counter() - started)
-    return jsonify({"upload_kbps": round(kbps, 1), "bytes": total})
+    query = parse(UploadChunkQuery, request.args)
+    check_id = services.get_check(db.session, session, current(), query.check).id
+    db.session.rollback()  # no transaction stays open while the body arrives
+    nbytes = bandwidth.read_chunk(request.stream)
+    chunk = bandwidth.accept_chunk(
+        secret=_secret(),
+        check_id=check_id,
+        seq=query.seq,
+        token=request.headers.get("X-Upload-Token"),
+        nbytes=nbytes,
+        read_done=time.time(),
+        clock=time.time,
+    )
+    return jsonify(
+        {
+            "seq": chunk.seq,
+            "bytes": chunk.bytes,
+            "token": chunk.token,
+            "server_ms": None if chunk.server_s is None else round(chunk.server_s * 1000, 1),
+        }
+    )
+
+
+@bp.post("/api/v1/sessions/<public_id>/tuk/upload-result")
+@signed_in
+def upload_result(public_id: str) -> Any:
+    session = _session(public_id)
+    data = parse(UploadResultIn, _body())
+    check = services.get_check(db.session, session, current(), data.check_id)
+    browser_times = {c.seq: (c.bytes, c.ms / 1000) for c in data.chunks}
+    result = bandwidth.finish_upload(secret=_secret(), check_id=check.id, token=data.token, browser=browser_times)
+    services.record_upload(db.session, check, result)
+    return jsonify({"upload_kbps": round(result.kbps, 1), **result.detail()})
 
 
 @bp.get("/api/v1/sessions/<public_id>/tuk/download")
 @signed_in
 def download(public_id: str) -> Any:
+    """The download measurement's bytes; the last ones are a token with the time the server started sending (the
+    page echoes it with its result). Writes nothing."""
     session = _session(public_id)
-    check = services.get_check(db.session, session, current(), request.args.get("check"))
-    services.start_download(db.session, check, DOWNLOAD_BYTES)
-    block = os.urandom(64 * 1024)
-
-    def body() -> Any:
-        sent = 0
-        while sent < DOWNLOAD_BYTES:
-            n = min(len(block), DOWNLOAD_BYTES - sent)
-            sent += n
-            yield block[:n]
-
+    query = parse(CheckQuery, request.args)
+    check = services.get_check(db.session, session, current(), query.check)
+    body = bandwidth.download_body(secret=_secret(), check_id=check.id, nbytes=DOWNLOAD_BYTES, clock=time.time)
     return Response(
-        stream_with_context(body()),
+        stream_with_context(body),
         mimetype="application/octet-stream",
         headers={"Content-Length": str(DOWNLOAD_BYTES), "Cache-Control": "no-store"},
     )
@@ -203,7 +199,15 @@ def download_result(public_id: str) -> Any:
     session = _session(public_id)
     data = parse(DownloadResultIn, _body())
     check = services.get_check(db.session, session, current(), data.check_id)
-    kbps = services.record_download(db.session, check, data.bytes, data.elapsed_ms)
+    kbps = bandwidth.download_rate(
+        secret=_secret(),
+        check_id=check.id,
+        token=data.token,
+        nbytes=data.bytes,
+        elapsed_ms=data.elapsed_ms,
+        clock=time.time,
+    )
+    services.record_download(db.session, check, kbps)
     return jsonify({"download_kbps": round(kbps, 1)})
 
 
@@ -227,6 +231,7 @@ def media_result(public_id: str) -> Any:
             rtts.append((time.perf_counter() - t0) * 1000)
     stats = media.stats(session.public_id)
     part = live.participant(user, session)
+    # the frames kept since this check started; taking them ends the keeping (a new check keeps new ones)
     frames = media.take_frames(session.public_id) if part.role == "candidate" else []
     camera = None
     if frames:
@@ -242,8 +247,6 @@ def media_result(public_id: str) -> Any:
         viewer_id=None if part.role == "candidate" else part.peer_id,
         probes_sent=PROBES,
     )
-    if part.role == "candidate":
-        media.watch(session.public_id)  # a re-measure keeps collecting
     return jsonify({"values": values, "frames": len(frames), "probes": len(rtts)})
 
 
@@ -254,6 +257,8 @@ def finish(public_id: str) -> Any:
     data = parse(CheckRef, _body())
     check = services.get_check(db.session, session, current(), data.check_id)
     check = services.finish_check(db.session, evidence.store, session, check)
+    if check.role == "candidate":
+        media.take_frames(session.public_id)  # frames kept for a media step that did not run are freed too
     return jsonify(
         {
             "passed": check.passed,
@@ -263,50 +268,14 @@ def finish(public_id: str) -> Any:
     )
 
 
-@bp.post("/api/v1/sessions/<public_id>/identity/<what>")
-@signed_in
-def identity_media(public_id: str, what: str) -> Any:
-    if what not in ("ktp", "room"):
-        raise ValidationFailed("Jenis bukti identitas tidak dikenal.")
-    session = _session(public_id)
-    services.store_identity_media(
-        db.session, evidence.store, session, current(), what, request.get_data(cache=False), request.content_type
-    )
-    return jsonify({"ok": True, "what": what}), 201
-
-
-@bp.post("/api/v1/sessions/<public_id>/identity/confirm")
-@signed_in
-def confirm(public_id: str) -> Any:
-    session = _session(public_id)
-    data = parse(ConfirmIn, _body())
-    if not data.confirmed:
-        raise ValidationFailed("Hanya konfirmasi yang dicatat; bila tidak sesuai, batalkan sesi dengan alasan.")
-    services.confirm_identity(db.session, evidence.store, session, current(), data.what, data.note)
-    return jsonify({"ok": True}), 201
-
-
-@bp.get("/api/v1/sessions/<public_id>/identity/ktp.jpg")
-@roles_required(Role.ASSESSOR, Role.LSP_ADMIN, Role.AUDITOR, Role.CANDIDATE)
-def ktp_image(public_id: str) -> Any:
-    """The KTP snapshot, decrypted from the evidence store (every read is logged there)."""
-    user = current()
-    session = _session(public_id)
-    ident = services.identity(db.session, session)
-    db.session.commit()
-    if ident.ktp_object is None:
-        raise ValidationFailed("Belum ada foto KTP.")
-    data = evidence.store.read(ident.ktp_object, live.actor(user))
-    return Response(data, mimetype="image/jpeg", headers={"Cache-Control": "no-store"})
-
-
 @bp.post("/api/v1/sessions/<public_id>/tuk/override")
 @signed_in
 def override(public_id: str) -> Any:
     session = _session(public_id)
     data = parse(OverrideIn, _body())
-    row = services.override(db.session, evidence.store, session, current(), data.key, data.reason)
-    return jsonify({"key": row.key, "reason": row.reason, "at": row.at.isoformat()}), 201
+    row, created = services.override(db.session, evidence.store, session, current(), data.key, data.reason)
+    body = {"key": row.key, "reason": row.reason, "at": row.at.isoformat(), "already": not created}
+    return jsonify(body), 201 if created else 200
 
 
 @bp.get("/api/v1/sessions/<public_id>/tuk/status")
@@ -317,11 +286,14 @@ def status(public_id: str) -> Any:
 
 
 def _status(session: Any) -> dict[str, Any]:
+    """The gate's state as both pages poll it (read only)."""
     check = services.latest_check(db.session, session)
     own = services.latest_check(db.session, session, role="assessor")
-    ident = services.identity(db.session, session)
-    db.session.commit()
-    overrides = list(db.session.scalars(select(TukOverride).where(TukOverride.session_id == session.id)))
+    ident = identity.find(db.session, session)
+    has = {
+        "ktp": ident is not None and ident.ktp_object is not None,
+        "room": ident is not None and ident.room_object is not None,
+    }
     return {
         "state": session.state.value,
         "consent": sorted(services.consents_given(db.session, session)),
@@ -335,13 +307,19 @@ def _status(session: Any) -> dict[str, Any]:
         },
         "assessor_check": None if own is None else {"passed": own.passed, "results": own.results},
         "identity": {
-            "ktp": ident.ktp_object is not None,
-            "ktp_url": url_for("tuk.ktp_image", public_id=session.public_id) if ident.ktp_object else None,
-            "room": ident.room_object is not None,
-            "id_confirmed": ident.id_confirmed_at is not None,
-            "room_confirmed": ident.room_confirmed_at is not None,
+            "ktp": has["ktp"],
+            "ktp_url": url_for("tuk.identity.ktp_image", public_id=session.public_id) if has["ktp"] else None,
+            # the object's id changes with every new upload: a page knows when to load the new one
+            "ktp_ref": ident.ktp_object[-12:] if has["ktp"] and ident else None,
+            "room": has["room"],
+            "room_url": url_for("tuk.identity.room_video", public_id=session.public_id) if has["room"] else None,
+            "room_ref": ident.room_object[-12:] if has["room"] and ident else None,
+            "id_confirmed": ident is not None and ident.id_confirmed_at is not None,
+            "room_confirmed": ident is not None and ident.room_confirmed_at is not None,
         },
-        "overrides": [{"key": o.key, "reason": o.reason, "at": o.at.isoformat()} for o in overrides],
+        "overrides": [
+            {"key": o.key, "reason": o.reason, "at": o.at.isoformat()} for o in services.overrides(db.session, session)
+        ],
         "gate": services.gate(db.session, session),
     }
 
@@ -355,5 +333,24 @@ def record(public_id: str) -> Any:
         s=session,
         st=_status(session),
         profile=services.profile_for(db.session, session),
-        ident=services.identity(db.session, session),
+        ident=identity.find(db.session, session),
+        shown=_shown,
     )
+
+
+def _shown(r: dict[str, Any]) -> str:
+    """A result's value as the printable record shows it (bandwidth in Mbit/s, in the page's language)."""
+    from flask_babel import format_decimal
+    from flask_babel import gettext as _
+
+    value = r.get("value")
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return _("ya") if value else _("tidak")
+    if r.get("unit") == "kbps" and isinstance(value, int | float):
+        mbps = value / 1000
+        return f"{format_decimal(mbps, format='#,##0' if mbps >= 100 else '#,##0.0')} Mbit/s"
+    if isinstance(value, int | float):
+        return f"{format_decimal(value)} {r.get('unit') or ''}".strip()
+    return str(value)

@@ -1,4 +1,5 @@
-"""The remote TUK check: the profile in force, consent, measured requirements, ID and room, overrides and the gate.
+"""The remote TUK check: the profile in force, consent, measured requirements, overrides and the gate
+(the KTP photo, the room scan and their confirmations are in ``identity.py``).
 
 Values the server can measure (bandwidth, camera, light, face, frame rate, RTT, jitter, loss) are only ever taken from
 the server's own measurement; a page can report only what only a browser can know, and those are marked as such.
@@ -12,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from config import DEFAULT_TUK_PROFILE, TukRequirementProfile
@@ -21,7 +23,8 @@ from remote_tuk.consent.services import ConsentRequired, consents_given, gate_mi
 from remote_tuk.db import utcnow
 from remote_tuk.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from remote_tuk.live import services as live
-from remote_tuk.tuk import texts
+from remote_tuk.tuk import states, texts
+from remote_tuk.tuk.bandwidth import UploadResult
 from remote_tuk.tuk.models import (
     IdentityCheck,
     RequirementProfileRecord,
@@ -29,36 +32,11 @@ from remote_tuk.tuk.models import (
     TukCheck,
     TukOverride,
 )
+from remote_tuk.tuk.schemas import BrowserValues
 
 S = SessionState
 __all__ = ["ConsentRequired", "consents_given", "require_consent"]  # re-exported from remote_tuk.consent
 
-#: What the server measures itself; a page posting these is ignored.
-SERVER_KEYS = frozenset(
-    {
-        "upload_bandwidth",
-        "download_bandwidth",
-        "camera_resolution",
-        "camera_fps",
-        "lighting",
-        "face_visible",
-        "round_trip_time",
-        "jitter",
-        "packet_loss",
-    }
-)
-BROWSER_KEYS = frozenset(
-    {
-        "browser_webrtc",
-        "browser_mediarecorder",
-        "microphone_level",
-        "speaker_check",
-        "single_display",
-        "fullscreen",
-        "battery",
-        "camera_labels",
-    }
-)
 VIRTUAL_CAMERA = re.compile(
     r"\b(virtual|obs|manycam|snap ?camera|xsplit|droidcam|epoccam|iriun|ndi|camtwist|splitcam|youcam|e2esoft|"
     r"fake|dummy|v4l2loopback)\b",
@@ -109,10 +87,9 @@ def start_check(db: Session, session: AssessmentSession, user: User, *, transiti
         raise Forbidden("Peninjau tidak menjalankan pemeriksaan TUK.")
     if part.role == "candidate":
         require_consent(db, session)
-    if session.state in (S.ENDED, S.DECIDED, S.CANCELLED):
-        raise live.InvalidState("Sesi sudah selesai.")
-    if part.role == "candidate" and session.state is S.SCHEDULED:
-        transition(session, S.CHECKING, user)
+    states.require("start", part.role, session.state)
+    if part.role == "candidate" and session.state in (S.SCHEDULED, S.READY):
+        transition(session, S.CHECKING, user)  # a new check of the candidate reopens the check
     check = TukCheck(
         session_id=session.id,
         user_id=user.id,
@@ -125,75 +102,54 @@ def start_check(db: Session, session: AssessmentSession, user: User, *, transiti
     return check
 
 
-def get_check(db: Session, session: AssessmentSession, user: User, check_id: Any) -> TukCheck:
-    try:
-        cid = int(check_id)
-    except (TypeError, ValueError):
-        raise ValidationFailed("check_id tidak valid.", details={"check_id": "tidak valid"}) from None
-    check = db.get(TukCheck, cid)
+def get_check(db: Session, session: AssessmentSession, user: User, check_id: int) -> TukCheck:
+    """The user's own unfinished check of this session, while the session state lets it be measured."""
+    check = db.get(TukCheck, check_id)
     if check is None or check.session_id != session.id or check.user_id != user.id:
         raise NotFound("Pemeriksaan tidak ditemukan.")
     if check.finished_at is not None:
         raise Conflict("Pemeriksaan ini sudah selesai; mulai pemeriksaan baru.")
+    states.require("measure", check.role, session.state)
     if check.role == "candidate":
         require_consent(db, session)  # a withdrawal stops the measurements of a check under way
     return check
 
 
-def _measure(check: TukCheck, key: str, value: Any, source: str) -> None:
+def _measure(check: TukCheck, key: str, value: Any, source: str, **extra: Any) -> None:
     m = dict(check.measurements or {})
-    m[key] = {"value": value, "source": source, "at": utcnow().isoformat()}
+    m[key] = {"value": value, "source": source, "at": utcnow().isoformat(), **extra}
     check.measurements = m
 
 
-def record_browser_values(db: Session, check: TukCheck, values: dict[str, Any]) -> list[str]:
+def record_browser_values(db: Session, check: TukCheck, values: BrowserValues) -> list[str]:
     """Store what only the browser can know; returns the keys that were ignored (server-measured or unknown)."""
-    ignored = []
-    for key, value in values.items():
-        if key not in BROWSER_KEYS:
-            ignored.append(key)
-            continue
-        if key == "camera_labels":
-            labels = [str(x)[:200] for x in value][:20] if isinstance(value, list) else []
+    known = values.known()
+    for key, value in known.items():
+        if key == "unmeasurable":
+            for k in value:
+                _measure(check, k, None, "browser", unmeasurable=True)
+        elif key == "camera_labels":
+            labels = [str(x)[:200] for x in value]
             virtual = [lb for lb in labels if VIRTUAL_CAMERA.search(lb)]
             _measure(check, "camera_not_virtual", {"labels": labels, "virtual": virtual}, "browser")
         elif key == "battery":
-            if isinstance(value, dict) and isinstance(value.get("level"), int | float):
-                _measure(
-                    check, key, {"level": float(value["level"]), "charging": bool(value.get("charging"))}, "browser"
-                )
+            _measure(check, key, {"level": float(value["level"]), "charging": value["charging"]}, "browser")
         elif key == "microphone_level":
-            if isinstance(value, int | float) and -200 <= value <= 200:
-                _measure(check, key, float(value), "browser")
-        elif isinstance(value, bool):
+            _measure(check, key, float(value), "browser")
+        else:
             _measure(check, key, value, "browser")
     db.commit()
-    return ignored
+    return values.ignored()
 
 
-def record_upload(db: Session, check: TukCheck, nbytes: int, seconds: float) -> float:
-    kbps = nbytes * 8 / max(seconds, 1e-6) / 1000
-    _measure(check, "upload_bandwidth", round(kbps, 1), "server")
+def record_upload(db: Session, check: TukCheck, result: UploadResult) -> float:
+    _measure(check, "upload_bandwidth", round(result.kbps, 1), "server", detail=result.detail())
     db.commit()
-    return kbps
+    return result.kbps
 
 
-def start_download(db: Session, check: TukCheck, nbytes: int) -> None:
-    check.download_started_at, check.download_bytes = utcnow(), nbytes
-    db.commit()
-
-
-def record_download(db: Session, check: TukCheck, nbytes: int, elapsed_ms: float) -> float:
-    if check.download_started_at is None or check.download_bytes is None:
-        raise Conflict("Unduhan uji belum dimulai.")
-    if nbytes != check.download_bytes:
-        raise ValidationFailed("Jumlah byte tidak sama dengan yang dikirim server.", details={"bytes": "tidak sama"})
-    # The page reports the time; the server never accepts a rate faster than what its own clock allows.
-    server_s = (utcnow() - check.download_started_at).total_seconds()
-    seconds = max(elapsed_ms / 1000, 1e-3)
-    kbps = min(nbytes * 8 / seconds / 1000, nbytes * 8 / max(server_s, 1e-3) / 1000)
+def record_download(db: Session, check: TukCheck, kbps: float) -> float:
     _measure(check, "download_bandwidth", round(kbps, 1), "server")
-    check.download_started_at = None
     db.commit()
     return kbps
 
@@ -255,32 +211,52 @@ def record_media(
     return out
 
 
-def _evaluate(req: dict[str, Any], m: dict[str, Any] | None) -> tuple[Any, bool, str]:
-    """(value shown, pass, threshold text) of one requirement."""
+UNMEASURABLE_TEXT = "tidak dapat diukur di peramban ini"
+UNMEASURABLE_HINT = (
+    "Peramban ini tidak menyediakan cara mengukurnya (Chrome dan Edge menyediakannya). Asesor dapat memeriksanya "
+    "pada rekaman ruangan dan menerimanya dengan alasan tertulis."
+)
+
+
+def _evaluate(req: dict[str, Any], m: dict[str, Any] | None) -> tuple[Any, str, str]:
+    """(value shown, status, threshold text) of one requirement; status is ``pass``, ``fail``, ``not_measured`` or
+    ``unmeasurable`` (the browser has no way to measure it: not a failure; the profile says what it means)."""
     key, lo, hi = req["key"], req.get("min"), req.get("max")
     value = None if m is None else m["value"]
+    verdict = {True: "pass", False: "fail"}
+    if m is not None and m.get("unmeasurable"):
+        return UNMEASURABLE_TEXT, "unmeasurable", _threshold(req)
     if value is None:
-        return None, False, _threshold(req)
+        return None, "not_measured", _threshold(req)
     if key == "camera_resolution":
         ok = value["width"] >= (lo or 0) and value["height"] >= (req.get("min_height") or 0)
-        return f"{value['width']}×{value['height']}", ok, _threshold(req)
+        return f"{value['width']}×{value['height']}", verdict[ok], _threshold(req)
     if key == "camera_not_virtual":
-        return ", ".join(value["virtual"]) or "tidak ada kamera virtual", not value["virtual"], _threshold(req)
+        return ", ".join(value["virtual"]) or "tidak ada kamera virtual", verdict[not value["virtual"]], _threshold(req)
     if key == "face_visible":
-        return f"{round(value['share'] * 100)}% bingkai", bool(value["visible"]), _threshold(req)
+        return f"{round(value['share'] * 100)}% bingkai", verdict[bool(value["visible"])], _threshold(req)
     if key == "battery":
         ok = value["charging"] or lo is None or value["level"] * 100 >= lo
-        return f"{round(value['level'] * 100)}%{' (mengisi)' if value['charging'] else ''}", ok, _threshold(req)
+        shown = f"{round(value['level'] * 100)}%{' (mengisi)' if value['charging'] else ''}"
+        return shown, verdict[ok], _threshold(req)
     if isinstance(value, bool):
-        return value, value, _threshold(req)
+        return value, verdict[value], _threshold(req)
     ok = (lo is None or value >= lo) and (hi is None or value <= hi)
-    return value, ok, _threshold(req)
+    return value, verdict[ok], _threshold(req)
+
+
+def mbit(kbps: float) -> str:
+    """kbit/s as a person reads it, in Indonesian: "2,4 Mbit/s" (the pages format it in their own language)."""
+    mbps = kbps / 1000
+    return f"{mbps:.{0 if mbps >= 100 else 1}f}".replace(".", ",") + " Mbit/s"
 
 
 def _threshold(req: dict[str, Any]) -> str:
     unit = req.get("unit") or ""
     if req["key"] == "camera_resolution":
         return f"≥ {req.get('min'):g}×{req.get('min_height') or 0:g}"
+    if unit == "kbps":
+        return f"≥ {mbit(req['min'])}" if req.get("min") is not None else f"≤ {mbit(req['max'])}"
     if req.get("min") is not None:
         return f"≥ {req['min']:g} {unit}".strip()
     if req.get("max") is not None:
@@ -303,8 +279,11 @@ def finish_check(db: Session, store: Any, session: AssessmentSession, check: Tuk
         ):
             continue  # the assessor's own check is about their connection and devices for talking
         m = (check.measurements or {}).get(req["key"])
-        value, ok, threshold = _evaluate(req, m)
+        value, status, threshold = _evaluate(req, m)
+        ok = status == "pass" or (status == "unmeasurable" and req.get("if_unmeasurable") == "accept")
         label, hint = texts.REQUIREMENTS.get(req["key"], (req["key"], ""))
+        if status == "unmeasurable":
+            hint = UNMEASURABLE_HINT
         results.append(
             {
                 "key": req["key"],
@@ -313,10 +292,13 @@ def finish_check(db: Session, store: Any, session: AssessmentSession, check: Tuk
                 "source": m["source"] if m else req["source"],
                 "value": value,
                 "threshold": threshold,
+                "min": req.get("min"),
+                "max": req.get("max"),
                 "unit": req.get("unit") or "",
+                "status": status,
                 "pass": ok,
-                "hint": "" if ok else hint,
-                "measured": m is not None,
+                "hint": "" if status == "pass" else hint,
+                "measured": status in ("pass", "fail"),
             }
         )
     now = utcnow()
@@ -355,102 +337,60 @@ def latest_check(db: Session, session: AssessmentSession, role: str = "candidate
     )
 
 
-# --- identity and room --------------------------------------------------------------------------------------------
-
-_MAGIC = {
-    "ktp": (b"\xff\xd8\xff", "image/jpeg", 3 * 1024 * 1024),
-    "room": (b"\x1a\x45\xdf\xa3", "video/webm", 40 * 1024 * 1024),
-}
+# --- overrides ----------------------------------------------------------------------------------------------------
 
 
-def identity(db: Session, session: AssessmentSession) -> IdentityCheck:
-    row = db.scalar(select(IdentityCheck).where(IdentityCheck.session_id == session.id))
-    if row is None:
-        row = IdentityCheck(session_id=session.id)
-        db.add(row)
-        db.flush()
-    return row
-
-
-def store_identity_media(
-    db: Session, store: Any, session: AssessmentSession, user: User, what: str, data: bytes, content_type: str | None
-) -> IdentityCheck:
-    _candidate_only(user, session)
-    require_consent(db, session)
-    magic, mime, limit = _MAGIC[what]
-    if not data or len(data) > limit:
-        raise ValidationFailed(f"Berkas kosong atau lebih dari {limit // (1024 * 1024)} MB.", details={what: "ukuran"})
-    if (content_type or "").split(";")[0].strip() != mime or not data.startswith(magic):
-        raise ValidationFailed(f"Berkas harus {mime}.", details={what: "jenis berkas tidak sesuai"})
-    live.ensure_evidence(store, session)
-    kind = "identity.ktp_snapshot" if what == "ktp" else "identity.room_scan"
-    receipt = store.append(
-        session.public_id,
-        kind,
-        data,
-        metadata={"mime": mime, "bytes": len(data)},
-        actor=live.actor(user),
-        candidate_id=str(session.candidate_id),
-    )
-    row = identity(db, session)
-    if what == "ktp":
-        row.ktp_object, row.ktp_at = receipt.object_key, utcnow()
-        row.id_confirmed_by = row.id_confirmed_at = None  # a new snapshot needs a new confirmation
-    else:
-        row.room_object, row.room_at = receipt.object_key, utcnow()
-        row.room_confirmed_by = row.room_confirmed_at = None
-    db.commit()
-    return row
-
-
-def confirm_identity(db: Session, store: Any, session: AssessmentSession, user: User, what: str, note: str) -> None:
-    if live.participant(user, session).role != "assessor":
-        raise Forbidden("Hanya asesor yang ditugaskan yang mengonfirmasi identitas dan ruangan.")
-    row = identity(db, session)
-    if (what == "id" and row.ktp_object is None) or (what == "room" and row.room_object is None):
-        raise Conflict("Asesi belum mengirim foto KTP atau rekaman ruangan.")
-    now = utcnow()
-    doc = {
-        "what": what,
-        "confirmed": True,
-        "note": note,
-        "by": user.id,
-        "at": now.isoformat(),
-        "object": row.ktp_object if what == "id" else row.room_object,
-    }
-    live.append_document(store, session, "identity.confirmation", doc, metadata={"what": what}, by=user)
-    if what == "id":
-        row.id_confirmed_by, row.id_confirmed_at, row.id_note = user.id, now, note
-    else:
-        row.room_confirmed_by, row.room_confirmed_at, row.room_note = user.id, now, note
-    db.commit()
-
-
-def override(db: Session, store: Any, session: AssessmentSession, user: User, key: str, reason: str) -> TukOverride:
+def override(
+    db: Session, store: Any, session: AssessmentSession, user: User, key: str, reason: str
+) -> tuple[TukOverride, bool]:
+    """Accept a failed requirement of the latest check with a written reason. Returns (override, created): the same
+    override again is answered with the one on record (nothing new is written), a different one is refused (409).
+    The database decides first (a row claims the check's key), so concurrent overrides write one evidence entry."""
     if live.participant(user, session).role != "assessor":
         raise Forbidden("Hanya asesor yang ditugaskan yang dapat mengesampingkan persyaratan.")
     reason = reason.strip()
     if len(reason) < 10:
         raise ValidationFailed("Tulis alasan pengesampingan (minimal 10 karakter).", details={"reason": "wajib diisi"})
+    states.require("override", "assessor", session.state)
     check = latest_check(db, session)
     failed = {r["key"] for r in (check.results or []) if not r["pass"]} if check else set()
-    if key not in failed:
+    if check is None or key not in failed:
         raise ValidationFailed("Persyaratan ini tidak gagal pada pemeriksaan terakhir.", details={"key": "tidak gagal"})
+    existing = _override_of(db, check.id, key)
+    if existing is None:
+        row = TukOverride(
+            session_id=session.id, check_id=check.id, key=key, reason=reason, assessor_id=user.id, log_index=-1
+        )
+        db.add(row)
+        try:
+            db.flush()  # the claim: the unique (check, key) lets only one override through
+        except IntegrityError:
+            db.rollback()
+            existing = _override_of(db, check.id, key)
+            if existing is None:  # pragma: no cover - the winner rolled back after all
+                raise Conflict("Pengesampingan lain sedang dicatat; coba lagi.") from None
+    if existing is not None:
+        if existing.reason == reason and existing.assessor_id == user.id:
+            return existing, False
+        raise Conflict(
+            "Persyaratan ini sudah dikesampingkan dengan alasan lain.",
+            details={"key": key, "reason": existing.reason},
+        )
     doc = {"check_id": check.id, "key": key, "reason": reason, "by": user.id, "at": utcnow().isoformat()}
     receipt = live.append_document(
         store, session, "tuk.override", doc, metadata={"key": key, "check_id": check.id}, by=user
     )
-    row = TukOverride(
-        session_id=session.id,
-        check_id=check.id,
-        key=key,
-        reason=reason,
-        assessor_id=user.id,
-        log_index=receipt.log_index,
-    )
-    db.add(row)
+    row.log_index = receipt.log_index
     db.commit()
-    return row
+    return row, True
+
+
+def overrides(db: Session, session: AssessmentSession) -> list[TukOverride]:
+    return list(db.scalars(select(TukOverride).where(TukOverride.session_id == session.id).order_by(TukOverride.id)))
+
+
+def _override_of(db: Session, check_id: int, key: str) -> TukOverride | None:
+    return db.scalar(select(TukOverride).where(TukOverride.check_id == check_id, TukOverride.key == key))
 
 
 # --- the gate -----------------------------------------------------------------------------------------------------
@@ -471,7 +411,7 @@ def gate(db: Session, session: AssessmentSession, now: datetime | None = None) -
             missing.append("tuk_requirements:" + ",".join(failed))
         if check.valid_until is None or check.valid_until < now:
             missing.append("tuk_check_expired")
-    row = db.scalar(select(IdentityCheck).where(IdentityCheck.session_id == session.id))
+    row = db.scalar(select(IdentityCheck).where(IdentityCheck.session_id == session.id))  # read only
     if row is None or row.id_confirmed_at is None:
         missing.append("id_confirmation")
     if row is None or row.room_confirmed_at is None:

@@ -3,7 +3,7 @@
 The server and the sign-in helpers come from tests/e2e (``Server``, ``sign_in``, ``chromium_args``). The fake devices:
 the astronaut webcam of tests/media/face.py (640x480, a real face), a webcam showing no face (skimage ``coffee()``),
 and a microphone that sounds like speech (tone bursts over a faint noise floor, so the level above the noise floor is
-measurable; a constant tone has no floor to stand above).
+measurable; a constant tone has no floor to stand above), or that stays quiet for the first seconds (``late_speech``).
 """
 
 from __future__ import annotations
@@ -52,12 +52,13 @@ def write_still_y4m(path: Path, rgb: np.ndarray, seconds: float = 2.0) -> Path:
     return path
 
 
-def write_speech_wav(path: Path, seconds: float = 4.0, rate: int = 48_000) -> Path:
-    """Speech-like bursts: 0.3 s of a 440 Hz tone (-13 dBFS), 0.3 s of faint noise (about -60 dBFS)."""
+def write_speech_wav(path: Path, seconds: float = 4.0, rate: int = 48_000, silent_s: float = 0.0) -> Path:
+    """Speech-like bursts: 0.3 s of a 440 Hz tone (-13 dBFS), 0.3 s of faint noise (about -60 dBFS), after *silent_s*
+    seconds of the faint noise alone (a candidate who says nothing until asked). Chromium loops the file."""
     rng = np.random.default_rng(5)
-    n = int(seconds * rate)
+    n = int((silent_s + seconds) * rate)
     t = np.arange(n) / rate
-    on = (np.floor(t / 0.3) % 2) == 0
+    on = ((np.floor((t - silent_s) / 0.3) % 2) == 0) & (t >= silent_s)
     signal = 0.3 * np.sin(2 * np.pi * 440 * t) * on + rng.normal(0, 0.001, n)
     with wave.open(str(path), "wb") as w:
         w.setnchannels(1)
@@ -80,6 +81,8 @@ def tuk_media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "face": write_y4m(out / "face.y4m", seconds=4),
         "noface": write_still_y4m(out / "coffee.y4m", data.coffee()),
         "speech": write_speech_wav(out / "speech.wav"),
+        # silent for the first 7 s after the microphone opens, then speaking for 4 s (an 11 s loop)
+        "late_speech": write_speech_wav(out / "late-speech.wav", seconds=4.0, silent_s=7.0),
     }
 
 
@@ -123,11 +126,11 @@ def pw(tuk_media: dict[str, Path]) -> Iterator[Any]:
 
 @pytest.fixture
 def launch(pw: Any, tuk_media: dict[str, Path]) -> Iterator[Callable[[str], Any]]:
-    """Launch Chromium whose fake webcam is ``tuk_media[camera]`` and whose microphone speaks."""
+    """Launch Chromium whose fake webcam is ``tuk_media[camera]`` and whose microphone is ``tuk_media[mic]``."""
     browsers: list[Any] = []
 
-    def start(camera: str = "face") -> Any:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=chromium_args(tuk_media[camera], tuk_media["speech"]))
+    def start(camera: str = "face", mic: str = "speech") -> Any:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=chromium_args(tuk_media[camera], tuk_media[mic]))
         browsers.append(b)
         return b
 

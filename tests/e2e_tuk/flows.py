@@ -8,7 +8,8 @@ from typing import Any
 from tests.e2e.conftest import wait_until
 
 RESULTS_JS = """() => Array.from(document.querySelectorAll('[data-results-table] tbody tr')).map((tr) => ({
-  key: tr.dataset.key, pass: tr.dataset.pass === '1', label: tr.cells[0].textContent, value: tr.cells[2].textContent,
+  key: tr.dataset.key, pass: tr.dataset.pass === '1', status: tr.dataset.status, label: tr.cells[0].textContent,
+  value: tr.cells[2].textContent, badge: tr.cells[1].textContent,
   threshold: tr.cells[3].textContent, source: tr.cells[4].textContent, hint: tr.cells[5].textContent}))"""
 
 
@@ -66,6 +67,15 @@ def run_check(page: Any, *, heard: bool = True, timeout: float = 150) -> tuple[l
     return results(page), time.monotonic() - t0
 
 
+def mbit(text: str, lang: str = "id") -> float:
+    """A figure as the page shows it, in kbit/s: "1.403,5 Mbit/s" on the Indonesian page (decimal comma, dot between
+    thousands), "1,403.5 Mbit/s" on the English one."""
+    number, unit = text.rsplit(" ", 1)
+    assert unit == "Mbit/s", text
+    group, decimal = (".", ",") if lang == "id" else (",", ".")
+    return float(number.replace(group, "").replace(decimal, ".")) * 1000
+
+
 def results(page: Any) -> list[dict[str, Any]]:
     return page.evaluate(RESULTS_JS)
 
@@ -99,16 +109,32 @@ def assessor_cosigns(page: Any, base: str, sid: str) -> None:
     open_check(page, base, sid)
 
 
+def play_room_scan(page: Any) -> None:
+    """On the assessor's check page: play the candidate's room scan to its end, as an assessor would."""
+    wait_state(page, lambda s: s.get("roomReview") == "loaded", 20, "the room scan loaded in the player")
+    page.click("[data-action=room-play]")
+    wait_state(page, lambda s: s.get("roomReview") == "played", 40, "the room scan played to its end")
+
+
 def assessor_confirms(page: Any) -> None:
-    """On the assessor's check page: confirm ID and room once the candidate has sent them."""
+    """On the assessor's check page: confirm ID and room once the candidate has sent them (the room after playing
+    its scan)."""
     for what, note in (("id", "Wajah sesuai foto KTP"), ("room", "Ruangan sepi, meja bersih")):
         button = f'[data-action=confirm][data-what="{what}"]'
+        if what == "room":
+            play_room_scan(page)
         page.wait_for_selector(f"{button}:not([disabled])", timeout=20_000)
         page.fill(f'[data-confirm-note="{what}"]', note)
         page.click(button)
         key = "confirmedId" if what == "id" else "confirmedRoom"
         wait_state(page, lambda s, key=key: s.get(key) == "1", 15, f"the {what} confirmation")
     wait_state(page, lambda s: s.get("gate") == "open", 20, "the gate to open on the assessor's page")
+
+
+def switch_language(page: Any) -> None:
+    """The language button every page has (Indonesian <-> English)."""
+    with page.expect_navigation():
+        page.click("button[name=lang]")
 
 
 def throttle(page: Any, kbps: float | None) -> Any:

@@ -9,7 +9,17 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import api, sign_in
-from tests.e2e_tuk.flows import by_key, give_consent, open_check, run_check, state, throttle, wait_state, watch_console
+from tests.e2e_tuk.flows import (
+    by_key,
+    give_consent,
+    mbit,
+    open_check,
+    run_check,
+    state,
+    throttle,
+    wait_state,
+    watch_console,
+)
 
 pytestmark = [pytest.mark.chromium, pytest.mark.slow]
 
@@ -111,7 +121,8 @@ def test_throttled_network_fails_bandwidth(tuk_server: Any, launch: Any) -> None
     print(f"\nTHROTTLE 1000 kbps: upload {up}, download {down} (check {seconds:.0f} s)")
     _failed_only(rows, "upload_bandwidth", "download_bandwidth")
     for key in ("upload_bandwidth", "download_bandwidth"):
-        assert res[key]["threshold"] == "≥ 1500 kbps" and res[key]["source"] == "diukur server"
+        assert res[key]["threshold"] == "≥ 1,5 Mbit/s" and res[key]["source"] == "diukur server"
+        assert 700 <= mbit(res[key]["value"]) <= 1100, res[key]  # "1,0 Mbit/s": the throttle, in Mbit/s
     _banner_failed(page)
 
 

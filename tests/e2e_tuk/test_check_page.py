@@ -13,6 +13,7 @@ from tests.e2e_tuk.flows import (
     assessor_cosigns,
     by_key,
     give_consent,
+    mbit,
     open_check,
     run_check,
     send_identity,
@@ -22,6 +23,15 @@ from tests.e2e_tuk.flows import (
 )
 
 pytestmark = [pytest.mark.chromium, pytest.mark.slow]
+
+#: the rendered widths of what shows the camera on the identity step: the live views and the KTP snapshot
+IDENTITY_VIEWS_JS = """() => {
+  const step = document.querySelector('[data-step=identity]');
+  const seen = (el) => el.offsetParent !== null && el.getBoundingClientRect().width > 0;
+  const videos = Array.from(step.querySelectorAll('video')).filter(seen).map((v) => v.getBoundingClientRect().width);
+  const img = step.querySelector('[data-ktp-image]');
+  return {videos, snapshot: img && seen(img) ? img.getBoundingClientRect().width : null};
+}"""
 
 
 def test_candidate_passes_the_check_assessor_confirms_and_session_goes_live(
@@ -51,8 +61,7 @@ def test_candidate_passes_the_check_assessor_confirms_and_session_goes_live(
         assert res["camera_resolution"]["value"] == "640×480" and res["camera_resolution"]["source"] == "diukur server"
         assert res["face_visible"]["pass"] and res["lighting"]["pass"]
         assert res["microphone_level"]["source"] == "dilaporkan peramban"
-        assert float(res["upload_bandwidth"]["value"].split()[0]) > 1500
-        assert float(res["download_bandwidth"]["value"].split()[0]) > 1500
+        assert mbit(res["upload_bandwidth"]["value"]) > 1500 and mbit(res["download_bandwidth"]["value"]) > 1500
         cand.screenshot(path=str(tmp_path / "candidate-results.png"), full_page=True)
 
         # The assessor checks their own connection (state is checking now) and sees the candidate's results.
@@ -73,6 +82,10 @@ def test_candidate_passes_the_check_assessor_confirms_and_session_goes_live(
         assert not cand.is_visible("[data-live-link]")  # no way to the live page while the gate is closed
         send_identity(cand)
         cand.screenshot(path=str(tmp_path / "candidate-identity.png"), full_page=True)
+        # One camera view on the identity step; the KTP photo is a thumbnail beside it, not a second copy.
+        shown = cand.evaluate(IDENTITY_VIEWS_JS)
+        assert len(shown["videos"]) == 1 and shown["snapshot"] is not None, shown
+        assert shown["snapshot"] <= 0.4 * shown["videos"][0], shown
         # Reopened before the session starts, the page goes on from the still valid results (no second check).
         open_check(cand, base, sid)
         wait_state(cand, lambda s: s.get("step") == "results" and s.get("passed") == "1", 10, "resumed results")
@@ -81,6 +94,11 @@ def test_candidate_passes_the_check_assessor_confirms_and_session_goes_live(
 
         assert not asse.is_visible('[data-action=move][data-to="ready"]')
         assessor_cosigns(asse, base, sid)
+        # The room scan is there to be played: the room cannot be confirmed before it was (page and server alike).
+        wait_state(asse, lambda s: s.get("roomReview") == "loaded", 20, "the room scan in the assessor's player")
+        assert asse.is_visible("[data-room-review]") and asse.is_disabled('[data-action=confirm][data-what="room"]')
+        status, body = api(asse, "POST", f"/api/v1/sessions/{sid}/identity/confirm", {"what": "room", "note": "x"})
+        assert status == 409 and body["error"] == "room_not_viewed"
         assessor_confirms(asse)
         asse.screenshot(path=str(tmp_path / "assessor.png"), full_page=True)
         asse.click('[data-action=move][data-to="ready"]')

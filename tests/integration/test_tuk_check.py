@@ -92,6 +92,37 @@ def _jpeg() -> bytes:
     return buf.tobytes()
 
 
+def upload_chain(cand: Api, check_id: int, sizes=(64 * 1024,) + (256 * 1024,) * 4, report=None):
+    """The page's upload measurement: chunks in sequence, each with the previous answer's token, then the result
+    with this client's own timing of each chunk (*report* may change what is reported)."""
+    token, timings = None, []
+    for seq, n in enumerate(sizes):
+        headers = {"Content-Type": "application/octet-stream", **({"X-Upload-Token": token} if token else {})}
+        t0 = time.perf_counter()
+        r = cand.post("tuk/upload", data=os.urandom(n), headers=headers, check=check_id, seq=seq)
+        assert r.status_code == 200, r.text
+        timings.append({"seq": seq, "bytes": n, "ms": (time.perf_counter() - t0) * 1000})
+        token = r.json()["token"]
+    if report is not None:
+        timings = report(timings)
+    return cand.post("tuk/upload-result", json={"check_id": check_id, "token": token, "chunks": timings})
+
+
+def view_room(asse: Api) -> str:
+    """The assessor's player fetching the room scan: the decrypted WebM and its view token."""
+    r = asse.get("identity/room.webm")
+    assert r.status_code == 200 and r.headers["Content-Type"] == "video/webm" and r.content[:4] == b"\x1a\x45\xdf\xa3"
+    asse.room_seconds = float(r.headers["X-Room-Seconds"])
+    return r.headers["X-Room-View"]
+
+
+def confirm_room(asse: Api, view: str) -> None:
+    """Confirm the room once the scan has had the time to play to its end."""
+    time.sleep(asse.room_seconds)
+    r = asse.post("identity/confirm", json={"what": "room", "note": "Ruangan sepi", "view": view})
+    assert r.status_code == 201, r.text
+
+
 def _run_check(cand: Api, *, forged: bool = False) -> dict:
     check_id = cand.post("tuk/start", json={}).json()["check_id"]
     values = dict(BROWSER_OK)
@@ -108,16 +139,15 @@ def _run_check(cand: Api, *, forged: bool = False) -> dict:
     assert r.status_code == 200
     if forged:
         assert set(r.json()["ignored"]) == {"upload_bandwidth", "camera_resolution", "face_visible", "lighting"}
-    up = cand.post(
-        "tuk/upload", data=os.urandom(2_000_000), headers={"Content-Type": "application/octet-stream"}, check=check_id
-    )
-    assert up.status_code == 200 and up.json()["upload_kbps"] > 1500
+    up = upload_chain(cand, check_id)
+    assert up.status_code == 200 and up.json()["upload_kbps"] > 1500, up.text
     t0 = time.perf_counter()
     body = cand.get("tuk/download", check=check_id).content
     elapsed = (time.perf_counter() - t0) * 1000
-    down = cand.post("tuk/download-result", json={"check_id": check_id, "bytes": len(body), "elapsed_ms": elapsed})
-    assert down.status_code == 200 and down.json()["download_kbps"] > 1500
     # a page claiming an impossible speed is held to what the server's clock allows
+    result = {"check_id": check_id, "bytes": len(body), "elapsed_ms": 0.001, "token": body[-256:].decode().strip()}
+    down = cand.post("tuk/download-result", json=result)
+    assert down.status_code == 200 and 1500 < down.json()["download_kbps"] < len(body) * 8 / elapsed * 1.5
     _media_test(cand, check_id)
     return cand.post("tuk/finish", json={"check_id": check_id}).json()
 
@@ -211,7 +241,13 @@ def test_full_check_then_gate_then_live(server):
     assert cand.post("identity/room", data=_webm(2.0), headers={"Content-Type": "video/webm"}).status_code == 201
     assert cand.post("identity/confirm", json={"what": "id"}).status_code == 403  # only the assessor confirms
     assert asse.post("identity/confirm", json={"what": "id", "note": "Wajah sesuai KTP"}).status_code == 201
-    assert asse.post("identity/confirm", json={"what": "room", "note": "Ruangan sepi"}).status_code == 201
+    # the room is confirmed only after the assessor played the scan: a confirmation without the recording's view
+    # token, or sooner than the recording lasts, is refused
+    assert asse.post("identity/confirm", json={"what": "room", "note": "Ruangan sepi"}).status_code == 409
+    view = view_room(asse)
+    early = asse.post("identity/confirm", json={"what": "room", "note": "Ruangan sepi", "view": view})
+    assert early.status_code == 409 and early.json()["error"] == "room_not_viewed"
+    confirm_room(asse, view)
     status = cand.get("tuk/status").json()
     assert status["gate"] == {"open": False, "missing": ["assessor_signature"]}  # FR.AK.01 needs both signatures
     cosign(asse)
@@ -245,7 +281,7 @@ def test_failed_requirement_needs_an_override_with_a_reason(server):
     cand.post("identity/ktp", data=_jpeg(), headers={"Content-Type": "image/jpeg"})
     cand.post("identity/room", data=_webm(2.0), headers={"Content-Type": "video/webm"})
     asse.post("identity/confirm", json={"what": "id"})
-    asse.post("identity/confirm", json={"what": "room"})
+    confirm_room(asse, view_room(asse))
     gate = cand.get("tuk/status").json()["gate"]
     assert gate["open"] is False and gate["missing"] == ["tuk_requirements:camera_resolution"]
     assert asse.post("tuk/override", json={"key": "camera_resolution", "reason": ""}).status_code == 422
