@@ -151,6 +151,12 @@ class _Backends:
                 url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
             upgrade(url)
             self.templates[backend] = (url, seed_cast(url))
+            if backend != "sqlite":
+                # Analysed once here, then closed to connections: autovacuum never visits a database that allows
+                # none, so nothing holds the template while every test copies it (CREATE DATABASE ... TEMPLATE
+                # refuses a template "being accessed by other users").
+                self._pg_exec("VACUUM ANALYZE", database=name)
+                self._pg_exec(f'ALTER DATABASE "{name}" WITH IS_TEMPLATE true ALLOW_CONNECTIONS false')
         return self.templates[backend]
 
     def fresh(self, backend: str, tmp_path: Path) -> tuple[str, Cast]:
@@ -160,19 +166,13 @@ class _Backends:
             shutil.copy(self.tmp / "template.sqlite3", target)
             return f"sqlite:///{target}", cast
         name = f"rtuk_t_{self.run_id}_{next(self.counter)}"
-        for attempt in range(20):
-            try:
-                self._pg_exec(f'CREATE DATABASE "{name}" TEMPLATE "rtuk_tmpl_{self.run_id}"')
-                break
-            except Exception as err:  # an autovacuum worker visiting the template holds it for a moment
-                if "being accessed by other users" not in str(err) or attempt == 19:
-                    raise
-                time.sleep(0.5)
+        self._pg_exec(f'CREATE DATABASE "{name}" TEMPLATE "rtuk_tmpl_{self.run_id}"')
         self.pg_dbs.append(name)
         return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}", cast
 
-    def _pg_exec(self, sql: str) -> None:
-        engine = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    def _pg_exec(self, sql: str, database: str | None = None) -> None:
+        url = PG_ADMIN_URL if database is None else PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{database}"
+        engine = create_engine(url, isolation_level="AUTOCOMMIT")
         with engine.connect() as conn:
             conn.execute(text(sql))
         engine.dispose()
@@ -185,6 +185,8 @@ class _Backends:
 
     def close(self) -> None:
         for name in list(reversed(self.pg_dbs)):
+            if name.startswith("rtuk_tmpl_"):
+                self._pg_exec(f'ALTER DATABASE "{name}" WITH IS_TEMPLATE false')
             self._pg_exec(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
@@ -258,7 +260,6 @@ def csrf_token(client, path: str = "/masuk") -> str:
 
 def totp_codes(secret: str):
     """The current code and the next one (a used code cannot be replayed, so a second login takes the next)."""
-    import time
 
     t = pyotp.TOTP(secret)
     now = time.time()

@@ -60,8 +60,18 @@ def asse(app: Any, cast: Any) -> Client:
 
 
 def consent(cand: Client) -> None:
-    for kind in ("fr_ak_01", "pdp"):
-        assert cand.post("consent", {"kind": kind, "version": 1, "accept": True}).status_code == 201
+    """Accept the texts offered, FR.AK.01 with the declared location, as the check page does."""
+    for text in cand.get("consent").get_json()["offered"]:
+        body: dict[str, Any] = {"kind": text["kind"], "version": text["version"], "accept": True}
+        if text["kind"] == "fr_ak_01":
+            body["location"] = "Rumah, Jl. Merdeka 1, Bandung"
+        assert cand.post("consent", body).status_code == 201
+
+
+def cosign(asse: Client) -> None:
+    """The assigned assessor co-signs the FR.AK.01 the candidate signed."""
+    form = asse.get("consent").get_json()["form"]
+    assert asse.post("consent/cosign", {"form_sha256": form["form_sha256"], "confirm": True}).status_code == 201
 
 
 def started(cand: Client) -> int:
@@ -145,7 +155,8 @@ def test_ktp_and_room_uploads_only_while_the_check_is_open(app, cast, database, 
 @pytest.mark.parametrize("state", ["live", "paused", "ended"])
 def test_a_started_check_cannot_measure_or_restart_once_live(app, cast, database, cand, asse, state):
     check_id = started(cand)
-    satisfy_gate(database[0], cast.session_a)
+    cosign(asse)
+    satisfy_gate(database[0], cast.session_a, consent=False)
     for to in ["ready", "live"] + {"live": [], "paused": ["paused"], "ended": ["ended"]}[state]:
         assert asse.move(to).status_code == 200
     refused = [
