@@ -39,10 +39,11 @@ async def offer(session: MediaSession, sdp: str, sessions: dict[str, MediaSessio
         receiver = next(t.receiver for t in pc.getTransceivers() if t.receiver.track is track)
         peer.receivers[track.kind] = receiver
         if track.kind == "video":
-            tap_receiver(
-                receiver, lambda c, d, ts: on_video(session, peer, receiver, c, d, ts), decode=reencode or sampling
-            )
+            # Decoding costs a core's share per session: only while somebody wants frames (or to re-encode).
+            decode = reencode or (sampling and session.sample_fps > 0)
+            tap = tap_receiver(receiver, lambda c, d, ts: on_video(session, peer, receiver, c, d, ts), decode=decode)
             if sampling:
+                session.video_tap = tap
                 host.spawn(sample_frames(session, track))
             if reencode:
                 session.decoded_track = track
@@ -88,7 +89,7 @@ def on_video(session: MediaSession, peer: Peer, receiver: RTCRtpReceiver, codec:
         session.video.push(receiver, data, ts, keyframe)
     media_s = now - session.origin_mono
     segmenter = session.segmenter
-    if segmenter is not None:
+    if segmenter is not None and session.recording:
         segmenter.add(receiver, data, ts, media_s, utc)
         if segmenter.wants_keyframe and not keyframe and now - session.last_recorder_pli > 1.0:
             session.last_recorder_pli = now
@@ -108,15 +109,16 @@ def on_audio(session: MediaSession, peer: Peer, receiver: RTCRtpReceiver, data: 
 async def sample_frames(session: MediaSession, track: MediaStreamTrack) -> None:
     """Read the decoded candidate video (decoded in aiortc's decoder thread) and hand some frames on."""
     host = session.host
-    interval = 1.0 / host.options.analysis_fps
     next_due = 0.0
     try:
         while True:
-            frame: Any = await track.recv()
+            frame: Any = await track.recv()  # only arrives while the tap feeds the decoder (session.set_sampling)
+            session.decoded_frames += 1
             now = time.monotonic()
-            if now < next_due or session.analysis_busy or session.closed:
-                continue  # not due yet, or the analysis is still busy with the previous frame: drop
-            next_due = now + interval
+            fps = session.sample_fps
+            if fps <= 0 or now < next_due or session.analysis_busy or session.closed:
+                continue  # not wanted, not due yet, or the analysis is still busy with the previous frame: drop
+            next_due = now + 1.0 / fps
             session.analysis_busy = True  # cleared by the frame worker once the callback returns
             if not host.submit_frame(session, frame, session.media_s(now) or 0.0, time.time()):
                 session.analysis_busy = False

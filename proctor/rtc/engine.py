@@ -36,6 +36,7 @@ from proctor.rtc.sdp import parse_offer
 from proctor.rtc.session import CANDIDATE, MediaSession, Role
 from proctor.rtc.stats import session_stats
 from proctor.sink import (
+    EVENT_MEDIA_ENDED,
     EVENT_MEDIA_STALLED,
     EVENT_RECORDING_ERROR,
     EVENT_RECORDING_SEGMENT,
@@ -72,6 +73,9 @@ class MediaEngine:
         self._loop = loop or RtcLoop()
         self._own_loop = loop is None
         self._sessions: dict[str, MediaSession] = {}
+        #: What the web layer asked of a session (recording, sampling), kept until the session closes; applied when
+        #: the session comes into existence, so it may be said before the first offer.
+        self._wanted: dict[str, dict[str, Any]] = {}
         self._dispatcher: concurrent.futures.ThreadPoolExecutor | None = None
         self._frames_pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._watchdog: asyncio.Task[None] | None = None
@@ -112,7 +116,8 @@ class MediaEngine:
 
     @property
     def analysis_on(self) -> bool:
-        return self._on_frame is not None and self.options.analysis_fps > 0 and self.options.relay_mode == "passthrough"
+        """Whether decoded frames can be sampled at all (an ``on_frame`` callback, pass-through relay)."""
+        return self._on_frame is not None and self.options.relay_mode == "passthrough"
 
     def __enter__(self) -> MediaEngine:
         return self.start()
@@ -155,6 +160,18 @@ class MediaEngine:
         if peer is None:
             raise UnknownPeer(f"no viewer {peer_id!r} in session {session_id!r}")
         return self.viewer_offer(session_id, peer_id, sdp, peer.can_talk)
+
+    def record(self, session_id: str, on: bool) -> None:
+        """Record the session's candidate video (IVF segments to the sink) from now on, or stop and hand over the open
+        segment. With ``EngineOptions.record_from_start`` false nothing is recorded until this says so."""
+        self._call(self._want(session_id, record=on))
+
+    def sample_frames(self, session_id: str, fps: float) -> None:
+        """Decode the session's candidate video and hand ``on_frame`` up to *fps* frames per second; 0 stops decoding
+        (decoding is the one costly thing the engine does per session). May be called before the candidate joins."""
+        if not self.analysis_on:
+            raise ProctorError("frame sampling needs an on_frame callback and the pass-through relay")
+        self._call(self._want(session_id, sample_fps=max(0.0, float(fps))))
 
     def close_viewer(self, session_id: str, viewer_id: str, reason: str = "left") -> None:
         self._call(self._close_viewer(session_id, viewer_id, reason))
@@ -260,9 +277,23 @@ class MediaEngine:
             if not create:
                 raise UnknownSession(f"no live media for session {session_id!r}")
             session = self._sessions[session_id] = MediaSession(session_id, self)
+            self._apply_wanted(session)
         if session.closed:
             raise SessionClosed(f"session {session_id!r} is closed")
         return session
+
+    async def _want(self, session_id: str, **wanted: Any) -> None:
+        self._wanted.setdefault(session_id, {}).update(wanted)
+        session = self._sessions.get(session_id)
+        if session is not None and not session.closed:
+            self._apply_wanted(session)
+
+    def _apply_wanted(self, session: MediaSession) -> None:
+        wanted = self._wanted.get(session.id, {})
+        if "record" in wanted:
+            session.set_recording(wanted["record"])
+        if "sample_fps" in wanted:
+            session.set_sampling(wanted["sample_fps"])
 
     async def _candidate_offer(self, session_id: str, sdp: str) -> str:
         return await candidate_media.offer(self._session(session_id, create=True), sdp, self._sessions)
@@ -283,6 +314,11 @@ class MediaEngine:
         if session.candidate is None:
             raise UnknownPeer(f"no candidate connected in session {session_id!r}")
         await peers.close_peer(session, session.candidate, reason)
+        # Said by the web layer (the page left): the media ended, it did not stall; a rejoin starts it again.
+        had_media = session.last_video_mono is not None
+        session.candidate_left(reason)
+        if had_media:
+            self.emit(session, EVENT_MEDIA_ENDED, CANDIDATE, kind="video", reason=reason)
 
     async def _close_session(self, session_id: str, reason: str) -> None:
         session = self._sessions.get(session_id)
@@ -303,6 +339,7 @@ class MediaEngine:
         self.emit(session, EVENT_SESSION_CLOSED, None, reason=reason)
         session.closed = True
         self._sessions.pop(session.id, None)
+        self._wanted.pop(session.id, None)
 
     async def _close_all(self) -> None:
         for session_id in list(self._sessions):

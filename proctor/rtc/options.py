@@ -21,12 +21,16 @@ class EngineOptions:
     relay_mode: RelayMode = "passthrough"
     #: Server-side secondary recording (IVF segments to the sink).
     record: bool = True
+    #: Record every session from its first frame; False: only while ``MediaEngine.record(session_id, True)`` says so
+    #: (the web layer records while the session is live, on the session's media clock).
+    record_from_start: bool = True
     segment_s: float = 4.0
     #: No candidate video for this long = a stall (evidence event, recording segment closed).
     stall_after_s: float = 2.0
     #: A session with nobody connected for this long is closed ("idle"): the web layer may never have said it ended.
     idle_close_s: float = 900.0
-    #: Decoded frames per second handed to ``on_frame`` for analysis (0 = never decode the candidate's video).
+    #: Decoded frames per second handed to ``on_frame`` for every session (0 = decode a session's video only while
+    #: ``MediaEngine.sample_frames(session_id, fps)`` asks for it).
     analysis_fps: float = 0.0
     #: How long a synchronous call waits for the loop thread.
     call_timeout_s: float = 20.0

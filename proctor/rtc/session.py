@@ -18,7 +18,7 @@ from aiortc.contrib.media import MediaRelay
 from config.settings import RtcSettings
 from proctor.recording import IvfSegmenter, Segment
 from proctor.rtc.options import EngineOptions
-from proctor.rtc.relay import Fanout, request_keyframe_upstream
+from proctor.rtc.relay import Fanout, TapQueue, request_keyframe_upstream
 
 CANDIDATE = "candidate"
 Role = Literal["candidate", "assessor", "witness"]
@@ -103,7 +103,13 @@ class MediaSession:
         self.video_rate = Rate()
         self.audio_rate = Rate()
         self.segmenter: IvfSegmenter | None = None
+        #: Whether the candidate's video goes into the segmenter now (the web layer records only while live).
+        self.recording = host.options.record_from_start
         self.last_recorder_pli = 0.0
+        #: Decoded frames per second wanted for analysis (0: the candidate's video is not decoded at all).
+        self.sample_fps = host.options.analysis_fps
+        self.video_tap: TapQueue | None = None
+        self.decoded_frames = 0
         self.analysis_busy = False
         self.decoded_relay: MediaRelay | None = None
         self.decoded_track: MediaStreamTrack | None = None
@@ -116,6 +122,33 @@ class MediaSession:
         if self.origin_mono is None:
             return None
         return (now_mono if now_mono is not None else time.monotonic()) - self.origin_mono
+
+    def set_recording(self, on: bool) -> None:
+        """Record the candidate's video from the next keyframe on, or close the open segment and stop."""
+        if on == self.recording:
+            return
+        self.recording = on
+        if self.segmenter is None:
+            return
+        if on:
+            self.request_keyframe()
+        else:
+            self.segmenter.close("paused")
+
+    def set_sampling(self, fps: float) -> None:
+        """Decode the candidate's video for analysis at *fps* frames per second (0: stop decoding)."""
+        self.sample_fps = fps
+        if self.video_tap is not None and self.host.options.relay_mode == "passthrough":
+            self.video_tap.set_decode(fps > 0)
+            if fps > 0:
+                self.request_keyframe()  # the decoder starts at a keyframe
+
+    def candidate_left(self, reason: str) -> None:
+        """The candidate closed their connection on purpose: their media ended, it did not stall."""
+        if self.segmenter is not None:
+            self.segmenter.close(reason)
+        self.last_video_mono = None
+        self.stalled = False
 
     def request_keyframe(self) -> None:
         """Ask the candidate for a keyframe (RTCP PLI on the candidate's video receiver)."""

@@ -20,9 +20,11 @@ async def session_stats(session: MediaSession) -> dict[str, Any]:
         "candidate": None,
         "viewers": {},
         "recording": None,
+        "analysis": {"sample_fps": session.sample_fps, "decoded_frames": session.decoded_frames},
     }
     if session.segmenter is not None:
-        out["recording"] = {"segments": session.segmenter.segments, "bytes": session.segmenter.bytes}
+        out["recording"] = {"segments": session.segmenter.segments, "bytes": session.segmenter.bytes,
+                            "on": session.recording}
     peer = session.candidate
     if peer is not None:
         inbound: dict[str, Any] = {}
