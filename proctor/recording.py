@@ -158,18 +158,18 @@ class IvfSegmenter:
         return segment
 
 
-def join_ivf(segments: list[tuple[bytes, float]]) -> bytes:
+def join_ivf(segments: list[tuple[bytes, float]], origin: float | None = None) -> bytes:
     """Join IVF segments into one IVF file, each placed at its media start time (seconds), in order.
 
     *segments* are ``(ivf_bytes, media_start_s)`` as handed to the sink (``MediaRange.start_s``). Gaps (downtime)
     stay gaps in the timeline; a segment that would start before the previous one ended is moved after it. Frames are
-    copied, never re-encoded. Raises ``ValueError`` on a file that is not VP8 IVF.
+    copied, never re-encoded. Time 0 of the result is *origin* (default: the first segment's start; 0.0 keeps the
+    start times as they are, e.g. on the session media clock). Raises ``ValueError`` on a file that is not VP8 IVF.
     """
     out: list[bytes] = []
     frames = 0
     width = height = 0
     last_pts = -1
-    origin: float | None = None
     for data, start_s in sorted(segments, key=lambda s: s[1]):
         if data[:4] != b"DKIF" or data[8:12] != b"VP80":
             raise ValueError("not a VP8 IVF file")
@@ -180,7 +180,7 @@ def join_ivf(segments: list[tuple[bytes, float]]) -> bytes:
             width, height = int.from_bytes(data[12:14], "little"), int.from_bytes(data[14:16], "little")
         if origin is None:
             origin = start_s
-        base = max(round((start_s - origin) * IVF_CLOCK), last_pts + 1)
+        base = max(round(max(0.0, start_s - origin) * IVF_CLOCK), last_pts + 1)
         pos = header_len
         while pos + 12 <= len(data):
             size = int.from_bytes(data[pos : pos + 4], "little")
