@@ -125,6 +125,12 @@ class IvfSegmenter:
         pts = timestamp - seg.first_ts
         if pts < 0:
             pts = seg.last_ts + 1
+        # Where the segment starts: each frame implies a start (its arrival minus its RTP time into the segment); the
+        # earliest is the least delayed by the network, the jitter buffer and a busy loop (a large keyframe arrives
+        # last of all), so the segment's frames sit on the clock as they were captured, give or take a packet's delay.
+        into_s = pts / IVF_CLOCK
+        if media_s - into_s < seg.start_s:
+            seg.start_s, seg.start_utc = media_s - into_s, utc - into_s
         seg.chunks.append(ivf_frame_header(len(data), pts))
         seg.chunks.append(data)
         seg.frames += 1
@@ -138,10 +144,11 @@ class IvfSegmenter:
         self._open = None
         if seg is None or seg.frames == 0:
             return None
-        # The last frame lasts as long as the average frame before it.
-        frame_s = (seg.last_s - seg.start_s) / (seg.frames - 1) if seg.frames > 1 else 1 / 30
-        end_s = seg.last_s + frame_s
-        end_utc = seg.last_utc + frame_s
+        # The frames span their RTP times; the last frame lasts as long as the average frame before it.
+        span_s = seg.last_ts / IVF_CLOCK
+        frame_s = span_s / (seg.frames - 1) if seg.frames > 1 else 1 / 30
+        end_s = seg.start_s + span_s + frame_s
+        end_utc = seg.start_utc + span_s + frame_s
         data = ivf_file_header(seg.width, seg.height, seg.frames) + b"".join(seg.chunks)
         segment = Segment(
             index=seg.index,

@@ -38,7 +38,8 @@ class RecordingChunk(Base):
     object_key: Mapped[str | None] = mapped_column(String(255))
     log_index: Mapped[int | None] = mapped_column(Integer)
     client_start_ms: Mapped[int | None] = mapped_column(BigInteger)
-    #: When the server had the whole body (the claim); a claim left unfinished this long ago may be taken over.
+    #: When the upload reached the server (it places the recorder run on the session clock); a claim that is still
+    #: unfinished a long time after it may be taken over by a retry.
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

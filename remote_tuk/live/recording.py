@@ -111,8 +111,13 @@ def accept_chunk(
     body: bytes,
     max_bytes: int,
     chunk_ms: int,
+    arrived: datetime | None = None,
     now: Clock = utcnow,
 ) -> ChunkResult:
+    """Store one chunk of the candidate's recording, once. *arrived* is when the request reached the server (before
+    its body was read and checked): with the page's ``X-Chunk-Start`` it places the recorder run on the session clock.
+    """
+    arrived = arrived or now()
     if participant(user, session).role != "candidate":
         raise Forbidden("Hanya asesi sesi ini yang mengunggah rekaman.")
     if session.state not in (S.LIVE, S.PAUSED, S.ENDED):
@@ -143,7 +148,7 @@ def accept_chunk(
                 "Potongan ini bukan awal rekaman WebM.", details={"X-Chunk-Seq": n, "reason": str(err)}
             ) from None
 
-    outcome, row = _claim(db, session.id, n, digest, len(body), headers.start_ms, now)
+    outcome, row = _claim(db, session.id, n, digest, len(body), headers.start_ms, arrived, now)
     if outcome == "duplicate":
         assert row.log_index is not None
         return ChunkResult(n, row.log_index, duplicate=True)
@@ -184,7 +189,8 @@ def accept_chunk(
 
 
 def _claim(
-    db: Session, session_pk: int, seq: int, digest: str, size: int, start_ms: int | None, now: Clock
+    db: Session, session_pk: int, seq: int, digest: str, size: int, start_ms: int | None, arrived: datetime,
+    now: Clock,
 ) -> tuple[str, RecordingChunk]:
     """Claim (session, seq) in the database. ``("won", row)``: store the chunk; ``("duplicate", row)``: the same bytes
     are stored; ``("conflict", row)``: other bytes hold this number. Raises :class:`ChunkPending` when the same bytes
@@ -192,7 +198,7 @@ def _claim(
     deadline = time.monotonic() + CLAIM_WAIT_S
     while True:
         row = RecordingChunk(
-            session_id=session_pk, seq=seq, sha256=digest, size=size, client_start_ms=start_ms, received_at=now()
+            session_id=session_pk, seq=seq, sha256=digest, size=size, client_start_ms=start_ms, received_at=arrived
         )
         db.add(row)
         try:
@@ -222,7 +228,7 @@ def _claim(
                         RecordingChunk.log_index.is_(None),
                         RecordingChunk.received_at < cutoff,
                     )
-                    .values(received_at=now())
+                    .values(received_at=max(arrived, now() - timedelta(seconds=1)))
                 ).rowcount
                 db.commit()
                 if taken == 1:

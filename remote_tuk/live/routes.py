@@ -12,6 +12,7 @@ from remote_tuk.assessment import evidence as unit_evidence
 from remote_tuk.assessment import services as assessment
 from remote_tuk.assessment.models import SessionState
 from remote_tuk.auth import current, signed_in
+from remote_tuk.db import utcnow
 from remote_tuk.errors import Forbidden, ValidationFailed
 from remote_tuk.extensions import db, evidence
 from remote_tuk.live import hooks, scoring, services
@@ -89,6 +90,7 @@ def page(public_id: str) -> Any:
 @bp.post("/api/v1/sessions/<public_id>/recording/chunks")
 @signed_in
 def upload_chunk(public_id: str) -> Any:
+    arrived = utcnow()  # before the body is read: with X-Chunk-Start it tells where the recording is on the clock
     user = current()
     session = assessment.get_session_for(db.session, user, public_id)
     settings = current_app.config["RTUK"]
@@ -103,6 +105,7 @@ def upload_chunk(public_id: str) -> Any:
         body=request.get_data(cache=False),
         max_bytes=settings.rtc.max_chunk_bytes,
         chunk_ms=settings.rtc.chunk_ms,
+        arrived=arrived,
     )
     if result.duplicate:
         return jsonify({"seq": result.seq, "duplicate": True, "log_index": result.log_index}), 200
