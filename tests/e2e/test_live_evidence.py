@@ -21,7 +21,7 @@ import pytest
 
 from tests.components import require
 from tests.e2e.conftest import CHROMIUM, Server, api, chromium_args, chromium_available, sign_in, wait_until
-from tests.e2e.test_live_session import frames, look, move, open_live, wait_page
+from tests.e2e.test_live_session import frames, move, open_live, wait_page
 
 pytestmark = [pytest.mark.chromium, pytest.mark.slow]
 

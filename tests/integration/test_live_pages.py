@@ -22,7 +22,8 @@ def _actions(html: str) -> list[tuple[str, bool]]:
     """(data-step, primary?) of the session page's action buttons, in page order."""
     row = re.search(r"<p class=\"row\" data-session-actions>(.*?)</p>", html, re.S)
     assert row, "no action row"
-    return [(step, "primary" in cls) for cls, step in re.findall(r'<a class="button ?([^"]*)" data-step="([a-z]+)"', row.group(1))]
+    links = re.findall(r'<a class="button ?([^"]*)" data-step="([a-z]+)"', row.group(1))
+    return [(step, "primary" in cls) for cls, step in links]
 
 
 def test_session_page_buttons_follow_the_order_of_the_work(app, cast):
