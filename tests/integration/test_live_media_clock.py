@@ -59,7 +59,6 @@ def test_a_mark_points_at_the_picture_of_its_moment_in_the_server_copy(live_app,
     from proctor.rtc.testing import SyntheticPeer
     from remote_tuk.assessment.models import AssessmentSession
     from remote_tuk.extensions import db
-    from remote_tuk.live.clock import clock_at_utc
     from tests.integration.test_live_session import _first_kuk
     from tests.media.face import HEIGHT, face_track, read_counter, tone_track
 
@@ -106,8 +105,10 @@ def test_a_mark_points_at_the_picture_of_its_moment_in_the_server_copy(live_app,
         st = assessor.get(f"/api/v1/sessions/{cast.session_a}/recording").get_json()
         return st["server_full"]
 
-    _wait(server_full, 40)
+    _wait(server_full, 40)  # the server's own copy is joined (it never was)
     full = server_full()
+    from remote_tuk.live.clock import clock_at_utc
+
     with app.app_context():
         data = evidence.store.read(full["object_key"], ("auditor", "test"))
         session = db.session.scalar(select(AssessmentSession).where(AssessmentSession.public_id == cast.session_a))
@@ -121,3 +122,62 @@ def test_a_mark_points_at_the_picture_of_its_moment_in_the_server_copy(live_app,
         shown = frame_at(data, t)
         counter = read_counter(shown.to_ndarray(format="yuv420p")[:HEIGHT])
         assert abs(sent_clock[counter] - t) < 0.35, (t, counter, sent_clock[counter])
+
+
+def test_the_pre_session_media_test_ending_is_no_disconnection(live_app, cast):
+    """Issue 13 #1: leaving the check's media test logged media.stalled and, once the live page joined, media.resumed:
+    every session's evidence showed ~20 s of "koneksi asesi terputus" although nothing was cut."""
+    import json
+
+    from proctor.rtc.loop import RtcLoop
+    from proctor.rtc.testing import SyntheticPeer
+    from tests.media.face import face_track, tone_track
+
+    app = live_app
+    assessor, a_token = _client(app, cast, "asesor_a")
+    candidate, _ = _client(app, cast, "asesi_a")
+    satisfy_gate(app.config["RTUK"].sqlalchemy_url, cast.session_a)
+    _move(assessor, a_token, cast, "checking")
+    clients = RtcLoop("test-clients")
+    clients.start()
+
+    def connect(sock):
+        async def make():
+            return SyntheticPeer(send=[face_track(), tone_track(440)], recv=["audio"])
+
+        peer = clients.run(make(), 10)
+        ack = sock.emit("offer", {"session": cast.session_a, "sdp": clients.run(peer.offer(), 10)},
+                        namespace="/live", callback=True)
+        assert ack["ok"], ack
+        clients.run(peer.accept(ack["sdp"]), 10)
+        clients.run(peer.wait_connected(), 20)
+        return peer
+
+    try:
+        check = socketio.test_client(app, namespace="/live", flask_test_client=candidate)  # the check page's socket
+        assert check.emit("join", {"session": cast.session_a}, namespace="/live", callback=True)["ok"]
+        peer = connect(check)
+        time.sleep(3.0)  # the media test
+        clients.run(peer.close(), 10)
+        assert check.emit("leave", {"session": cast.session_a}, namespace="/live", callback=True)["ok"]
+        check.disconnect(namespace="/live")
+        time.sleep(4.0)  # the identity step: longer than a stall (2 s)
+        _move(assessor, a_token, cast, "ready")
+        live_page = socketio.test_client(app, namespace="/live", flask_test_client=candidate)
+        assert live_page.emit("join", {"session": cast.session_a}, namespace="/live", callback=True)["ok"]
+        peer = connect(live_page)
+        time.sleep(2.0)
+        _move(assessor, a_token, cast, "live")
+        clock = live_page.emit("join", {"session": cast.session_a}, namespace="/live", callback=True)["clock"]
+        clients.run(peer.close(), 10)
+    finally:
+        clients.stop()
+    assert clock["downtime_s"] == 0
+    with app.app_context():
+        store = evidence.store
+        events = [json.loads(store.read(e["object"]["key"], ("auditor", "test")))
+                  for e in store.list_entries(cast.session_a) if e.get("type") == "session.event"]
+    names = [e["event"] for e in events]
+    assert "media.stalled" not in names and "media.resumed" not in names, names
+    ended = [e for e in events if e["event"] == "media.ended"]
+    assert len(ended) == 1 and ended[0]["data"]["phase"] == "pre_session" and ended[0]["data"]["state"] == "checking"
