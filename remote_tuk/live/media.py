@@ -92,9 +92,11 @@ class MediaHub:
                 timer.cancel()
             self._watch_timers.clear()
             self._frames.clear()
-            if self._engine is not None:
-                self._engine.stop()
-                self._engine = None
+            engine, self._engine = self._engine, None
+        if engine is not None:
+            # outside the lock: stopping delivers the last events, whose callback takes the lock (unwatch)
+            engine.stop()
+        with self._lock:
             self._stack.close()
 
     def stats(self, public_id: str) -> dict[str, Any] | None:
