@@ -99,18 +99,23 @@ def _finish_evidence(session: AssessmentSession, chunk_ms: int) -> None:
         if not _step("closing the evidence chain", session, lambda: services.close_evidence(store, session)):
             notice(session.public_id, "error", "evidence_close_retry",
                    "Rantai bukti belum dapat ditutup; sistem mencoba lagi.")
-            threading.Thread(target=_close_later, args=(session.id,), name="evidence-close", daemon=True).start()
+            threading.Thread(target=_close_later, args=(session.id, db.factory, store), name="evidence-close",
+                             daemon=True).start()
 
 
-def _close_later(session_pk: int) -> None:
+# Background work takes the app's session factory and evidence store with it (the extensions are rebound when another
+# app is created in the same process, as tests do).
+
+
+def _close_later(session_pk: int, factory: Any, store: Any) -> None:
     for attempt in range(CLOSE_ATTEMPTS):
         time.sleep(2 ** (attempt + 1))
         try:
-            with db.new_session() as s:
+            with factory() as s:
                 session = s.get(AssessmentSession, session_pk)
                 if session is None:
                     return
-                services.close_evidence(evidence.store, session)
+                services.close_evidence(store, session)
                 log.info("evidence chain of %s closed on attempt %d", session.public_id, attempt + 2)
                 return
         except Exception:
@@ -132,16 +137,17 @@ def join_when_quiet(session_pk: int, chunk_ms: int | None = None) -> None:
         if session_pk in _JOINS_PENDING:
             return
         _JOINS_PENDING.add(session_pk)
-    threading.Thread(target=_join_later, args=(session_pk, chunk_ms), name="recording-join", daemon=True).start()
+    threading.Thread(target=_join_later, args=(session_pk, chunk_ms, db.factory, evidence.store),
+                     name="recording-join", daemon=True).start()
 
 
-def _join_later(session_pk: int, chunk_ms: int) -> None:
+def _join_later(session_pk: int, chunk_ms: int, factory: Any, store: Any) -> None:
     started = time.monotonic()
     last_count = -1
     quiet_since = time.monotonic()
     try:
         while time.monotonic() - started < MAX_WAIT_S:
-            with db.new_session() as s:
+            with factory() as s:
                 count = s.scalar(
                     select(func.count()).select_from(RecordingChunk).where(RecordingChunk.session_id == session_pk)
                 )
@@ -152,11 +158,11 @@ def _join_later(session_pk: int, chunk_ms: int) -> None:
             time.sleep(0.5)
         with _JOINS_LOCK:
             _JOINS_PENDING.discard(session_pk)  # a chunk from now on schedules the next join
-        with db.new_session() as s:
+        with factory() as s:
             session = s.get(AssessmentSession, session_pk)
-            if session is None or not services.evidence_open(evidence.store, session):
+            if session is None or not services.evidence_open(store, session):
                 return
-            for rec in recording.join_recordings(s, evidence.store, session, chunk_ms):
+            for rec in recording.join_recordings(s, store, session, chunk_ms):
                 if rec.error and rec.object_key is None:
                     notice(session.public_id, "error", "recording_join_failed",
                            "Rekaman tidak dapat digabung; kegagalan dicatat sebagai bukti.", source=rec.source)
