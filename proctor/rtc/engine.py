@@ -283,10 +283,18 @@ class MediaEngine:
         return session
 
     async def _want(self, session_id: str, **wanted: Any) -> None:
-        self._wanted.setdefault(session_id, {}).update(wanted)
+        entry = self._wanted.setdefault(session_id, {})
+        entry.update(wanted)
+        defaults = {"record": self.options.record_from_start, "sample_fps": self.options.analysis_fps}
+        if all(defaults[k] == v for k, v in entry.items()):
+            del self._wanted[session_id]  # nothing to remember: the defaults apply (keeps the map small)
         session = self._sessions.get(session_id)
         if session is not None and not session.closed:
-            self._apply_wanted(session)
+            for key, value in wanted.items():
+                if key == "record":
+                    session.set_recording(value)
+                else:
+                    session.set_sampling(value)
 
     def _apply_wanted(self, session: MediaSession) -> None:
         wanted = self._wanted.get(session.id, {})
