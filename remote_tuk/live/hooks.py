@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 from remote_tuk.assessment.models import AssessmentSession, SessionState, SessionTransition
 from remote_tuk.extensions import db, evidence, media, socketio
-from remote_tuk.live import recording, services
+from remote_tuk.live import joins, recording, services
 from remote_tuk.live.clock import clock, clock_at, downtime_ended, open_downtime
 from remote_tuk.live.media import NAMESPACE, room_of
 from remote_tuk.live.models import RecordingChunk
@@ -92,7 +92,7 @@ def _finish_evidence(session: AssessmentSession, chunk_ms: int) -> None:
     """The final joins and the conflict summary, then the chain is closed — whatever the joins did."""
     store = evidence.store
     try:
-        _step("the final joins", session, lambda: recording.join_recordings(db.session, store, session, chunk_ms))
+        _step("the final joins", session, lambda: joins.join_recordings(db.session, store, session, chunk_ms))
         _step("the conflict summary", session, lambda: recording.log_conflicts(db.session, store, session,
                                                                                 final=True))
     finally:
@@ -125,7 +125,8 @@ def _close_later(session_pk: int, factory: Any, store: Any) -> None:
 # --- joining the recordings once uploads go quiet -------------------------------------------------------------------
 
 _JOINS_LOCK = threading.Lock()
-_JOINS_PENDING: set[int] = set()
+#: (the app's session factory, session id) of the joins waiting for quiet
+_JOINS_PENDING: set[tuple[int, int]] = set()
 
 
 def join_when_quiet(session_pk: int, chunk_ms: int | None = None) -> None:
@@ -133,15 +134,17 @@ def join_when_quiet(session_pk: int, chunk_ms: int | None = None) -> None:
     ``QUIET_S`` (at most ``MAX_WAIT_S``), in the background; a call while one is waiting is folded into it."""
     if chunk_ms is None:
         chunk_ms = current_app.config["RTUK"].rtc.chunk_ms
+    key = (id(db.factory), session_pk)
     with _JOINS_LOCK:
-        if session_pk in _JOINS_PENDING:
+        if key in _JOINS_PENDING:
             return
-        _JOINS_PENDING.add(session_pk)
-    threading.Thread(target=_join_later, args=(session_pk, chunk_ms, db.factory, evidence.store),
+        _JOINS_PENDING.add(key)
+    threading.Thread(target=_join_later, args=(key, chunk_ms, db.factory, evidence.store),
                      name="recording-join", daemon=True).start()
 
 
-def _join_later(session_pk: int, chunk_ms: int, factory: Any, store: Any) -> None:
+def _join_later(key: tuple[int, int], chunk_ms: int, factory: Any, store: Any) -> None:
+    session_pk = key[1]
     started = time.monotonic()
     last_count = -1
     quiet_since = time.monotonic()
@@ -157,12 +160,12 @@ def _join_later(session_pk: int, chunk_ms: int, factory: Any, store: Any) -> Non
                 break
             time.sleep(0.5)
         with _JOINS_LOCK:
-            _JOINS_PENDING.discard(session_pk)  # a chunk from now on schedules the next join
+            _JOINS_PENDING.discard(key)  # a chunk from now on schedules the next join
         with factory() as s:
             session = s.get(AssessmentSession, session_pk)
             if session is None or not services.evidence_open(store, session):
                 return
-            for rec in recording.join_recordings(s, store, session, chunk_ms):
+            for rec in joins.join_recordings(s, store, session, chunk_ms):
                 if rec.error and rec.object_key is None:
                     notice(session.public_id, "error", "recording_join_failed",
                            "Rekaman tidak dapat digabung; kegagalan dicatat sebagai bukti.", source=rec.source)
@@ -175,4 +178,4 @@ def _join_later(session_pk: int, chunk_ms: int, factory: Any, store: Any) -> Non
         log.exception("joining the recording of session %s failed", session_pk)
     finally:
         with _JOINS_LOCK:
-            _JOINS_PENDING.discard(session_pk)
+            _JOINS_PENDING.discard(key)

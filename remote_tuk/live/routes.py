@@ -15,7 +15,7 @@ from remote_tuk.auth import current, signed_in
 from remote_tuk.db import utcnow
 from remote_tuk.errors import Forbidden, ValidationFailed
 from remote_tuk.extensions import db, evidence
-from remote_tuk.live import hooks, scoring, services
+from remote_tuk.live import hooks, joins, scoring, services
 from remote_tuk.live import recording as recordings
 from remote_tuk.live.models import Verdict
 from remote_tuk.live.schemas import ChunkHeadersIn, DecisionIn, MarkIn
@@ -121,7 +121,7 @@ def recording(public_id: str) -> Any:
     session = assessment.get_session_for(db.session, user, public_id)
     if user.role is Role.CANDIDATE:
         raise Forbidden("Status rekaman hanya untuk asesor, peninjau dan admin.")
-    return jsonify(recordings.recording_status(db.session, session))
+    return jsonify(joins.recording_status(db.session, session))
 
 
 def _json_body() -> dict[str, Any]:

@@ -2,8 +2,8 @@
 
 Everything here takes its dependencies (database session, evidence store, clock) as arguments so that the same code
 runs in request threads, Socket.IO handlers and the media engine's worker thread. The rest of the live session has
-its own modules: ``clock`` (the session media clock, downtime), ``recording`` (chunks and the joined recordings),
-``scoring`` (KUK marks and unit decisions), ``webm`` (containers).
+its own modules: ``clock`` (the session media clock, downtime), ``recording`` (the chunks as they arrive), ``joins``
+(the joined recordings), ``scoring`` (KUK marks and unit decisions), ``webm`` (containers).
 """
 
 from __future__ import annotations

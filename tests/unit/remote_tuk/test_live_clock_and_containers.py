@@ -9,8 +9,9 @@ import pytest
 
 from remote_tuk.assessment.models import AssessmentSession, SessionState, SessionTransition
 from remote_tuk.live.clock import clock_at, live_elapsed
+from remote_tuk.live.joins import _run_start_s
 from remote_tuk.live.models import RecordingChunk
-from remote_tuk.live.recording import _run_start_s, gap_ranges, max_seq
+from remote_tuk.live.recording import gap_ranges, max_seq
 from remote_tuk.live.webm import NotWebM, check_webm_start
 
 S = SessionState
