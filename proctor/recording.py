@@ -125,6 +125,12 @@ class IvfSegmenter:
         pts = timestamp - seg.first_ts
         if pts < 0:
             pts = seg.last_ts + 1
+        # Where the segment starts: each frame implies a start (its arrival minus its RTP time into the segment); the
+        # earliest is the least delayed by the network, the jitter buffer and a busy loop (a large keyframe arrives
+        # last of all), so the segment's frames sit on the clock as they were captured, give or take a packet's delay.
+        into_s = pts / IVF_CLOCK
+        if media_s - into_s < seg.start_s:
+            seg.start_s, seg.start_utc = media_s - into_s, utc - into_s
         seg.chunks.append(ivf_frame_header(len(data), pts))
         seg.chunks.append(data)
         seg.frames += 1
@@ -138,10 +144,11 @@ class IvfSegmenter:
         self._open = None
         if seg is None or seg.frames == 0:
             return None
-        # The last frame lasts as long as the average frame before it.
-        frame_s = (seg.last_s - seg.start_s) / (seg.frames - 1) if seg.frames > 1 else 1 / 30
-        end_s = seg.last_s + frame_s
-        end_utc = seg.last_utc + frame_s
+        # The frames span their RTP times; the last frame lasts as long as the average frame before it.
+        span_s = seg.last_ts / IVF_CLOCK
+        frame_s = span_s / (seg.frames - 1) if seg.frames > 1 else 1 / 30
+        end_s = seg.start_s + span_s + frame_s
+        end_utc = seg.start_utc + span_s + frame_s
         data = ivf_file_header(seg.width, seg.height, seg.frames) + b"".join(seg.chunks)
         segment = Segment(
             index=seg.index,
@@ -158,18 +165,18 @@ class IvfSegmenter:
         return segment
 
 
-def join_ivf(segments: list[tuple[bytes, float]]) -> bytes:
+def join_ivf(segments: list[tuple[bytes, float]], origin: float | None = None) -> bytes:
     """Join IVF segments into one IVF file, each placed at its media start time (seconds), in order.
 
     *segments* are ``(ivf_bytes, media_start_s)`` as handed to the sink (``MediaRange.start_s``). Gaps (downtime)
     stay gaps in the timeline; a segment that would start before the previous one ended is moved after it. Frames are
-    copied, never re-encoded. Raises ``ValueError`` on a file that is not VP8 IVF.
+    copied, never re-encoded. Time 0 of the result is *origin* (default: the first segment's start; 0.0 keeps the
+    start times as they are, e.g. on the session media clock). Raises ``ValueError`` on a file that is not VP8 IVF.
     """
     out: list[bytes] = []
     frames = 0
     width = height = 0
     last_pts = -1
-    origin: float | None = None
     for data, start_s in sorted(segments, key=lambda s: s[1]):
         if data[:4] != b"DKIF" or data[8:12] != b"VP80":
             raise ValueError("not a VP8 IVF file")
@@ -180,7 +187,7 @@ def join_ivf(segments: list[tuple[bytes, float]]) -> bytes:
             width, height = int.from_bytes(data[12:14], "little"), int.from_bytes(data[14:16], "little")
         if origin is None:
             origin = start_s
-        base = max(round((start_s - origin) * IVF_CLOCK), last_pts + 1)
+        base = max(round(max(0.0, start_s - origin) * IVF_CLOCK), last_pts + 1)
         pos = header_len
         while pos + 12 <= len(data):
             size = int.from_bytes(data[pos : pos + 4], "little")

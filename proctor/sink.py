@@ -87,6 +87,8 @@ EVENT_PEER_LEFT = "peer.left"  # data: role, reason
 EVENT_MEDIA_STARTED = "media.started"  # data: kind, codec
 EVENT_MEDIA_STALLED = "media.stalled"  # data: kind, silent_s (no candidate video packets for that long)
 EVENT_MEDIA_RESUMED = "media.resumed"  # data: kind, downtime_s
+#: The candidate closed their connection on purpose (``close_candidate``): their media ended, it did not stall.
+EVENT_MEDIA_ENDED = "media.ended"  # data: kind, reason
 EVENT_RECORDING_SEGMENT = "recording.segment"  # data: index, frames, bytes (also appended to the sink)
 EVENT_RECORDING_ERROR = "recording.error"  # data: error
 EVENT_SESSION_CLOSED = "session.closed"  # data: reason

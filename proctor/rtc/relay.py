@@ -3,7 +3,7 @@
 aiortc always decodes what it receives; there is no public API for the encoded frames. Each ``RTCRtpReceiver`` puts
 ``(codec, JitterFrame)`` tuples (complete encoded frames, reassembled from RTP and depayloaded) into a private
 ``queue.Queue`` that its decoder thread reads. :func:`tap_receiver` replaces that queue, before the receiver starts,
-with :class:`_TapQueue`, which hands every encoded frame to a callback on the event loop and passes it to the decoder
+with :class:`TapQueue`, which hands every encoded frame to a callback on the event loop and passes it to the decoder
 only when decoded frames are wanted. ``RTCRtpSender`` accepts ``av.Packet`` from a track and only packetizes it, so
 :class:`PacketTrack` feeds the viewers' senders without an encoder.
 
@@ -48,13 +48,20 @@ class RelayHookError(RuntimeError):
 FrameCallback = Callable[[str, bytes, int], None]
 
 
-class _TapQueue(queue.Queue):  # type: ignore[type-arg]
+class TapQueue(queue.Queue):  # type: ignore[type-arg]
     """Stands in for the receiver's decoder queue: taps encoded frames, optionally still feeds the decoder."""
 
     def __init__(self, on_frame: FrameCallback, decode: bool) -> None:
         super().__init__()
         self.on_frame = on_frame
         self.decode = decode
+        self._await_keyframe = False
+
+    def set_decode(self, on: bool) -> None:
+        """Start or stop feeding the decoder (any thread). A decoder switched on starts at the next keyframe."""
+        if on and not self.decode:
+            self._await_keyframe = True
+        self.decode = on
 
     def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
         if item is None:  # the receiver stopping its decoder thread
@@ -65,8 +72,13 @@ class _TapQueue(queue.Queue):  # type: ignore[type-arg]
             self.on_frame(codec.name, encoded_frame.data, encoded_frame.timestamp)
         except Exception:
             logger.exception("relay tap callback failed")
-        if self.decode:
-            super().put(item, block, timeout)
+        if not self.decode:
+            return
+        if self._await_keyframe:
+            if codec.name == "VP8" and not is_vp8_keyframe(encoded_frame.data):
+                return
+            self._await_keyframe = False
+        super().put(item, block, timeout)
 
 
 def check_aiortc_internals() -> None:
@@ -79,14 +91,18 @@ def check_aiortc_internals() -> None:
         raise RelayHookError("RTCRtpReceiver._send_rtcp_pli is gone")
 
 
-def tap_receiver(receiver: RTCRtpReceiver, on_frame: FrameCallback, decode: bool = False) -> None:
-    """Install the encoded-frame tap on *receiver*. Must be called before the receiver starts (in ``on("track")``)."""
+def tap_receiver(receiver: RTCRtpReceiver, on_frame: FrameCallback, decode: bool = False) -> TapQueue:
+    """Install the encoded-frame tap on *receiver*. Must be called before the receiver starts (in ``on("track")``).
+
+    Returns the tap, whose ``set_decode(on)`` switches decoding of the received frames on and off later."""
     current = getattr(receiver, _DECODER_QUEUE_ATTR, None)
     if not isinstance(current, queue.Queue):
         raise RelayHookError(f"RTCRtpReceiver has no {_DECODER_QUEUE_ATTR} queue (aiortc {aiortc.__version__})")
     if getattr(receiver, _STARTED_ATTR, True):
         raise RelayHookError("the receiver has already started; tap it from the 'track' event")
-    setattr(receiver, _DECODER_QUEUE_ATTR, _TapQueue(on_frame, decode))
+    tap = TapQueue(on_frame, decode)
+    setattr(receiver, _DECODER_QUEUE_ATTR, tap)
+    return tap
 
 
 def on_keyframe_request(sender: RTCRtpSender, callback: Callable[[], None]) -> None:

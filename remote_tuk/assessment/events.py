@@ -6,6 +6,7 @@ payload; a refusal is answered with an ``error`` event (code + message) and chan
 
 from __future__ import annotations
 
+import logging
 from functools import wraps
 from typing import Any
 
@@ -19,6 +20,8 @@ from remote_tuk.errors import DomainError
 from remote_tuk.extensions import db, socketio
 from remote_tuk.sockets.events import TrackedNamespace, socket_user
 from remote_tuk.validation import parse
+
+log = logging.getLogger(__name__)
 
 __all__ = ["NAMESPACE", "TRANSITION_LISTENERS", "SessionNamespace", "broadcast_transition", "room_of", "socket_user"]
 
@@ -35,10 +38,15 @@ TRANSITION_LISTENERS: list[Any] = []
 
 
 def broadcast_transition(session: AssessmentSession, record: SessionTransition) -> None:
-    """Tell every follower of the session, then the listeners (evidence, media engine, recording)."""
-    _emit_state(session, record)
-    for listener in TRANSITION_LISTENERS:
-        listener(session, record)
+    """Tell every follower of the session, then the listeners (evidence, media engine, recording). Each runs on its
+    own: one failing (logged) does not keep the others from running."""
+    for listener in (_emit_state, *TRANSITION_LISTENERS):
+        try:
+            listener(session, record)
+        except Exception:
+            db.session.rollback()
+            log.exception("transition listener %s failed for %s", getattr(listener, "__name__", listener),
+                          session.public_id)
 
 
 def _emit_state(session: AssessmentSession, record: SessionTransition) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,6 +21,7 @@ from remote_tuk.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from remote_tuk.lsp.models import Scheme
 
 S = SessionState
+log = logging.getLogger(__name__)
 
 #: Allowed transitions and the roles that may make each one.
 TRANSITIONS: dict[tuple[SessionState, SessionState], frozenset[Role]] = {
@@ -119,7 +121,13 @@ def transition(
     )
     db.commit()
     if emit is not None:
-        emit(session, record)
+        # The change is committed: what follows (broadcasts, evidence, media, joins) can fail, but it can never
+        # make a committed change look failed. Listeners log and show their own failures.
+        try:
+            emit(session, record)
+        except Exception:
+            db.rollback()
+            log.exception("after the committed transition of %s to %s", session.public_id, to.value)
     return record
 
 

@@ -1,12 +1,14 @@
 """Socket.IO namespace ``/live``: signaling (offer/answer, ICE restart), chat, control, stats (docs/LIVE-PROTOCOL.md).
 
 Every event authenticates the socket's user, checks that they may see the session, validates the payload and answers
-through the acknowledgement; a refusal changes nothing.
+through the acknowledgement; a refusal changes nothing. Once the session's evidence chain is closed (decided,
+cancelled) pages may still join, read and leave, but nothing they do is written to the chain.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 from typing import Any
 
 from flask import request
@@ -14,17 +16,20 @@ from flask_socketio import join_room, leave_room
 from sqlalchemy import select
 
 from remote_tuk.accounts.models import Role, User
+from remote_tuk.assessment import evidence as unit_evidence
 from remote_tuk.assessment import services as assessment
 from remote_tuk.assessment.events import broadcast_transition, socket_user
 from remote_tuk.assessment.models import AssessmentSession, SessionState
 from remote_tuk.errors import DomainError, Forbidden
 from remote_tuk.extensions import db, evidence, media, socketio
-from remote_tuk.live import services
+from remote_tuk.live import recording, scoring, services
+from remote_tuk.live.clock import clock
 from remote_tuk.live.media import NAMESPACE, room_of
 from remote_tuk.live.schemas import ChatIn, ControlIn, OfferIn, SessionIn
 from remote_tuk.sockets.events import TrackedNamespace
 from remote_tuk.validation import parse
 
+log = logging.getLogger(__name__)
 S = SessionState
 #: States in which media may flow (the TUK check uses it before the session goes live).
 MEDIA_STATES = (S.CHECKING, S.READY, S.LIVE, S.PAUSED)
@@ -87,17 +92,14 @@ class LiveNamespace(TrackedNamespace):
         if joined is None:
             return
         public_id, user_id = joined
-        with db.new_session() as s:
-            session = s.scalar(select(AssessmentSession).where(AssessmentSession.public_id == public_id))
-            user = s.get(User, user_id)
-            if session is not None and user is not None:
-                services.record_event(
-                    evidence.store,
-                    session,
-                    "page.disconnected",
-                    by=user,
-                    data={"role": services.participant(user, session).role},
-                )
+        try:
+            with db.new_session() as s:
+                session = s.scalar(select(AssessmentSession).where(AssessmentSession.public_id == public_id))
+                user = s.get(User, user_id)
+                if session is not None and user is not None:
+                    _page_event(session, user, "page.disconnected")
+        except Exception:  # a page going away must never raise in the server
+            log.exception("recording the disconnect of a page of %s failed", public_id)
 
     def _session(self, user: User, payload: dict[str, Any], model: Any = SessionIn) -> tuple[Any, AssessmentSession]:
         data = parse(model, payload)
@@ -109,14 +111,7 @@ class LiveNamespace(TrackedNamespace):
         part = services.participant(user, session)
         join_room(room_of(session.public_id))
         joined_sockets()[request.sid] = (session.public_id, user.id)  # type: ignore[attr-defined]
-        services.record_event(
-            evidence.store,
-            session,
-            "page.joined",
-            by=user,
-            data={"role": part.role},
-            media_s=services.live_elapsed(session),
-        )
+        written = _page_event(session, user, "page.joined")
         return {
             "ok": True,
             "role": part.role,
@@ -124,10 +119,12 @@ class LiveNamespace(TrackedNamespace):
             "can_control": part.can_control,
             "state": session.state.value,
             "label": session.state_label,
-            "clock": services.clock(db.session, session),
+            "clock": clock(db.session, session),
             "chat": services.recent_chat(db.session, session),
             # the candidate's recorder continues its numbering after a page reload
-            "next_seq": services.next_chunk_seq(db.session, session) if part.role == "candidate" else None,
+            "next_seq": recording.next_chunk_seq(db.session, session) if part.role == "candidate" else None,
+            # decided or cancelled: the page may look, nothing more is recorded
+            "read_only": not written,
         }
 
     def _media_session(self, user: User, payload: dict[str, Any]) -> tuple[OfferIn, AssessmentSession, Any]:
@@ -137,6 +134,7 @@ class LiveNamespace(TrackedNamespace):
         allowed = (*MEDIA_STATES, S.SCHEDULED) if part.role == "assessor" else MEDIA_STATES
         if session.state not in allowed:
             raise services.InvalidState(f"Media tidak dapat dihubungkan saat sesi berstatus '{session.state_label}'.")
+        media.prepare(session.public_id, session.state)
         return data, session, part
 
     @_guard
@@ -158,7 +156,6 @@ class LiveNamespace(TrackedNamespace):
             "peer.reconnecting",
             by=user,
             data={"role": part.role},
-            media_s=services.live_elapsed(session),
         )
         answer = media.engine.restart_ice(session.public_id, part.peer_id, data.sdp)
         return {"ok": True, "sdp": answer}
@@ -170,11 +167,16 @@ class LiveNamespace(TrackedNamespace):
         leave_room(room_of(session.public_id))
         joined_sockets().pop(request.sid, None)  # type: ignore[attr-defined]
         if media.running and session.public_id in media.engine.session_ids():
-            if part.role == "candidate":
-                media.engine.close_candidate(session.public_id, reason="left")
-            else:
-                media.engine.close_viewer(session.public_id, part.peer_id, reason="left")
-        services.record_event(evidence.store, session, "page.left", by=user, data={"role": part.role})
+            from proctor.errors import UnknownPeer
+
+            try:
+                if part.role == "candidate":
+                    media.engine.close_candidate(session.public_id, reason="left")
+                else:
+                    media.engine.close_viewer(session.public_id, part.peer_id, reason="left")
+            except UnknownPeer:
+                pass  # this page had no media connection (e.g. it only followed the session)
+        _page_event(session, user, "page.left")
         return {"ok": True}
 
     @_guard
@@ -190,14 +192,31 @@ class LiveNamespace(TrackedNamespace):
         if not services.participant(user, session).can_control:
             raise Forbidden("Hanya asesor yang ditugaskan yang mengendalikan sesi.")
         assessment.transition(db.session, session, _ACTIONS[data.action], actor=user, emit=broadcast_transition)
-        return {"ok": True, "state": session.state.value, "clock": services.clock(db.session, session)}
+        return {"ok": True, "state": session.state.value, "clock": clock(db.session, session)}
 
     @_guard
     def on_stats(self, user: User, payload: dict[str, Any]) -> dict[str, Any]:
         _data, session = self._session(user, payload)
         if services.participant(user, session).role == "candidate":
             raise Forbidden("Statistik koneksi hanya untuk asesor dan peninjau.")
-        return {"ok": True, "stats": media.stats(session.public_id), "clock": services.clock(db.session, session)}
+        return {"ok": True, "stats": media.stats(session.public_id), "clock": clock(db.session, session)}
+
+
+def _page_event(session: AssessmentSession, user: User, kind: str) -> bool:
+    """A page joined, left or lost its socket: evidence while the session's chain is open. Once it is closed
+    (decided, cancelled) nothing happens in the session that evidence needs — the page is only looking — so nothing
+    is written (docs/LIVE-PROTOCOL.md). Returns whether it was recorded."""
+    if not services.evidence_open(evidence.store, session):
+        log.info("%s of %s (%s) after the session was closed: not evidence", kind, session.public_id, user.id)
+        return False
+    try:
+        services.record_event(
+            evidence.store, session, kind, by=user,
+            data={"role": services.participant(user, session).role, "state": session.state.value},
+        )
+    except services.EvidenceClosed:
+        return False  # closed in the meantime
+    return True
 
 
 _JOINED: dict[str, tuple[str, int]] = {}
@@ -209,4 +228,6 @@ def joined_sockets() -> dict[str, tuple[str, int]]:
 
 
 def register(app: Any) -> None:
+    """The ``/live`` namespace, and the live session's evidence provider for unit decisions (observation marks)."""
     socketio.on_namespace(LiveNamespace(NAMESPACE))
+    unit_evidence.register(scoring.observation_evidence)

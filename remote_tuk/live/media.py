@@ -1,5 +1,10 @@
 """The process's media engine (``proctor.rtc.engine.MediaEngine``) wired to the evidence store, the database and
-Socket.IO: recording segments become evidence, engine events become evidence events, downtime rows and page notices.
+Socket.IO: recording segments become evidence on the session media clock, engine events become evidence events,
+downtime rows and page notices.
+
+What counts as downtime (docs/LIVE-PROTOCOL.md): only a loss of the candidate's media while the session is ``live``
+or ``paused`` — a stall (the network dropped) or the candidate's page leaving — until their media is back. The
+pre-session media test ending (the check page leaves) is its own event, ``media.ended`` in state checking/ready.
 """
 
 from __future__ import annotations
@@ -17,18 +22,24 @@ from typing import Any
 from sqlalchemy import select
 
 from config import Settings
-from remote_tuk.assessment.models import AssessmentSession
-from remote_tuk.live import services
+from remote_tuk.assessment.models import AssessmentSession, SessionState
+from remote_tuk.live import clock, services
 
 log = logging.getLogger(__name__)
+S = SessionState
 
 NAMESPACE = "/live"
 #: Decoded candidate frames per second handed to analysis (the TUK check's camera, light and face measurement).
 ANALYSIS_FPS = 2.0
 FRAMES_KEPT = 24
+#: A watch for frames lasts at most this long (it also ends when the frames are taken or the candidate leaves).
+WATCH_MAX_S = 120.0
+#: States in which the candidate's missing media is downtime of the session.
+SESSION_STATES = (S.LIVE, S.PAUSED)
 
 # Engine event types that go to the pages as they happen.
-_PAGE_EVENTS = {"peer.joined", "peer.left", "peer.state", "media.stalled", "media.resumed", "media.started"}
+_PAGE_EVENTS = {"peer.joined", "peer.left", "peer.state", "media.stalled", "media.resumed", "media.started",
+                "media.ended"}
 
 
 class MediaHub:
@@ -39,6 +50,7 @@ class MediaHub:
         self._lock = threading.Lock()
         self._stack = ExitStack()
         self._frames: dict[str, deque[Any]] = {}
+        self._watch_timers: dict[str, threading.Timer] = {}
         self.settings: Settings | None = None
         self.db: Any = None
         self.evidence: Any = None
@@ -53,41 +65,22 @@ class MediaHub:
         with self._lock:
             if self._engine is None:
                 assert self.settings is not None
-                from proctor.rtc.engine import MediaEngine
+                from proctor.rtc.engine import EngineOptions, MediaEngine
 
                 if self.settings.rtc.loopback_ice:
                     from proctor.rtc.testing import loopback_ice
 
                     self._stack.enter_context(loopback_ice())
-                from proctor.rtc.engine import EngineOptions
-
                 self._engine = MediaEngine(
                     self.settings.rtc,
                     sink=_Sink(self),
                     on_event=self._on_event,
                     on_frame=self._on_frame,
-                    options=EngineOptions(analysis_fps=ANALYSIS_FPS),
+                    # decode nothing unless a watch asks for frames; record only while the session is live
+                    options=EngineOptions(analysis_fps=0.0, record_from_start=False),
                 ).start()
                 atexit.register(self.stop)
             return self._engine
-
-    # --- sampled frames for the TUK check ------------------------------------------------------------------------
-
-    def watch(self, public_id: str) -> None:
-        """Keep the next sampled frames of this session (the TUK check's camera measurement)."""
-        with self._lock:
-            self._frames[public_id] = deque(maxlen=FRAMES_KEPT)
-
-    def take_frames(self, public_id: str) -> list[Any]:
-        with self._lock:
-            frames = self._frames.pop(public_id, None)
-        return list(frames or [])
-
-    def _on_frame(self, frame: Any) -> None:
-        with self._lock:
-            kept = self._frames.get(frame.session_id)
-            if kept is not None:
-                kept.append(frame)
 
     @property
     def running(self) -> bool:
@@ -95,9 +88,15 @@ class MediaHub:
 
     def stop(self) -> None:
         with self._lock:
-            if self._engine is not None:
-                self._engine.stop()
-                self._engine = None
+            for timer in self._watch_timers.values():
+                timer.cancel()
+            self._watch_timers.clear()
+            self._frames.clear()
+            engine, self._engine = self._engine, None
+        if engine is not None:
+            # outside the lock: stopping delivers the last events, whose callback takes the lock (unwatch)
+            engine.stop()
+        with self._lock:
             self._stack.close()
 
     def stats(self, public_id: str) -> dict[str, Any] | None:
@@ -105,46 +104,136 @@ class MediaHub:
             return None
         return self._engine.stats(public_id)
 
+    # --- what the session's state asks of the engine ------------------------------------------------------------
+
+    def prepare(self, public_id: str, state: SessionState) -> None:
+        """Before an offer: the engine records while the session is live (also after a server restart)."""
+        self.engine.record(public_id, state is S.LIVE)
+
+    def follow_state(self, public_id: str, state: SessionState) -> None:
+        """After a transition: record while live; at the end, close the media and forget any watch."""
+        if state in (S.ENDED, S.DECIDED, S.CANCELLED):
+            self.unwatch(public_id)
+        if self._engine is None:
+            return
+        if state in (S.ENDED, S.CANCELLED):
+            if public_id in self._engine.session_ids():
+                self._engine.close_session(public_id, reason=state.value)
+        else:
+            self._engine.record(public_id, state is S.LIVE)
+
+    # --- sampled frames for the TUK check ------------------------------------------------------------------------
+
+    def watch(self, public_id: str) -> None:
+        """Decode the candidate's video and keep the next sampled frames (the TUK check's camera measurement). The
+        watch ends when the frames are taken, when the candidate's media leaves, or after ``WATCH_MAX_S``; then the
+        video is no longer decoded and the kept frames are freed."""
+        with self._lock:
+            self._frames[public_id] = deque(maxlen=FRAMES_KEPT)
+            old = self._watch_timers.pop(public_id, None)
+            timer = threading.Timer(WATCH_MAX_S, self.unwatch, args=(public_id,))
+            timer.daemon = True
+            self._watch_timers[public_id] = timer
+        if old is not None:
+            old.cancel()
+        timer.start()
+        self.engine.sample_frames(public_id, ANALYSIS_FPS)
+
+    def take_frames(self, public_id: str) -> list[Any]:
+        """The frames kept so far; the watch ends (see :meth:`watch`)."""
+        with self._lock:
+            frames = self._frames.get(public_id)
+            taken = list(frames or [])
+        self.unwatch(public_id)
+        return taken
+
+    def unwatch(self, public_id: str) -> None:
+        with self._lock:
+            self._frames.pop(public_id, None)
+            timer = self._watch_timers.pop(public_id, None)
+        if timer is not None:
+            timer.cancel()
+        if self._engine is not None:
+            try:
+                self._engine.sample_frames(public_id, 0)
+            except Exception:
+                log.debug("could not stop sampling %s", public_id, exc_info=True)
+
+    def watching(self) -> dict[str, int]:
+        """Sessions with a watch, and how many frames each keeps (diagnostics and tests)."""
+        with self._lock:
+            return {sid: len(frames) for sid, frames in self._frames.items()}
+
+    def _on_frame(self, frame: Any) -> None:
+        with self._lock:
+            kept = self._frames.get(frame.session_id)
+            if kept is not None:
+                kept.append(frame)
+
     # --- engine callbacks (the engine's worker thread) ------------------------------------------------------------
 
     def _on_event(self, event: Any) -> None:
+        if event.type in ("session.closed", "media.ended") or (
+            event.type == "peer.left" and event.peer_id == "candidate"
+        ):
+            self.unwatch(event.session_id)  # the media the watch was for has gone
         try:
-            with self.db.new_session() as db:
-                session = db.scalar(select(AssessmentSession).where(AssessmentSession.public_id == event.session_id))
-                if session is None:
-                    return
-                data = dict(event.data)
-                if event.type == "media.stalled":
-                    services.downtime_started(db, session, _utc(event.at_utc), float(data.get("silent_s", 0)))
-                elif event.type == "media.resumed":
-                    services.downtime_ended(db, session, _utc(event.at_utc), float(data.get("downtime_s", 0)))
-                services.record_event(
-                    self.evidence.store,
-                    session,
-                    event.type,
-                    data={"peer": event.peer_id, "engine_media_s": event.media_s, **data},
-                    media_s=services.live_elapsed(session),
-                )
-                clock = services.clock(db, session)
-            if event.type in _PAGE_EVENTS:
-                self.socketio.emit(
-                    "peer",
-                    {
-                        "type": event.type,
-                        "role": data.get("role") or ("candidate" if event.peer_id == "candidate" else None),
-                        "peer": event.peer_id,
-                        "data": _jsonable(data),
-                        "clock": clock,
-                    },
-                    to=room_of(event.session_id),
-                    namespace=NAMESPACE,
-                )
+            page = self._record_event(event)
         except Exception:
             log.exception("media event %s for %s not recorded", event.type, event.session_id)
+            return
+        if page is not None:
+            self.socketio.emit("peer", page, to=room_of(event.session_id), namespace=NAMESPACE)
+
+    def _record_event(self, event: Any) -> dict[str, Any] | None:
+        """The event as evidence (and downtime, during the session); returns what the pages are told."""
+        with self.db.new_session() as db:
+            session = db.scalar(select(AssessmentSession).where(AssessmentSession.public_id == event.session_id))
+            if session is None:
+                return None
+            store = self.evidence.store
+            if not services.evidence_open(store, session):
+                log.info("session %s is closed: media event %s not recorded", session.public_id, event.type)
+                return None
+            at = _utc(event.at_utc)
+            data = dict(event.data)
+            in_session = session.state in SESSION_STATES
+            kind = event.type
+            if kind == "media.stalled" and in_session:
+                clock.downtime_started(db, session, at, float(data.get("silent_s", 0)))
+            elif kind == "media.ended" and in_session:
+                clock.downtime_started(db, session, at)  # the candidate's page left during the session
+            elif kind in ("media.resumed", "media.started"):
+                measured = float(data["downtime_s"]) if kind == "media.resumed" else None
+                seconds = clock.downtime_ended(db, session, at, measured) if (
+                    in_session or clock.open_downtime(db, session) is not None
+                ) else None
+                if seconds is not None:
+                    data["downtime_s"] = round(seconds, 3)
+            if not in_session and kind in ("media.ended", "media.stalled", "media.resumed"):
+                data["phase"] = "pre_session" if session.state in (S.CHECKING, S.READY, S.SCHEDULED) else "after"
+            services.record_event(
+                store,
+                session,
+                kind,
+                data={"peer": event.peer_id, "engine_media_s": event.media_s, "state": session.state.value, **data},
+                media_s=clock.clock_at(session, at),
+            )
+            if kind not in _PAGE_EVENTS:
+                return None
+            return {
+                "type": kind,
+                "role": data.get("role") or ("candidate" if event.peer_id == "candidate" else None),
+                "peer": event.peer_id,
+                "data": _jsonable(data),
+                "clock": clock.clock(db, session),
+            }
 
 
 class _Sink:
-    """``proctor.sink.EvidenceSink`` over the evidence store (server-side recording segments)."""
+    """``proctor.sink.EvidenceSink`` over the evidence store (server-side recording segments), placing each segment on
+    the session media clock by its server time (the engine's own clock starts at its first packet and restarts with
+    the process)."""
 
     def __init__(self, hub: MediaHub) -> None:
         self.hub = hub
@@ -154,18 +243,20 @@ class _Sink:
             session = db.scalar(select(AssessmentSession).where(AssessmentSession.public_id == session_id))
             if session is None:
                 raise LookupError(f"unknown session {session_id}")
-            store = self.hub.evidence.store
-            services.ensure_evidence(store, session)
             rng = None
             if media_range is not None:
-                rng = {"start_ms": int(media_range.start_s * 1000), "end_ms": int(media_range.end_s * 1000)}
+                start_s = clock.clock_at_utc(session, media_range.start_utc)
+                rng = {"start_ms": int(start_s * 1000), "end_ms": int((start_s + media_range.duration_s) * 1000)}
                 metadata = {
                     **metadata,
+                    "clock": "session",
+                    "engine_start_s": media_range.start_s,
                     "start_utc_ms": int(media_range.start_utc * 1000),
                     "end_utc_ms": int(media_range.end_utc * 1000),
                 }
-            return store.append(
-                session_id,
+            return services.append_item(
+                self.hub.evidence.store,
+                session,
                 type,
                 data,
                 metadata=services.entry_metadata(dict(metadata)),

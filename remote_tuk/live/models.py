@@ -3,7 +3,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Enum, Float, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, Enum, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from remote_tuk.accounts.models import User
@@ -21,7 +21,12 @@ def _verdict() -> Enum:
 
 
 class RecordingChunk(Base):
-    """One MediaRecorder chunk from the candidate's browser (the primary recording), stored as evidence."""
+    """One MediaRecorder chunk from the candidate's browser (the primary recording), stored as evidence.
+
+    The row is first inserted as a *claim* (no ``log_index`` yet): the unique (session, seq) lets exactly one upload
+    of a sequence number through, in every process, before anything reaches the evidence log; the winner then stores
+    the chunk and fills in ``object_key`` and ``log_index``.
+    """
 
     __tablename__ = "recording_chunks"
     __table_args__ = (UniqueConstraint("session_id", "seq"),)
@@ -31,10 +36,27 @@ class RecordingChunk(Base):
     seq: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64))
     size: Mapped[int] = mapped_column(Integer)
-    object_key: Mapped[str] = mapped_column(String(255))
-    log_index: Mapped[int] = mapped_column(Integer)
+    object_key: Mapped[str | None] = mapped_column(String(255))
+    log_index: Mapped[int | None] = mapped_column(Integer)
     client_start_ms: Mapped[int | None] = mapped_column(BigInteger)
+    #: When the upload reached the server (it places the recorder run on the session clock); a claim that is still
+    #: unfinished a long time after it may be taken over by a retry.
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RecordingConflicts(Base):
+    """Refused conflicting chunks of a session, counted: the first is logged as evidence at once, then a summary at
+    most once a minute and at the end, so a candidate cannot grow the evidence log at will."""
+
+    __tablename__ = "recording_conflicts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("assessment_sessions.id", ondelete="CASCADE"), unique=True)
+    count: Mapped[int] = mapped_column(Integer, default=1)
+    first_seq: Mapped[int] = mapped_column(Integer)
+    last_seq: Mapped[int] = mapped_column(Integer)
+    logged_count: Mapped[int] = mapped_column(Integer, default=0)
+    logged_at: Mapped[datetime | None]
 
 
 class KukMark(Base):
@@ -101,16 +123,25 @@ class Downtime(Base):
 
 
 class SessionRecording(Base):
-    """The joined, remuxed browser recording of a session (one playable WebM), stored as evidence."""
+    """A joined, remuxed recording of a session (one playable WebM on the session media clock), stored as evidence:
+    ``source`` "browser" (the candidate's MediaRecorder chunks) or "server" (the engine's IVF segments). Parts that
+    arrive after a join make a new ``version``; earlier versions stay in the evidence. A join that failed is a row
+    with ``error`` and no object."""
 
     __tablename__ = "session_recordings"
+    __table_args__ = (UniqueConstraint("session_id", "source", "version"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    session_id: Mapped[int] = mapped_column(ForeignKey("assessment_sessions.id", ondelete="CASCADE"), unique=True)
-    object_key: Mapped[str] = mapped_column(String(255))
-    log_index: Mapped[int] = mapped_column(Integer)
-    duration_s: Mapped[float] = mapped_column(Float)
+    session_id: Mapped[int] = mapped_column(ForeignKey("assessment_sessions.id", ondelete="CASCADE"), index=True)
+    source: Mapped[str] = mapped_column(String(8), default="browser")
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    object_key: Mapped[str | None] = mapped_column(String(255))
+    log_index: Mapped[int | None] = mapped_column(Integer)
+    duration_s: Mapped[float] = mapped_column(Float, default=0.0)
+    #: How many parts (chunks or segments) the join was made from; more stored parts than this = join again.
     chunks: Mapped[int] = mapped_column(Integer)
-    gaps: Mapped[int] = mapped_column(Integer)
-    size: Mapped[int] = mapped_column(Integer)
+    #: Missing sequence numbers (browser) when joined.
+    gaps: Mapped[int] = mapped_column(Integer, default=0)
+    size: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -8,14 +8,18 @@ from flask import Blueprint, current_app, jsonify, render_template, request, url
 from flask_wtf.csrf import generate_csrf
 
 from remote_tuk.accounts.models import Role
+from remote_tuk.assessment import evidence as unit_evidence
 from remote_tuk.assessment import services as assessment
 from remote_tuk.assessment.models import SessionState
 from remote_tuk.auth import current, signed_in
+from remote_tuk.db import utcnow
 from remote_tuk.errors import Forbidden, ValidationFailed
 from remote_tuk.extensions import db, evidence
-from remote_tuk.live import services
+from remote_tuk.live import hooks, joins, scoring, services
+from remote_tuk.live import recording as recordings
 from remote_tuk.live.models import Verdict
-from remote_tuk.live.schemas import DecisionIn, MarkIn
+from remote_tuk.live.schemas import ChunkHeadersIn, DecisionIn, MarkIn
+from remote_tuk.tuk import services as tuk
 from remote_tuk.turn.services import ice_servers_for
 from remote_tuk.validation import parse
 
@@ -49,6 +53,8 @@ def page(public_id: str) -> Any:
     session = assessment.get_session_for(db.session, user, public_id)
     part = services.participant(user, session)
     settings = current_app.config["RTUK"]
+    profile = tuk.profile_for(db.session, session)
+    fullscreen = next((r for r in profile.requirements if r.key == "fullscreen"), None)
     data = {
         "session": session.public_id,
         "role": part.role,
@@ -64,12 +70,18 @@ def page(public_id: str) -> Any:
         "assessor_name": session.schedule.assessor.full_name if session.schedule.assessor else "",
         "scheme": session.schedule.scheme.title,
         "kuk_tree": [] if part.role == "candidate" else _kuk_tree(session),
+        # the candidate's page asks for fullscreen when the LSP's profile requires it (as the check did)
+        "fullscreen": None if fullscreen is None else ("mandatory" if fullscreen.mandatory else "advisory"),
         "urls": {
             "chunks": url_for("live.upload_chunk", public_id=public_id),
             "marks": url_for("live.marks", public_id=public_id),
             "decisions": url_for("live.add_decision", public_id=public_id),
+            "unit_evidence": url_for("live.unit_evidence_status", public_id=public_id),
             "recording": url_for("live.recording", public_id=public_id),
             "session": url_for("assessment.session_detail", public_id=public_id),
+            "transition": url_for("assessment.api_transition", public_id=public_id),
+            "gate": url_for("tuk.status", public_id=public_id),
+            "check": url_for("tuk.page", public_id=public_id),
         },
     }
     template = "live/candidate.html" if part.role == "candidate" else "live/assessor.html"
@@ -79,22 +91,27 @@ def page(public_id: str) -> Any:
 @bp.post("/api/v1/sessions/<public_id>/recording/chunks")
 @signed_in
 def upload_chunk(public_id: str) -> Any:
+    arrived = utcnow()  # before the body is read: with X-Chunk-Start it tells where the recording is on the clock
     user = current()
     session = assessment.get_session_for(db.session, user, public_id)
     settings = current_app.config["RTUK"]
-    result = services.accept_chunk(
+    headers = parse(ChunkHeadersIn, {k: request.headers.get(k) for k in ("X-Chunk-Seq", "X-Chunk-SHA256",
+                                                                          "X-Chunk-Start")})
+    result = recordings.accept_chunk(
         db.session,
         evidence.store,
         session,
         user,
-        seq=request.headers.get("X-Chunk-Seq"),
-        sha256=request.headers.get("X-Chunk-SHA256"),
-        start_ms=request.headers.get("X-Chunk-Start"),
+        headers=headers,
         body=request.get_data(cache=False),
         max_bytes=settings.rtc.max_chunk_bytes,
+        chunk_ms=settings.rtc.chunk_ms,
+        arrived=arrived,
     )
     if result.duplicate:
         return jsonify({"seq": result.seq, "duplicate": True, "log_index": result.log_index}), 200
+    if session.state is S.ENDED:
+        hooks.join_when_quiet(session.id)  # a chunk after the end: the joined recording gets a new version
     return jsonify({"seq": result.seq, "log_index": result.log_index, "gap_from": result.gap_from}), 201
 
 
@@ -105,7 +122,7 @@ def recording(public_id: str) -> Any:
     session = assessment.get_session_for(db.session, user, public_id)
     if user.role is Role.CANDIDATE:
         raise Forbidden("Status rekaman hanya untuk asesor, peninjau dan admin.")
-    return jsonify(services.recording_status(db.session, session))
+    return jsonify(joins.recording_status(db.session, session))
 
 
 def _json_body() -> dict[str, Any]:
@@ -124,7 +141,7 @@ def marks(public_id: str) -> Any:
         raise Forbidden("Penilaian KUK tidak ditampilkan kepada asesi.")
     if request.method == "POST":
         data = parse(MarkIn, _json_body())
-        mark = services.add_mark(
+        mark = scoring.add_mark(
             db.session,
             evidence.store,
             session,
@@ -134,10 +151,10 @@ def marks(public_id: str) -> Any:
             note=data.note,
             client_media_s=data.client_media_s,
         )
-        return jsonify({"mark": services.mark_json(mark)}), 201
-    current_marks, history = services.marks(db.session, session)
+        return jsonify({"mark": scoring.mark_json(mark)}), 201
+    current_marks, history = scoring.marks(db.session, session)
     return jsonify(
-        {"marks": [services.mark_json(m) for m in current_marks], "history": [services.mark_json(m) for m in history]}
+        {"marks": [scoring.mark_json(m) for m in current_marks], "history": [scoring.mark_json(m) for m in history]}
     )
 
 
@@ -150,7 +167,7 @@ def add_decision(public_id: str) -> Any:
         raise Forbidden("Keputusan diberitahukan setelah sesi diputuskan.")
     if request.method == "POST":
         data = parse(DecisionIn, _json_body())
-        decision = services.add_decision(
+        decision = scoring.add_decision(
             db.session,
             evidence.store,
             session,
@@ -159,28 +176,23 @@ def add_decision(public_id: str) -> Any:
             verdict=Verdict(data.verdict),
             reason=data.reason,
         )
-        return jsonify(
-            {
-                "decision": {
-                    "unit_id": decision.unit_id,
-                    "version": decision.version,
-                    "verdict": decision.verdict.value,
-                    "reason": decision.reason,
-                    "at": decision.at.isoformat(),
-                }
-            }
-        ), 201
-    return jsonify(
-        {
-            "decisions": [
-                {
-                    "unit_id": d.unit_id,
-                    "version": d.version,
-                    "verdict": d.verdict.value,
-                    "reason": d.reason,
-                    "at": d.at.isoformat(),
-                }
-                for d in services.decisions(db.session, session).values()
-            ]
-        }
-    )
+        return jsonify({"decision": scoring.decision_json(decision)}), 201
+    return jsonify({"decisions": [scoring.decision_json(d) for d in scoring.decisions(db.session, session).values()]})
+
+
+@bp.get("/api/v1/sessions/<public_id>/units/evidence")
+@signed_in
+def unit_evidence_status(public_id: str) -> Any:
+    """What the evidence says per unit and KUK, and whether K may be chosen (assessor, witnesses, admins)."""
+    user = current()
+    session = assessment.get_session_for(db.session, user, public_id)
+    if user.role is Role.CANDIDATE:
+        raise Forbidden("Penilaian KUK tidak ditampilkan kepada asesi.")
+    current_decisions = scoring.decisions(db.session, session)
+    units = []
+    for u in unit_evidence.evidence_by_unit(db.session, session):
+        entry = u.as_dict()
+        d = current_decisions.get(u.unit_id)
+        entry["decision"] = scoring.decision_json(d) if d is not None else None
+        units.append(entry)
+    return jsonify({"units": units})

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from remote_tuk.validation import DbId
 
@@ -45,3 +45,30 @@ class DecisionIn(BaseModel):
     unit_id: DbId
     verdict: Literal["K", "BK"]
     reason: str = Field(min_length=3, max_length=4000)
+
+
+class ChunkHeadersIn(BaseModel):
+    """The headers of a recording chunk upload (``X-Chunk-Seq``, ``X-Chunk-SHA256``, ``X-Chunk-Start``). ASCII digits
+    only: ``str.isdigit()`` also accepts "²" or "٣", which ``int()`` refuses."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    seq: int = Field(alias="X-Chunk-Seq", ge=0, le=999_999_999)
+    sha256: str = Field(alias="X-Chunk-SHA256", pattern=r"^[0-9a-fA-F]{64}$")
+    start_ms: int | None = Field(default=None, alias="X-Chunk-Start", ge=0, le=10**15)
+
+    @field_validator("seq", "start_ms", mode="before")
+    @classmethod
+    def _ascii_digits(cls, value: object, info: ValidationInfo) -> object:
+        if value is None or value == "":
+            if info.field_name == "seq":
+                raise ValueError("wajib diisi")
+            return None
+        if not isinstance(value, str) or not value.isascii() or not value.isdigit() or len(value) > 15:
+            raise ValueError("harus bilangan bulat ≥ 0 (angka 0-9)")
+        return int(value)
+
+    @field_validator("sha256")
+    @classmethod
+    def _lower(cls, value: str) -> str:
+        return value.lower()

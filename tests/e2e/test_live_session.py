@@ -245,16 +245,29 @@ def test_live_session_end_to_end(make_server: Any, browser: Any, tmp_path: Path)
         done = wait_page(candidate, lambda s: s["pending"] == 0 and s["uploaded"] > 0, 30, "all chunks uploaded")
         live_s = assessor.evaluate("Live.elapsed()")  # the server's clock: live time, pauses excluded
 
-        # The decision per unit, then the way back to the session page.
-        assessor.wait_for_selector("[data-live-decisions]:not([hidden])", timeout=10_000)
+        # The other KUK are marked K too (after the end, before the decision), one click each.
+        for other in assessor.locator(".kuk-item").all()[1:]:
+            other.locator("[data-verdict=K]").click()
+            assessor.wait_for_selector(f'.kuk-item[data-kuk="{other.get_attribute("data-kuk")}"][data-version="1"]',
+                                       timeout=10_000)
+
+        # The decision per unit follows the evidence: the unit whose first KUK is BK cannot be K; the others can.
+        assessor.wait_for_selector("[data-live-decisions][data-evidence=loaded]:not([hidden])", timeout=10_000)
+        wait_until(lambda: assessor.locator('fieldset[data-unit][data-k-allowed="1"]').count() >= 2, 10,
+                   "the evidence per unit after the last marks")
         shot(assessor, "assessor-ended")
+        verdicts = {}
         for fs in assessor.locator("fieldset[data-unit]").all():
-            fs.locator("input[value=K]").check()
-            fs.locator("textarea").fill("Semua KUK unit ini didemonstrasikan.")
-        assessor.click("[data-live-decisions] button")
+            allowed = fs.get_attribute("data-k-allowed") == "1"
+            assert fs.locator("input[value=K]").is_disabled() is not allowed
+            verdicts[int(fs.get_attribute("data-unit"))] = "K" if allowed else "BK"
+            fs.locator(f"input[value={verdicts[int(fs.get_attribute('data-unit'))]}]").check()
+            fs.locator("textarea").fill("Sesuai bukti observasi per KUK.")
+        assert sorted(verdicts.values()) == ["BK", "K", "K"]
+        assessor.click("[data-live-decisions] .decision-actions button")
         assessor.wait_for_selector("[data-live-decision-done]:not([hidden])", timeout=15_000)
         status, decided = api(assessor, "GET", f"/api/v1/sessions/{sid}/decisions")
-        assert status == 200 and decided["decisions"] and {d["verdict"] for d in decided["decisions"]} == {"K"}
+        assert status == 200 and {d["unit_id"]: d["verdict"] for d in decided["decisions"]} == verdicts
 
         # The server joins the chunks into one recording.
         def joined() -> Any:

@@ -203,6 +203,15 @@ def test_whole_live_session(live_app, cast):
     with app.app_context():
         session = db.session.scalar(select(AssessmentSession).where(AssessmentSession.public_id == cast.session_a))
         unit_ids = [u.id for u in session.schedule.scheme.units]
+        kuk_ids = [k.id for u in session.schedule.scheme.units for e in u.elements for k in e.kuks]
+    # a unit is K only with evidence for K on every KUK: the assessor marks the rest (marks are allowed until decided)
+    for kid in kuk_ids:
+        if kid != kuk_id:
+            r = assessor_http.post(
+                f"/api/v1/sessions/{cast.session_a}/marks", headers={"X-CSRFToken": a_token},
+                json={"kuk_id": kid, "verdict": "K"},
+            )
+            assert r.status_code == 201, r.get_json()
     for uid in unit_ids:
         d = assessor_http.post(
             f"/api/v1/sessions/{cast.session_a}/decisions",
@@ -275,13 +284,18 @@ def _wait(predicate, timeout: float) -> None:
 
 
 def test_recording_runs_are_joined_on_one_timeline():
-    """A reloaded page starts a new MediaRecorder (a new WebM stream with timestamps from 0): the runs are joined one
-    after the other and the result plays for their summed length."""
-    from remote_tuk.live.services import remux_webm
+    """A reloaded page starts a new MediaRecorder (a new WebM stream with timestamps from 0): each run is placed where
+    it began on the session media clock, so the reload's gap stays a gap and later pictures keep their time."""
+    from remote_tuk.live.webm import JoinFailed, Run, join_runs
 
     first, second = _webm(seconds=3.0), _webm(seconds=2.0)
-    data, duration = remux_webm([first, second])
-    assert 4.6 <= duration <= 5.4
-    assert _duration(data) >= 0.9 * (_duration(first) + _duration(second))
-    with pytest.raises(av.error.InvalidDataError):
-        remux_webm([b"\x1a\x45\xdf\xa3 not a real webm"])
+    joined = join_runs([Run(0.0, first, [(0, 0)]), Run(5.0, second, [(1, 0)])])
+    assert 6.6 <= joined.duration_s <= 7.4  # 5 s (3 s + a 2 s reload gap) + 2 s
+    assert _duration(joined.data) >= 0.9 * (5.0 + _duration(second))
+    assert [round(r.placed_s, 3) for r in joined.runs] == [0.0, 5.0]
+    # a run placed before the previous one ended is moved after it (a client clock that is off never overlaps)
+    overlapped = join_runs([Run(0.0, first, [(0, 0)]), Run(1.0, second, [(1, 0)])])
+    assert overlapped.runs[1].placed_s >= overlapped.runs[0].end_s
+    with pytest.raises(JoinFailed) as failed:
+        join_runs([Run(0.0, b"\x1a\x45\xdf\xa3 not a real webm", [(0, 0)])])
+    assert failed.value.bad_seq == 0

@@ -59,7 +59,7 @@
     if (ev.type === "media.stalled") {
       showVideoNote(t("media_stalled"));
       L.notice("warn", t("media_stalled"));
-    } else if (ev.type === "media.resumed") {
+    } else if (ev.type === "media.resumed" || (ev.type === "media.started" && d.downtime_s != null)) {
       showVideoNote("");
       L.notice("info", t("media_resumed", { s: Math.round(Number(d.downtime_s) || 0) }));
     } else if (ev.type === "peer.joined" && role === "candidate") {
@@ -214,6 +214,65 @@
     });
   }
 
+  // --- the next step, for the assessor (a session still in its TUK check: declare it ready, then start) -----------
+  const next = $("[data-live-next]");
+  let gateTimer = null;
+
+  function gateItem(code) {
+    const [key, detail] = String(code).split(":");
+    const li = document.createElement("li");
+    li.dataset.gate = key;
+    li.textContent = (t("gate_" + key) !== "gate_" + key ? t("gate_" + key) : key) + (detail ? " " + detail : "");
+    return li;
+  }
+
+  async function drawNext() {
+    if (!next) return;
+    clearTimeout(gateTimer);
+    const s = L.state;
+    const text = $("[data-live-next-text]");
+    const missing = $("[data-live-next-missing]");
+    const ready = next.querySelector("[data-action=ready]");
+    const check = $("[data-live-next-check]");
+    next.hidden = !["scheduled", "checking", "ready"].includes(s);
+    if (next.hidden) return;
+    ready.hidden = true;
+    missing.hidden = true;
+    check.hidden = s === "ready";
+    if (s === "ready") {
+      text.textContent = t("next_ready");
+    } else if (s === "scheduled") {
+      text.textContent = t("next_scheduled");
+    } else {
+      let gate = null;
+      try { gate = (await L.getJson(data.urls.gate)).gate; } catch (err) { gate = null; }
+      if (L.state !== "checking") return drawNext();
+      const open = !!(gate && gate.open);
+      text.textContent = open ? t("next_checking_open") : t("next_checking_closed");
+      ready.hidden = !open;
+      missing.replaceChildren(...((gate && gate.missing) || []).map(gateItem));
+      missing.hidden = open || !missing.children.length;
+      next.dataset.gate = open ? "open" : "closed";
+      gateTimer = setTimeout(drawNext, 5000); // the candidate may finish meanwhile
+    }
+  }
+
+  if (next) {
+    next.querySelector("[data-action=ready]").addEventListener("click", async (ev) => {
+      const b = ev.currentTarget;
+      b.disabled = true;
+      try {
+        const body = await L.postJson(data.urls.transition, { to: "ready" });
+        L.setState(body.state, body.state_label);
+      } catch (err) {
+        L.notice("error", t("failed") + " " + (err.message || err.code));
+        drawNext();
+      } finally {
+        b.disabled = false;
+      }
+    });
+  }
+
   // --- KUK marks (FR.IA.01) ----------------------------------------------------------------------------------------
   function showMark(mark) {
     const li = root.querySelector(`.kuk-item[data-kuk="${mark.kuk_id}"]`);
@@ -252,6 +311,7 @@
       const res = await L.postJson(data.urls.marks, body);
       showMark(res.mark);
       if (noteEl) noteEl.value = "";
+      if (L.state === "ended") loadUnitEvidence(); // the evidence per unit changed
     } catch (err) {
       cur.textContent = t("failed") + " " + (err.message || err.code);
       cur.classList.add("error");
@@ -265,10 +325,60 @@
     b.addEventListener("click", () => mark(b.closest(".kuk-item"), b.dataset.verdict));
   });
 
-  // --- decisions after the end -------------------------------------------------------------------------------------
+  // --- decisions after the end: what the evidence says per unit, then K/BK ----------------------------------------
   const decisions = $("[data-live-decisions]");
+  let decisionsShown = false;
   function drawDecisions() {
-    if (decisions) decisions.hidden = L.state !== "ended";
+    if (!decisions) return;
+    const show = L.state === "ended";
+    decisions.hidden = !show;
+    if (show) {
+      loadUnitEvidence();
+      if (!decisionsShown) decisions.scrollIntoView({ block: "start" });
+    }
+    decisionsShown = show;
+  }
+
+  function sourceLabel(e) {
+    const key = "source_" + e.source;
+    return t(key) !== key ? t(key) : e.label || e.source;
+  }
+
+  function drawUnitEvidence(unit) {
+    const fs = decisions.querySelector(`fieldset[data-unit="${unit.unit_id}"]`);
+    if (!fs) return;
+    const box = fs.querySelector("[data-unit-evidence]");
+    const summary = document.createElement("p");
+    summary.className = "small " + (unit.k_allowed ? "evidence-ok" : "evidence-lacking");
+    summary.textContent = unit.k_allowed ? t("evidence_k_allowed")
+      : t("evidence_k_refused") + " " + unit.lacking.join(", ");
+    const list = document.createElement("ul");
+    list.className = "kuk-evidence small";
+    for (const k of unit.kuks) {
+      const li = document.createElement("li");
+      li.dataset.kukEvidence = String(k.kuk_id);
+      li.dataset.supportsK = k.supports_k ? "1" : "0";
+      const verdicts = k.evidence.map((e) => `${e.verdict} (${sourceLabel(e)})`).join(", ");
+      li.textContent = `${k.number}: ${verdicts || t("evidence_none")}`;
+      list.append(li);
+    }
+    const title = document.createElement("p");
+    title.className = "small muted";
+    title.textContent = t("evidence_for");
+    box.replaceChildren(summary, title, list);
+    fs.dataset.kAllowed = unit.k_allowed ? "1" : "0";
+    const k = fs.querySelector('input[type=radio][value="K"]');
+    k.disabled = !unit.k_allowed;
+    if (k.disabled && k.checked) k.checked = false;
+  }
+
+  async function loadUnitEvidence() {
+    if (!decisions || !data.urls.unit_evidence) return;
+    try {
+      const body = await L.getJson(data.urls.unit_evidence);
+      (body.units || []).forEach(drawUnitEvidence);
+      decisions.dataset.evidence = "loaded";
+    } catch (err) { /* shown when saving */ }
   }
   if (decisions) {
     decisions.querySelectorAll("fieldset").forEach((fs) => {
@@ -309,6 +419,7 @@
   function onState(state) {
     drawControls();
     drawDecisions();
+    drawNext();
     if (state === "ended" || state === "decided" || state === "cancelled") {
       if (conn) conn.stop();
       L.setMediaState("waiting");
@@ -332,6 +443,7 @@
     }
     drawControls();
     drawDecisions();
+    drawNext();
     drawGraph();
     if (L.lastJoin) onState(L.state);
     pollStats();

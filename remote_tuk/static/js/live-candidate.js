@@ -250,6 +250,15 @@
   // --- start ---------------------------------------------------------------------------------------------------
   let firstJoin = true;
   function onJoined(ack) {
+    // The server knows the next number too: without it (a private window forgets localStorage) a reloaded page
+    // would start again at 0 and every chunk would first meet a conflict.
+    const serverNext = Number(ack.next_seq);
+    if (Number.isInteger(serverNext) && serverNext > nextSeq) {
+      const shift = serverNext - (queue.length ? queue[0].seq : nextSeq);
+      if (shift > 0) queue.forEach((c) => { c.seq += shift; });
+      nextSeq = queue.length ? queue[queue.length - 1].seq + 1 : serverNext;
+      safeSet(seqKey, String(nextSeq));
+    }
     drawRec();
     if (firstJoin) {
       firstJoin = false;
@@ -290,6 +299,38 @@
       followState(L.state);
       ensureMedia();
     }
+  }
+
+  // --- fullscreen, when the LSP's TUK profile asks for it (the check asked for it too) -------------------------
+  const fsBox = $("[data-live-fullscreen]");
+  if (fsBox) {
+    const fsText = $("[data-live-fullscreen-text]");
+    const fsButton = $("[data-live-fullscreen-enter]");
+    const ask = fsBox.dataset.liveFullscreen === "mandatory" ? t("fullscreen_required") : t("fullscreen_advised");
+    let wasOn = false;
+    const drawFullscreen = () => {
+      const on = !!document.fullscreenElement;
+      const closed = ["ended", "decided", "cancelled"].includes(L.state);
+      fsBox.dataset.state = on ? "on" : wasOn ? "lost" : "off";
+      fsBox.hidden = closed;
+      fsBox.classList.toggle("fullscreen-lost", !on && wasOn);
+      fsText.textContent = on ? t("fullscreen_on") : wasOn ? t("fullscreen_lost") : ask;
+      fsButton.hidden = on || !document.fullscreenEnabled;
+      root.dataset.fullscreen = fsBox.dataset.state;
+    };
+    document.addEventListener("fullscreenchange", () => {
+      if (document.fullscreenElement) wasOn = true;
+      else if (wasOn) L.notice("warn", t("fullscreen_lost"));
+      drawFullscreen();
+    });
+    fsButton.addEventListener("click", () => {
+      // needs the click itself (a user gesture)
+      document.documentElement.requestFullscreen().catch((err) => {
+        L.notice("error", t("fullscreen_failed") + " " + (err && err.message ? err.message : ""));
+      });
+    });
+    L.onState(drawFullscreen);
+    drawFullscreen();
   }
 
   drawRec();

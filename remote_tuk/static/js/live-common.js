@@ -134,7 +134,13 @@
     setState(msg.state, msg.label);
   });
 
+  let toldReadOnly = false;
   listeners.joined.push((ack) => {
+    if (ack.read_only && !toldReadOnly) {
+      toldReadOnly = true;
+      notice("info", t("read_only"));
+    }
+    root.dataset.readOnly = ack.read_only ? "1" : "";
     setClock(ack.clock);
     if (Array.isArray(ack.chat)) {
       chatLog.replaceChildren();
@@ -259,7 +265,7 @@
   }
   socket.on("notice", (n) => {
     if (n.session && n.session !== data.session) return;
-    notice(n.level, n.message);
+    notice(n.level, n.code && strings[n.code] ? t(n.code) : n.message);
   });
 
   // --- WebRTC helpers ---------------------------------------------------------------------------------------------

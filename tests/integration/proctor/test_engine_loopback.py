@@ -216,3 +216,91 @@ def test_only_an_assessor_is_heard_by_the_candidate(harness: EngineHarness) -> N
     h.engine.close_session("s1")
     for peer in (candidate, witness, assessor):
         h.clients.run(peer.close(), 10)
+
+
+def _engine(**options) -> tuple:
+    from config.settings import RtcSettings
+    from proctor.rtc.engine import EngineOptions, MediaEngine
+    from proctor.rtc.loop import RtcLoop
+    from tests.integration.proctor.conftest import MemorySink
+
+    sink, events, samples = MemorySink(), [], []
+    engine = MediaEngine(RtcSettings(ice_servers=[]), sink, events.append, EngineOptions(**options),
+                         on_frame=samples.append).start()
+    clients = RtcLoop("test-clients")
+    clients.start()
+    return EngineHarness(engine, sink, events, clients), samples
+
+
+def test_video_is_decoded_only_while_frames_are_wanted() -> None:
+    """Issue 13 #13: a session nobody samples is never decoded; sampling starts and stops on request."""
+    from proctor.rtc.testing import loopback_ice
+
+    with loopback_ice():
+        h, samples = _engine(record=False)
+        try:
+            candidate = _join_candidate(h)
+            viewer = _join_viewer(h, "assessor-1", can_talk=False)
+            _wait(lambda: viewer.received.video_frames > 30, 20)
+            time.sleep(1.0)
+            assert h.engine.stats("s1")["analysis"]["decoded_frames"] == 0 and samples == []
+
+            h.engine.sample_frames("s1", 5)
+            _wait(lambda: len(samples) >= 5, 20)
+            h.engine.sample_frames("s1", 0)
+            time.sleep(0.5)  # a frame already in the decoder may still come out
+            decoded, n = h.engine.stats("s1")["analysis"]["decoded_frames"], len(samples)
+            time.sleep(1.5)
+            assert h.engine.stats("s1")["analysis"]["decoded_frames"] == decoded and len(samples) == n
+            assert viewer.received.video_frames > 60  # the relay never stopped
+            h.engine.close_session("s1")
+            for peer in (candidate, viewer):
+                h.clients.run(peer.close(), 10)
+        finally:
+            h.engine.stop()
+            h.clients.stop()
+
+
+def test_recording_follows_the_web_layer_when_not_from_start() -> None:
+    """Issue 13 #2: the server copy is recorded only while the web layer says so (the session is live)."""
+    from proctor.rtc.testing import loopback_ice
+
+    with loopback_ice():
+        h, _samples = _engine(record_from_start=False, segment_s=1.0)
+        try:
+            candidate = _join_candidate(h)
+            time.sleep(2.0)
+            h.engine.flush()
+            assert [i for i in h.sink.items if i.type == EVIDENCE_SERVER_SEGMENT] == []
+            h.engine.record("s1", True)
+            _wait(lambda: len(h.sink.items) >= 2, 20)
+            h.engine.record("s1", False)
+            h.engine.flush()
+            count = len(h.sink.items)
+            assert h.sink.items[-1].metadata["closed_because"] == "paused"
+            time.sleep(2.0)
+            h.engine.flush()
+            assert len(h.sink.items) == count
+            h.engine.close_session("s1")
+            h.clients.run(candidate.close(), 10)
+        finally:
+            h.engine.stop()
+            h.clients.stop()
+
+
+def test_a_candidate_leaving_on_purpose_is_not_a_stall(harness: EngineHarness) -> None:
+    """Issue 13 #1: close_candidate (the page left) ends the media; no stall, no downtime; a rejoin starts it again."""
+    h = harness
+    first = _join_candidate(h)
+    _wait(lambda: "media.started" in h.event_types(), 10)
+    h.engine.close_candidate("s1")
+    h.clients.run(first.close(), 10)
+    time.sleep(3.0)  # longer than stall_after_s
+    h.engine.flush()
+    assert EVENT_MEDIA_STALLED not in h.event_types()
+    assert [e.data["reason"] for e in h.events if e.type == "media.ended"] == ["left"]
+    second = _join_candidate(h)
+    _wait(lambda: h.event_types().count("media.started") == 2, 10)
+    assert EVENT_MEDIA_RESUMED not in h.event_types()
+    h.engine.close_session("s1")
+    h.clients.run(second.close(), 10)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
+from tests.components import require
 
 from .conftest import MISSING
 
 
 def test_analysis_dependencies_are_installed():
-    if MISSING:
-        pytest.skip("proctor.analysis tests need: pip install " + " ".join(MISSING))
+    require(not MISSING, "what proctor.analysis needs", "pip install " + " ".join(MISSING))
     import cv2
 
     from proctor.analysis import model_paths
