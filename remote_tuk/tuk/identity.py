@@ -23,6 +23,7 @@ from remote_tuk.assessment.models import AssessmentSession
 from remote_tuk.db import utcnow
 from remote_tuk.errors import Conflict, Forbidden, ValidationFailed
 from remote_tuk.live import services as live
+from remote_tuk.live import webm
 from remote_tuk.tuk import states
 from remote_tuk.tuk.models import IdentityCheck
 from remote_tuk.tuk.services import require_consent
@@ -53,11 +54,17 @@ def find(db: Session, session: AssessmentSession) -> IdentityCheck | None:
 def webm_seconds(data: bytes) -> float:
     """The length of a MediaRecorder WebM (it has no duration field): its packets, copied without decoding."""
     try:
-        return live.remux_webm([data])[1]
-    except Exception as err:  # any demuxer error means "not a playable WebM"
+        webm.check_webm_start(data)
+        joined = webm.join_runs([webm.Run(0.0, data, [(0, 0)])])
+    except (webm.NotWebM, webm.JoinFailed) as err:
         raise ValidationFailed(
             "Rekaman ruangan bukan video WebM yang dapat diputar.", details={"room": "tidak dapat diputar"}
         ) from err
+    if joined.failed_runs:  # the demuxer stopped part-way: what was sent is not wholly playable
+        raise ValidationFailed(
+            "Rekaman ruangan rusak di tengah dan tidak dapat diputar utuh.", details={"room": "rusak"}
+        )
+    return joined.duration_s
 
 
 def store_media(

@@ -247,7 +247,10 @@ def _values(node: ast.AST, scope: ast.AST, consts: dict[str, set[str]]) -> set[s
         found: set[str] = set()
         for sub in ast.walk(scope):
             if isinstance(sub, ast.Assign) and any(isinstance(t, ast.Name) and t.id == node.id for t in sub.targets):
-                found |= _values(sub.value, scope, consts) or set()
+                value = _values(sub.value, scope, consts)
+                if value is None:
+                    return None  # a name for an argument's field (kind = event.type): counted where it is made
+                found |= value
             if isinstance(sub, ast.For) and isinstance(sub.target, ast.Tuple) and isinstance(sub.iter, ast.Tuple):
                 names = [t.id for t in sub.target.elts if isinstance(t, ast.Name)]
                 if node.id in names:
@@ -286,7 +289,9 @@ def written_kinds() -> tuple[set[str], set[str]]:
                     target, arg = types, call.args[2]
                 elif name == "append" and len(call.args) > 2 and ("actor" in keywords or "sink" in owner):
                     target, arg = types, call.args[1]
-                elif name == "_emit" and path.parts[-3:-1] == ("proctor", "rtc") and len(call.args) > 1:
+                elif name == "_page_event" and len(call.args) > 2:  # remote_tuk/live/events.py's recorder
+                    target, arg = events, call.args[2]
+                elif name in ("emit", "_emit") and path.parts[-3:-1] == ("proctor", "rtc") and len(call.args) > 1:
                     target, arg = events, call.args[1]
                 else:
                     continue

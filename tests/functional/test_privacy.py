@@ -44,10 +44,12 @@ def _decided_session_with_personal_data(app, login_as, cast, database):
     with app.app_context():
         s = _session(cast.session_a)
         live.add_chat(db.session, evidence.store, s, s.candidate, CHAT)
-        kuk_id = s.schedule.scheme.units[0].elements[0].kuks[0].id
+        kuk_ids = [k.id for u in s.schedule.scheme.units for e in u.elements for k in e.kuks]
         unit_ids = [u.id for u in s.schedule.scheme.units]
-    r = api(asse, "POST", f"/api/v1/sessions/{cast.session_a}/marks", {"kuk_id": kuk_id, "verdict": "K", "note": NOTE})
-    assert r.status_code == 201, r.get_json()
+    for kuk_id in kuk_ids:  # a unit is K only when each of its KUK is
+        mark = {"kuk_id": kuk_id, "verdict": "K", "note": NOTE}
+        r = api(asse, "POST", f"/api/v1/sessions/{cast.session_a}/marks", mark)
+        assert r.status_code == 201, r.get_json()
     assert api(asse, "POST", f"/api/v1/sessions/{cast.session_a}/transition", {"to": "ended"}).status_code == 200
     for uid in unit_ids:
         body = {"unit_id": uid, "verdict": "K", "reason": REASON}
