@@ -13,8 +13,10 @@ import io
 import json
 import os
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -209,6 +211,11 @@ def test_live_session_end_to_end(make_server: Any, browser: Any, tmp_path: Path)
         candidate.fill("#chat-text", "Selamat siang, Pak.")
         candidate.click("[data-live-chat-form] button")
         assessor.wait_for_selector("[data-live-chat-log] >> text=Selamat siang, Pak.", timeout=10_000)
+        # the line's time is in the LSP's zone (WIB in the demo), named, whatever the browser's own zone
+        line = assessor.locator("[data-live-chat-log] li", has_text="Selamat siang, Pak.").last
+        sent_at = datetime.fromisoformat(line.locator("time").get_attribute("datetime"))
+        wib = sent_at.astimezone(ZoneInfo("Asia/Jakarta"))
+        assert line.locator("time").inner_text() == f"{wib:%H:%M} WIB"
 
         # The assessor marks a KUK, then changes it: two versions, each with the media time it points at.
         item = assessor.locator(".kuk-item").first

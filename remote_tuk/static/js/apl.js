@@ -121,9 +121,8 @@
     say(t("saving"));
     try {
       const res = await post(urls.draft, collect());
-      const at = new Date(res.saved_at);
       root.dataset.saved = res.saved_at;
-      say(t("saved", { t: at.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) }));
+      say(t("saved", { t: window.RtukFormat.time(res.saved_at) }));
       clearErrors();
       return res;
     } catch (err) {

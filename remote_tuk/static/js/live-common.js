@@ -207,8 +207,7 @@
   const roleName = { candidate: t("role_candidate"), assessor: t("role_assessor"), witness: t("role_witness") };
 
   function timeOf(iso) {
-    const d = iso ? new Date(iso) : new Date();
-    return isNaN(d) ? "" : d.toLocaleTimeString(document.documentElement.lang === "en" ? "en-GB" : "id-ID", { hour: "2-digit", minute: "2-digit", hour12: false });
+    return window.RtukFormat.time(iso || new Date());  // the LSP's zone, named (14:05 WIB), not the browser's
   }
 
   function addChat(m) {
@@ -220,6 +219,7 @@
       (m.from_role && m.from_role !== data.role ? " (" + (roleName[m.from_role] || m.from_role) + ")" : "");
     const when = document.createElement("time");
     when.textContent = timeOf(m.at);
+    if (m.at) when.dateTime = m.at;
     const text = document.createElement("span");
     text.className = "chat-text";
     text.textContent = m.text;

@@ -124,7 +124,7 @@ export function drawResults(res) {
   banner.className = "banner " + (res.passed ? "banner-ok" : "banner-fail");
   let text = res.passed ? t("passed") : t("failed");
   if (res.valid_until && res.passed) {
-    text += " " + t("valid_until", { t: new Date(res.valid_until).toLocaleString(document.documentElement.lang || undefined) });
+    text += " " + t("valid_until", { t: window.RtukFormat.dateTime(res.valid_until) });
   }
   banner.textContent = text;
   const body = $("[data-results-table] tbody");
