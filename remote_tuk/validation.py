@@ -74,12 +74,12 @@ def field_errors(err: ValidationError) -> dict[str, str]:
     return out
 
 
-def parse(model: type[M], data: Mapping[str, Any] | Any) -> M:
-    """Validate *data* against *model*; raise ValidationFailed with per-field messages."""
+def parse(model: type[M], data: Mapping[str, Any] | Any, *, context: dict[str, Any] | None = None) -> M:
+    """Validate *data* against *model* (validators see *context*); raise ValidationFailed with per-field messages."""
     if isinstance(data, Mapping) and not isinstance(data, dict):
         data = {k: data.get(k) for k in data}  # a MultiDict: first value per key
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, context=context)
     except ValidationError as err:
         raise ValidationFailed("Data yang dikirim tidak valid.", details=field_errors(err)) from err
 

@@ -163,6 +163,7 @@ def register_template_helpers(app: Flask) -> None:
             "role_labels": ROLE_LABELS,
             "state_labels": STATE_LABELS,
             "time_zone_labels": TIME_ZONE_LABELS,
+            "zone_label": current_zone().abbr,
             "SessionState": SessionState,
             "Role": Role,
             "locale": str(get_locale()),

@@ -25,6 +25,7 @@ from remote_tuk.lsp import standards
 from remote_tuk.lsp.models import LSP_TYPE_LABELS, Scheme
 from remote_tuk.lsp.schemas import LspProfileIn
 from remote_tuk.validation import parse, parse_id, parse_int
+from remote_tuk.views import current_zone
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 #: Pages of 50 events: 50 million events is more than any LSP logs; a larger page number is refused, not run.
@@ -208,7 +209,7 @@ def schedules() -> Any:
     status = 200
     if request.method == "POST":
         try:
-            data = parse(ScheduleIn, request.form)
+            data = parse(ScheduleIn, request.form, context={"tz": current_zone().tz})
             schedule = assessment.create_schedule(db.session, data, actor=current())
             flash("Jadwal dibuat.", "success")
             return redirect(url_for("admin.schedule_detail", schedule_id=schedule.id))

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from remote_tuk.assessment.models import SessionState
 from remote_tuk.validation import DbId
@@ -28,9 +28,10 @@ class ScheduleIn(BaseModel):
 
     @field_validator("starts_at", "ends_at")
     @classmethod
-    def _aware(cls, v: datetime) -> datetime:
-        # Times typed in the form are local Indonesian western time (WIB, UTC+7) unless they carry a zone.
-        return v.replace(tzinfo=WIB) if v.tzinfo is None else v.astimezone(UTC)
+    def _aware(cls, v: datetime, info: ValidationInfo) -> datetime:
+        # Times typed in the form are in the LSP's zone (context "tz"; WIB without one) unless they carry a zone.
+        zone = (info.context or {}).get("tz") or WIB
+        return v.replace(tzinfo=zone).astimezone(UTC) if v.tzinfo is None else v.astimezone(UTC)
 
     @model_validator(mode="after")
     def _window(self) -> ScheduleIn:
