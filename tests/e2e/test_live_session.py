@@ -505,3 +505,62 @@ def test_candidate_reloads_page_recording_continues(make_server: Any, browser: A
         data = evidence.store.read(rec["full"]["object_key"], ("auditor", "e2e"))
     duration, _count, _sizes = webm_duration(data)
     assert duration >= 0.9 * (live_s - away_s), (duration, live_s, away_s)
+
+
+# --- 5. the candidate's tab closes with chunks not yet uploaded (issue 19 #5) ---------------------------------------
+
+
+def test_a_closed_tab_loses_no_chunk(make_server: Any, browser: Any) -> None:
+    """Chunks wait in IndexedDB until the server has them: uploads are cut, the tab is closed with chunks queued, the
+    session page is opened again in the same browser and uploads them first — every chunk arrives, none twice."""
+    server: Server = make_server()
+    cast, base = server.cast, server.url()
+    sid = cast.session_a
+    try:
+        assessor, candidate = ready_pair(
+            browser, sid, assessor=(base, "asesor_a", cast.totp["asesor_a"]), candidate=(base, "asesi_a")
+        )
+        wait_page(assessor, lambda s: s["pc"] == "connected", 30, "the assessor's connection")
+        assessor.click("[data-action=start]")
+        wait_page(candidate, lambda s: s["uploaded"] >= 2, 20, "chunks uploaded")
+        assert candidate.evaluate("liveCandidate.durable") is True
+
+        context = candidate.context
+        context.route("**/recording/chunks", lambda route: route.abort())  # the network drops the uploads
+        before = wait_page(candidate, lambda s: s["pending"] >= 3, 30, "chunks queued while uploads fail")
+        queued = candidate.evaluate("liveCandidate.queue.map((c) => c.seq)")
+        candidate.wait_for_timeout(300)  # the last chunk's IndexedDB write
+        candidate.close()  # the tab closes: the page's memory is gone
+        context.unroute("**/recording/chunks")
+
+        again = context.new_page()
+        open_live(again, base, sid)
+        restored = wait_until(lambda: again.evaluate("Number(document.getElementById('live').dataset.restored || 0)"),
+                              20, "the kept chunks found again")
+        assert restored >= len(queued), (restored, queued)
+        assert "tersimpan di peramban ini" in again.text_content("#live")  # the candidate is told
+        wait_page(again, lambda s: s["recorder"] == "recording" and s["uploaded"] >= restored + 2, 40,
+                  "the kept chunks and new ones uploaded")
+        end_session(assessor)
+        wait_page(again, lambda s: s["state"] == "ended" and s["pending"] == 0, 30, "the end")
+        assert again.evaluate("liveCandidate.restoredLeft") == 0
+
+        st, rec = api(assessor, "GET", f"/api/v1/sessions/{sid}/recording")
+        assert st == 200 and rec["gaps"] == [], rec
+        assert rec["chunks"] >= before["uploaded"] + len(queued), (rec, before, queued)
+    finally:
+        server.stop()
+    from sqlalchemy import select
+
+    from remote_tuk.assessment.models import AssessmentSession
+    from remote_tuk.extensions import db, evidence
+    from remote_tuk.live.models import RecordingChunk
+
+    with server.app_context():
+        session = db.session.scalar(select(AssessmentSession).where(AssessmentSession.public_id == sid))
+        seqs = list(db.session.scalars(select(RecordingChunk.seq).where(RecordingChunk.session_id == session.id)))
+        logged = [e["metadata"]["seq"] for e in evidence.store.list_entries(sid)
+                  if e.get("type") == "recording.browser_chunk"]
+    assert sorted(seqs) == list(range(len(seqs))), seqs  # every number, from 0, no gap
+    assert set(queued) <= set(seqs)  # what was queued when the tab closed arrived
+    assert sorted(logged) == sorted(seqs), (logged, seqs)  # each chunk in the evidence log once

@@ -58,7 +58,29 @@
   // --- the primary recording ----------------------------------------------------------------------------------
   const seqKey = "rtuk-live-seq:" + data.session;
   let nextSeq = Number(safeGet(seqKey)) || 0; // continues after a reload of the page
-  const queue = []; // {seq, blob, start, sha}
+  const queue = []; // {id, seq, blob, start, sha, restored}
+  // Every chunk is kept in IndexedDB until the server has it (chunk-store.js): a closed tab or a crash loses nothing,
+  // the page opened again uploads what was left first. The pump waits until what was left has been read.
+  let chunkStore = null;
+  let restoredLeft = 0;
+  const storeReady = window.RtukChunkStore.open(data.session).then(async (s) => {
+    chunkStore = s;
+    const left = await s.pending();
+    if (left.length) {
+      left.forEach((c) => { c.restored = true; });
+      queue.unshift(...left);
+      restoredLeft = left.length;
+      const last = left[left.length - 1].seq;
+      if (last >= nextSeq) {
+        nextSeq = last + 1;
+        safeSet(seqKey, String(nextSeq));
+      }
+      root.dataset.restored = String(left.length);
+      L.notice("info", t("rec_restoring", { n: left.length }));
+    }
+    drawRec();
+    pump();
+  });
   let uploaded = 0;
   let skipped = 0;
   let recorder = null;
@@ -162,10 +184,34 @@
   }
 
   function enqueue(blob, start) {
-    queue.push({ seq: nextSeq++, blob, start, sha: null });
+    const chunk = { seq: nextSeq++, blob, start, sha: null };
+    queue.push(chunk);
     safeSet(seqKey, String(nextSeq));
+    if (chunkStore) chunkStore.put(chunk);
+    else storeReady.then(() => chunkStore.put(chunk));
     drawRec();
     pump();
+  }
+
+  // The chunk is on the server (or will never be): forget the copy kept in IndexedDB.
+  function done(chunk, accepted) {
+    queue.shift();
+    if (chunkStore) chunkStore.remove(chunk);
+    if (accepted) uploaded++;
+    else skipped++;
+    if (chunk.restored) {
+      restoredLeft--;
+      if (restoredLeft === 0) L.notice("info", t("rec_restored"));
+    }
+    drawRec();
+  }
+
+  // Sequence numbers move (a conflict, or the server knowing a later number): the kept copies move with them.
+  function renumber(chunks, by) {
+    for (const c of chunks) {
+      c.seq += by;
+      if (chunkStore) chunkStore.put(c);
+    }
   }
 
   async function sha256Hex(blob) {
@@ -186,19 +232,21 @@
     pumping = true;
     let failures = 0;
     try {
+      await storeReady;
       while (queue.length) {
         const chunk = queue[0];
         if (chunk.blob.size > (data.max_chunk_bytes || 8388608)) {
-          queue.shift();
-          skipped++;
+          done(chunk, false);
           L.notice("error", t("chunk_too_big"));
-          drawRec();
           continue;
         }
         let res = null;
         let body = null;
         try {
-          if (!chunk.sha) chunk.sha = await sha256Hex(chunk.blob);
+          if (!chunk.sha) {
+            chunk.sha = await sha256Hex(chunk.blob);
+            if (chunkStore) chunkStore.put(chunk);
+          }
           res = await fetch(data.urls.chunks, {
             method: "POST", credentials: "same-origin", body: chunk.blob,
             headers: L.csrfHeaders({
@@ -211,25 +259,21 @@
           res = null; // network down: keep the chunk, retry
         }
         if (res && (res.status === 201 || res.status === 200)) {
-          queue.shift();
-          uploaded++;
+          done(chunk, true);
           failures = 0;
-          drawRec();
           continue;
         }
         const code = body && body.error;
         if (res && res.status === 409 && code === "chunk_conflict") {
           // This sequence number is taken (e.g. a reload lost the counter): move this and the rest up by one.
-          queue.forEach((c) => { c.seq++; });
+          renumber(queue, 1);
           nextSeq++;
           safeSet(seqKey, String(nextSeq));
           continue;
         }
         if (res && res.status === 413) {
-          queue.shift();
-          skipped++;
+          done(chunk, false);
           L.notice("error", t("chunk_too_big"));
-          drawRec();
           continue;
         }
         if (res && res.status === 422 && code === "chunk_hash_mismatch") chunk.sha = null;
@@ -254,8 +298,10 @@
     // would start again at 0 and every chunk would first meet a conflict.
     const serverNext = Number(ack.next_seq);
     if (Number.isInteger(serverNext) && serverNext > nextSeq) {
-      const shift = serverNext - (queue.length ? queue[0].seq : nextSeq);
-      if (shift > 0) queue.forEach((c) => { c.seq += shift; });
+      // chunks kept from before keep their numbers (one the server already has is answered as a duplicate)
+      const fresh = queue.filter((c) => !c.restored);
+      const shift = serverNext - (fresh.length ? fresh[0].seq : nextSeq);
+      if (shift > 0) renumber(fresh, shift);
       nextSeq = queue.length ? queue[queue.length - 1].seq + 1 : serverNext;
       safeSet(seqKey, String(nextSeq));
     }
@@ -337,6 +383,7 @@
   init();
   window.liveCandidate = {
     get queue() { return queue; }, get uploaded() { return uploaded; }, get skipped() { return skipped; },
+    get durable() { return !!(chunkStore && chunkStore.durable); }, get restoredLeft() { return restoredLeft; },
     get recorder() { return recorder; }, get pc() { return conn && conn.pc; }, get mediaFailed() { return mediaFailed; },
   };
 })();
