@@ -8,6 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 SOCKETIO_JS := remote_tuk/static/vendor/socket.io.min.js
 SOCKETIO_CLIENT_VERSION := 4.8.1
+LIGHTHOUSE := tools/a11y/node_modules/.bin/lighthouse
 
 .PHONY: run test install install-dev system-deps lint audit migrate seed bench clean
 
@@ -18,7 +19,7 @@ run: install $(SOCKETIO_JS)
 	RTUK_HOST=$(HOST) RTUK_PORT=$(PORT) $(PY) -m remote_tuk serve --server gunicorn
 
 ## test: install what the tests need and run lint, the import-direction check, the dependency audit and the suite
-test: install-dev system-deps $(SOCKETIO_JS)
+test: install-dev system-deps $(SOCKETIO_JS) $(LIGHTHOUSE)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
 	$(PY) .ci/audit_deps.py
@@ -49,6 +50,11 @@ $(SOCKETIO_JS):
 	@tmp=$$(mktemp -d) && cd $$tmp && npm pack --silent socket.io-client@$(SOCKETIO_CLIENT_VERSION) >/dev/null \
 	  && tar -xzf socket.io-client-$(SOCKETIO_CLIENT_VERSION).tgz && cp package/dist/socket.io.min.js $(CURDIR)/$@ \
 	  && rm -rf $$tmp && echo "socket.io client $(SOCKETIO_CLIENT_VERSION) -> $@"
+
+# Lighthouse (npm, pinned by tools/a11y/package-lock.json) for the candidate pages' accessibility test.
+$(LIGHTHOUSE): tools/a11y/package.json tools/a11y/package-lock.json
+	cd tools/a11y && npm ci --silent --no-audit --no-fund
+	@touch $@
 
 lint: install-dev
 	$(VENV)/bin/ruff check .
