@@ -131,6 +131,20 @@ def register_cli(app: Flask) -> None:
         os.environ.pop("FLASK_RUN_FROM_CLI", None)
         serve_werkzeug(current_app._get_current_object(), socketio, host, port)  # type: ignore[attr-defined]
 
+    @app.cli.command("close-chains")
+    def close_chains() -> None:
+        """Close the evidence chains of decided or cancelled sessions that were left open (a node stopped between the
+        decision and the close); what is new of their recordings is joined first. Safe to run at any time."""
+        from remote_tuk.extensions import db, evidence
+        from remote_tuk.live.hooks import close_left_open
+
+        found = close_left_open(db.session, evidence.store, current_app.config["RTUK"].rtc.chunk_ms)
+        for public_id, outcome in found:
+            click.echo(f"{public_id}: {outcome}")
+        click.echo(f"{len(found)} rantai bukti terbuka pada sesi yang sudah diputus/dibatalkan.")
+        if any(outcome.startswith("gagal") for _, outcome in found):
+            raise click.ClickException("Sebagian rantai bukti belum dapat ditutup (lihat di atas).")
+
     @app.cli.command("gen-secret")
     def gen_secret() -> None:
         """Print a fresh secret key for RTUK_SECRET_KEY."""

@@ -179,3 +179,26 @@ def _join_later(key: tuple[int, int], chunk_ms: int, factory: Any, store: Any) -
     finally:
         with _JOINS_LOCK:
             _JOINS_PENDING.discard(key)
+
+
+# --- chains a process did not get to close --------------------------------------------------------------------------
+
+
+def close_left_open(db_session: Any, store: Any, chunk_ms: int) -> list[tuple[str, str]]:
+    """Decided or cancelled sessions whose evidence chain is still open (the process that made the change stopped
+    before it closed the chain): join what is new of their recordings, then close the chain. Returns (public id,
+    outcome) per session found; idempotent (``python -m remote_tuk close-chains``)."""
+    done: list[tuple[str, str]] = []
+    closed_states = (S.DECIDED, S.CANCELLED)
+    for session in db_session.scalars(select(AssessmentSession).where(AssessmentSession.state.in_(closed_states))):
+        if services.chain_state(store, session) != "open":
+            continue
+        joins.join_recordings(db_session, store, session, chunk_ms)
+        try:
+            closed = services.close_evidence(store, session)
+        except Exception as err:  # reported per session; the others are still tried
+            log.exception("closing the evidence chain of %s failed", session.public_id)
+            done.append((session.public_id, f"gagal: {err}"))
+            continue
+        done.append((session.public_id, "ditutup" if closed else "sudah tertutup"))
+    return done

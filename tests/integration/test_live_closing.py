@@ -211,3 +211,34 @@ def test_chunks_after_the_join_make_a_new_version(live_app, cast, monkeypatch):
     fulls = [e for e in _entries(live_app, cast) if e.get("type") == "recording.browser_full"]
     assert [e["metadata"]["version"] for e in fulls] == [1, 2]
     assert fulls[1]["metadata"]["replaces_log_index"] == fulls[0]["log_index"]
+
+
+def test_a_chain_left_open_is_closed_by_the_operator_command(live_app, cast, tmp_path, monkeypatch):
+    """The process stopped between the decision and the close (here: the close fails and its retries never run): the
+    chain stays open and the bundle says so; ``close-chains`` joins what is new and closes it, and says what it did."""
+    from remote_tuk.live import hooks, services
+
+    real_close = services.close_evidence
+    monkeypatch.setattr(services, "close_evidence", lambda store, session: (_ for _ in ()).throw(OSError("disk")))
+    monkeypatch.setattr(hooks, "_close_later", lambda *args: None)  # the process is gone before its retries
+    satisfy_gate(live_app.config["RTUK"].sqlalchemy_url, cast.session_a)
+    assessor, a_token = _client(live_app, cast, "asesor_a")
+    cand, c_token = _client(live_app, cast, "asesi_a")
+    _move(assessor, a_token, cast, "checking", "ready", "live")
+    assert _chunk(cand, c_token, cast, 0, _webm(seconds=1.0)).status_code == 201
+    _move(assessor, a_token, cast, "ended")
+    _decide_all_bk(live_app, assessor, a_token, cast)
+    _move(assessor, a_token, cast, "decided")
+    assert _entries(live_app, cast)[-1]["kind"] != "close"
+    assert not _verify(live_app, cast, tmp_path).ok  # chain_not_closed: what an auditor would see
+
+    monkeypatch.setattr(services, "close_evidence", real_close)
+    runner = live_app.test_cli_runner()
+    result = runner.invoke(args=["close-chains"])
+    assert result.exit_code == 0, result.output
+    assert f"{cast.session_a}: ditutup" in result.output
+    assert _entries(live_app, cast)[-1]["kind"] == "close"
+    (tmp_path / "again").mkdir()
+    assert _verify(live_app, cast, tmp_path / "again").ok
+    again = runner.invoke(args=["close-chains"])  # nothing left to do
+    assert again.exit_code == 0 and cast.session_a not in again.output and again.output.startswith("0 ")
