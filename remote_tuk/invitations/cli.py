@@ -36,7 +36,7 @@ def register(app: Flask) -> None:
                 reminders = queue_due_reminders(db.session, settings)
                 report = send_due(db.session, settings, transport)
             finally:
-                db.session.remove()
+                db.session.close()
             if reminders or report.sent or report.failed or report.cancelled or not loop:
                 click.echo(f"Pengingat diantrekan {reminders}; {report}")
             done += 1
