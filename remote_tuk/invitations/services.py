@@ -380,7 +380,9 @@ def render_mail(
     schedule = session.schedule
     if session.state not in OPEN_STATES:
         return f"sesi berstatus {session.state.value} / session is {session.state.value}"
-    if schedule.starts_at <= now and mail.kind is not MailKind.SCHEDULE_CHANGE:
+    if schedule.ends_at <= now:
+        return "jadwal sudah selesai / the schedule is over"
+    if mail.kind is MailKind.REMINDER and schedule.starts_at <= now:
         return "jadwal sudah dimulai / the schedule has started"
     lsp = get_lsp(db)
     zone = Zone.named(lsp.time_zone if lsp else None)
@@ -560,6 +562,14 @@ def retry_now(db: Session, mail: OutboxMail, *, now: datetime | None = None) -> 
         raise Conflict("Hanya surel yang gagal yang dapat dicoba lagi.")
     mail.next_attempt_at = now or utcnow()
     db.commit()
+
+
+def forget_candidate(db: Session, candidate_id: int) -> None:
+    """Erasure of a candidate (docs/PRIVACY.md): their addresses leave the outbox and nothing more is sent to them."""
+    for mail in db.scalars(select(OutboxMail).where(OutboxMail.candidate_id == candidate_id)):
+        mail.to_address = "[dihapus]"
+        if mail.status in (MailStatus.QUEUED, MailStatus.FAILED):
+            _cancel(mail, "data asesi dihapus / candidate erased")
 
 
 def outbox_of_schedule(db: Session, schedule_id: int) -> list[OutboxMail]:

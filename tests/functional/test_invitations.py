@@ -161,7 +161,7 @@ def test_invitation_arrives_decodes_and_its_link_works_once(app, cast, login_as,
     assert resp.status_code == 200
     page = resp.get_data(as_text=True)
     shown = re.search(r"<code class=\"secret\" data-join-link>([^<]+)</code>", page).group(1)
-    assert f"/gabung/" in shown and CANDIDATE_MAIL in page  # the admin can copy it (WhatsApp) as well
+    assert "/gabung/" in shown and CANDIDATE_MAIL in page  # the admin can copy it (WhatsApp) as well
     (queued,) = _outbox(app)
     assert queued.status.value == "queued" and queued.to_address == CANDIDATE_MAIL
     assert smtp.received == []  # queued, not sent from the request
@@ -183,7 +183,7 @@ def test_invitation_arrives_decodes_and_its_link_works_once(app, cast, login_as,
     # no link text anywhere but in the mail: not in the outbox, the audit log, the log records or the CLI's output
     with app.app_context():
         dump = " ".join(str(r) for table in ("mail_outbox", "audit_events", "join_links")
-                        for r in _db(app).session.execute(text(f"select * from {table}")).all())  # noqa: S608
+                        for r in _db(app).session.execute(text(f"select * from {table}")).all())
     for secret in {token, shown.rsplit("/", 1)[1]}:
         assert secret not in dump
         assert secret not in caplog.text and secret not in out
@@ -511,3 +511,25 @@ def test_production_refuses_plain_smtp_to_a_remote_server():
     assert any("RTUK_MAIL_FROM_ADDRESS" in p for p in no_from.production_problems())
     off = load_settings(**base)
     assert not any("RTUK_MAIL" in p for p in off.production_problems())
+
+
+def test_erasing_the_candidate_clears_the_outbox(app, cast, login_as, smtp):
+    from tests.functional.test_consent import api
+    from tests.functional.test_privacy import _erase
+
+    _set_email(app, cast, "asesi_a", CANDIDATE_MAIL)
+    admin = login_as("admin")
+    _invite(admin, cast)
+    _send(app)
+    assert _invite(admin, cast).status_code == 200  # a second one still queued
+    assert api(admin, "POST", f"/api/v1/sessions/{cast.session_a}/transition",
+               {"to": "cancelled", "reason": "Asesi mengundurkan diri"}).status_code == 200
+    legal = "Permintaan penghapusan asesi (surat 13/LSP/XII/2026), dasar UU PDP Pasal 43."
+    assert _erase(admin, cast.users["asesi_a"], confirm="asesi_a", legal_reason=legal).status_code == 303
+    mails = _outbox(app)
+    assert {m.to_address for m in mails} == {"[dihapus]"}
+    assert [m.status.value for m in mails] == ["sent", "cancelled"]
+    page = admin.get(f"/admin/jadwal/{cast.schedule_a}/surel").get_data(as_text=True)
+    assert CANDIDATE_MAIL not in page
+    _send(app)
+    assert len(smtp.received) == 1
