@@ -493,7 +493,11 @@ def test_mail_off_is_said_and_refused(app, cast, login_as, smtp):
     _set_email(app, cast, "asesi_a", CANDIDATE_MAIL)
     admin = login_as("admin")
     page = admin.get(f"/admin/jadwal/{cast.schedule_a}/surel").get_data(as_text=True)
-    assert "data-mail-off" in page
+    assert "data-mail-off" in page and "Kotak keluar" in page
+    admin.set_cookie("lang", "en")
+    page = admin.get(f"/admin/jadwal/{cast.schedule_a}/surel").get_data(as_text=True)
+    assert "Outbox" in page and "E-mail is not configured" in page and "Kotak keluar" not in page
+    admin.set_cookie("lang", "id")
     assert _invite(admin, cast).status_code == 409
     result = app.test_cli_runner().invoke(args=["send-mail"])
     assert result.exit_code != 0 and "RTUK_MAIL_HOST" in result.output
