@@ -267,13 +267,11 @@ def reschedule(
         if session.state not in OPEN_STATES:
             continue
         for mail in db.scalars(
-            select(OutboxMail).where(
-                OutboxMail.session_id == session.id,
-                OutboxMail.kind == MailKind.REMINDER,
-                OutboxMail.status.in_([MailStatus.QUEUED, MailStatus.FAILED]),
-            )
+            select(OutboxMail).where(OutboxMail.session_id == session.id, OutboxMail.kind == MailKind.REMINDER)
         ):
-            _cancel(mail, "jadwal diubah / schedule changed")
+            if mail.status in (MailStatus.QUEUED, MailStatus.FAILED):
+                _cancel(mail, "jadwal diubah / schedule changed")
+            mail.dedupe_key = None  # the row stays as a record; a move back to this start is reminded afresh
         if not settings.mail.enabled:
             continue
         try:
@@ -527,7 +525,17 @@ def send_due(
         mail = db.get(OutboxMail, mail_id)
         assert mail is not None
         db.refresh(mail)
-        message = render_mail(db, mail, settings=settings, now=now)
+        try:
+            message = render_mail(db, mail, settings=settings, now=now)
+        except Exception as err:  # noqa: BLE001 - e.g. a line break in a name refused in a header: this mail only
+            db.rollback()
+            mail.status, mail.next_attempt_at, mail.claimed_until = MailStatus.FAILED, None, None
+            reason = f"{type(err).__name__}: {err}"
+            mail.last_error = f"pesan tidak dapat disusun / message could not be built: {reason}"[:1000]
+            db.commit()
+            report.failed += 1
+            log.warning("mail %s could not be built", mail.id)
+            continue
         if isinstance(message, str):
             _cancel(mail, message)
             db.commit()
@@ -536,7 +544,12 @@ def send_due(
             continue
         mail.attempts += 1
         try:
-            transport.send(message)
+            try:
+                transport.send(message)
+            except DeliveryError:
+                raise
+            except Exception as err:  # anything else the transport raised: retried like a 4xx
+                raise DeliveryError(f"{type(err).__name__}: {err}"[:1000]) from err
         except DeliveryError as err:
             give_up = err.permanent or mail.attempts >= settings.mail.max_attempts
             mail.status = MailStatus.FAILED

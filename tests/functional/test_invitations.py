@@ -537,3 +537,50 @@ def test_erasing_the_candidate_clears_the_outbox(app, cast, login_as, smtp):
     assert CANDIDATE_MAIL not in page
     _send(app)
     assert len(smtp.received) == 1
+
+
+def test_a_mail_that_cannot_be_built_fails_alone_and_the_pass_goes_on(app, cast, login_as, smtp):
+    from remote_tuk.accounts.models import User
+
+    _set_email(app, cast, "asesi_a", CANDIDATE_MAIL)
+    _set_email(app, cast, "asesi_b", "asesi.b@contoh.example")
+    admin = login_as("admin")
+    assert _invite(admin, cast).status_code == 200
+    page = f"/admin/jadwal/{cast.schedule_b}/surel"
+    assert admin.post(f"/admin/sesi/{cast.session_b}/undangan",
+                      data={"csrf_token": csrf_token(admin, page)}).status_code == 200
+    with app.app_context():
+        s = _db(app).session
+        s.get(User, cast.users["asesi_a"]).full_name = "Asesi A\r\nBcc: orang-lain@contoh.example"
+        s.commit()
+    out = _send(app)
+    assert "terkirim 1, gagal 1" in out
+    bad, good = _outbox(app)
+    assert bad.status.value == "failed" and bad.next_attempt_at is None and "tidak dapat disusun" in bad.last_error
+    assert good.status.value == "sent"
+    assert [r.rcpt_to for r in smtp.received] == [["asesi.b@contoh.example"]]  # no header injected, no Bcc
+
+
+def test_a_start_moved_away_and_back_is_reminded_again(app, cast, login_as, smtp):
+    from remote_tuk.invitations.services import queue_due_reminders, reschedule
+    from remote_tuk.invitations.schemas import RescheduleIn
+
+    _set_email(app, cast, "asesi_a", CANDIDATE_MAIL)
+    settings = app.config["RTUK"]
+    with app.app_context():
+        s = _db(app).session
+        sess = _session(app, cast.session_a)
+        schedule, admin = sess.schedule, s.get(type(sess.candidate), cast.users["admin"])
+        start, end = schedule.starts_at, schedule.ends_at
+        now = start - timedelta(hours=20)
+        assert queue_due_reminders(s, settings, now=now) == 1
+        reschedule(s, schedule, RescheduleIn(starts_at=start + timedelta(days=1), ends_at=end + timedelta(days=1)),
+                   actor=admin, settings=settings, request_root="http://localhost/", now=now)
+        assert queue_due_reminders(s, settings, now=now) == 0  # nothing due for the new start yet
+        reschedule(s, schedule, RescheduleIn(starts_at=start, ends_at=end),
+                   actor=admin, settings=settings, request_root="http://localhost/", now=now)
+        assert queue_due_reminders(s, settings, now=now) == 1
+        assert queue_due_reminders(s, settings, now=now) == 0
+    kinds = [(m.kind.value, m.status.value) for m in _outbox(app)]
+    assert kinds == [("reminder", "cancelled"), ("schedule_change", "queued"), ("schedule_change", "queued"),
+                     ("reminder", "queued")]
