@@ -46,19 +46,26 @@ class SmtpTransport:
 
     def __init__(self, settings: MailSettings):
         self.settings = settings
+        self._context: ssl.SSLContext | None = None
+
+    @property
+    def context(self) -> ssl.SSLContext:
+        # made once: loading the system's CA certificates takes ~0.1 s, more than the whole rest of a send
+        if self._context is None:
+            self._context = ssl.create_default_context()
+        return self._context
 
     def send(self, message: EmailMessage) -> None:
         s = self.settings
-        context = ssl.create_default_context()
         try:
             if s.security == "ssl":
-                client: smtplib.SMTP = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout_s, context=context)
+                client: smtplib.SMTP = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout_s, context=self.context)
             else:
                 client = smtplib.SMTP(s.host, s.port, timeout=s.timeout_s)
             with client:
                 client.ehlo()
                 if s.security == "starttls":
-                    client.starttls(context=context)
+                    client.starttls(context=self.context)
                     client.ehlo()
                 if s.username:
                     client.login(s.username, s.password)

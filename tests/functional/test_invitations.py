@@ -562,8 +562,8 @@ def test_a_mail_that_cannot_be_built_fails_alone_and_the_pass_goes_on(app, cast,
 
 
 def test_a_start_moved_away_and_back_is_reminded_again(app, cast, login_as, smtp):
-    from remote_tuk.invitations.services import queue_due_reminders, reschedule
     from remote_tuk.invitations.schemas import RescheduleIn
+    from remote_tuk.invitations.services import queue_due_reminders, reschedule
 
     _set_email(app, cast, "asesi_a", CANDIDATE_MAIL)
     settings = app.config["RTUK"]
