@@ -170,6 +170,9 @@ class MailSettings(BaseSettings):
     security: Literal["starttls", "ssl", "none"] = "starttls"
     username: str = ""
     password: str = ""
+    #: CA certificates (PEM file) that the SMTP server's certificate must chain to, e.g. an LSP's internal relay
+    #: with its own CA. Empty: the system's CA store.
+    ca_file: str = ""
     #: The sender address candidates see (``From:``), e.g. ``tuk@lsp.example``.
     from_address: str = Field(default="", max_length=254)
     from_name: str = Field(default="Remote TUK", max_length=120)

@@ -34,10 +34,13 @@ def _describe(err: BaseException) -> str:
 
 
 def _permanent(err: BaseException) -> bool:
+    """Only what this message's own content or recipient caused is permanent: a 5xx to RCPT (no such mailbox) or to
+    DATA (the message refused). A 5xx to AUTH or MAIL FROM is the installation's settings: retried, so that mail
+    flows again once the operator fixes them, without anyone pressing "retry" on every mail."""
     if isinstance(err, smtplib.SMTPRecipientsRefused):
         return all(500 <= code < 600 for code, _text in err.recipients.values())
-    if isinstance(err, smtplib.SMTPResponseException):
-        return 500 <= err.smtp_code < 600 and not isinstance(err, smtplib.SMTPServerDisconnected)
+    if isinstance(err, smtplib.SMTPDataError):
+        return 500 <= err.smtp_code < 600
     return False
 
 
@@ -52,7 +55,7 @@ class SmtpTransport:
     def context(self) -> ssl.SSLContext:
         # made once: loading the system's CA certificates takes ~0.1 s, more than the whole rest of a send
         if self._context is None:
-            self._context = ssl.create_default_context()
+            self._context = ssl.create_default_context(cafile=self.settings.ca_file or None)
         return self._context
 
     def send(self, message: EmailMessage) -> None:

@@ -1,16 +1,21 @@
 """A small SMTP server on a real socket for the invitation tests (aiosmtpd is not installed here).
 
 It speaks enough of RFC 5321 for smtplib: EHLO/HELO, MAIL, RCPT, DATA (with dot-unstuffing), RSET, NOOP, QUIT, and
-keeps every accepted message as bytes. ``reject_rcpt`` makes it refuse recipients with a 550 (a permanent failure);
+keeps every accepted message as bytes. With a server ``tls`` context it offers STARTTLS (RFC 3207), or with
+``implicit_tls`` speaks TLS from the first byte (port-465 style); with ``credentials`` it offers AUTH PLAIN once the
+connection is encrypted and refuses mail from a client that has not authenticated. ``reject_rcpt`` makes it refuse
+recipients with a 550 (a permanent failure);
 ``stop()`` closes the port (the server is down: connection refused), ``start()`` opens the same port again.
 """
 
 from __future__ import annotations
 
+import base64
 import email
 import email.policy
 import socket
 import socketserver
+import ssl
 import threading
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -21,6 +26,8 @@ class Received:
     mail_from: str
     rcpt_to: list[str]
     data: bytes
+    tls: bool = False
+    user: str | None = None
 
     @property
     def message(self) -> EmailMessage:
@@ -34,7 +41,22 @@ class _Handler(socketserver.StreamRequestHandler):
         self.wfile.write((line + "\r\n").encode("ascii"))
         self.wfile.flush()
 
+    def _secure(self) -> None:
+        owner = self.server.owner
+        assert owner.tls is not None
+        self.connection = owner.tls.wrap_socket(self.connection, server_side=True)
+        self.rfile = self.connection.makefile("rb", -1)
+        self.wfile = self.connection.makefile("wb", 0)
+        self.tls_on = True
+
     def handle(self) -> None:
+        owner = self.server.owner
+        self.tls_on, self.user = False, None
+        if owner.implicit_tls:
+            try:
+                self._secure()
+            except (ssl.SSLError, OSError):
+                return  # the client did not trust us: it gives up
         self._say("220 test-smtp ESMTP ready")
         mail_from, rcpts = "", []
         while True:
@@ -44,8 +66,33 @@ class _Handler(socketserver.StreamRequestHandler):
             line = raw.decode("utf-8", "replace").rstrip("\r\n")
             verb = line[:4].upper()
             if verb == "EHLO":
-                self.wfile.write(b"250-test-smtp\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n")
-                self.wfile.flush()
+                lines = ["test-smtp", "8BITMIME", "SMTPUTF8"]
+                if owner.tls is not None and not self.tls_on:
+                    lines.append("STARTTLS")
+                if owner.credentials and self.tls_on:
+                    lines.append("AUTH PLAIN")
+                for i, text in enumerate(lines):
+                    self._say(("250 " if i == len(lines) - 1 else "250-") + text)
+            elif verb == "STAR" and line.upper() == "STARTTLS" and owner.tls is not None and not self.tls_on:
+                self._say("220 go ahead")
+                try:
+                    self._secure()
+                except (ssl.SSLError, OSError):
+                    return
+            elif verb == "AUTH" and owner.credentials and self.tls_on:
+                parts = line.split()
+                try:
+                    _authz, user, password = base64.b64decode(parts[2]).decode("utf-8").split("\0")
+                except (IndexError, ValueError):
+                    self._say("501 malformed")
+                    continue
+                if owner.credentials == (user, password):
+                    self.user = user
+                    self._say("235 2.7.0 authenticated")
+                else:
+                    self._say("535 5.7.8 authentication failed")
+            elif verb == "MAIL" and owner.credentials and self.user is None:
+                self._say("530 5.7.0 authentication required")
             elif verb == "HELO":
                 self._say("250 test-smtp")
             elif verb == "MAIL":
@@ -59,13 +106,13 @@ class _Handler(socketserver.StreamRequestHandler):
                     self._say("250 OK")
             elif verb == "DATA":
                 self._say("354 end with <CRLF>.<CRLF>")
-                lines = []
+                data: list[bytes] = []
                 while True:
                     chunk = self.rfile.readline(1 << 20)
                     if not chunk or chunk == b".\r\n":
                         break
-                    lines.append(chunk[1:] if chunk.startswith(b"..") else chunk)
-                self.server.owner.received.append(Received(mail_from, rcpts, b"".join(lines)))
+                    data.append(chunk[1:] if chunk.startswith(b"..") else chunk)
+                owner.received.append(Received(mail_from, rcpts, b"".join(data), self.tls_on, self.user))
                 self._say("250 OK queued")
             elif verb == "RSET":
                 mail_from, rcpts = "", []
@@ -86,10 +133,17 @@ class _Server(socketserver.ThreadingTCPServer):
 
 
 class SmtpServer:
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        *,
+        tls: ssl.SSLContext | None = None,
+        implicit_tls: bool = False,
+        credentials: tuple[str, str] | None = None,
+    ) -> None:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
+        self.tls, self.implicit_tls, self.credentials = tls, implicit_tls, credentials
         self.received: list[Received] = []
         self.reject_rcpt = False
         self._server: _Server | None = None

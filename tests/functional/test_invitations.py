@@ -503,20 +503,6 @@ def test_mail_off_is_said_and_refused(app, cast, login_as, smtp):
     assert result.exit_code != 0 and "RTUK_MAIL_HOST" in result.output
 
 
-def test_production_refuses_plain_smtp_to_a_remote_server():
-    from config import load_settings
-
-    base = dict(env="production", secret_key="x" * 40, database_url="postgresql+psycopg://db/rtuk")
-    remote = load_settings(**base, mail=MailSettings(host="smtp.lsp.example", security="none", from_address=FROM))
-    assert any("RTUK_MAIL_SECURITY" in p for p in remote.production_problems())
-    local = load_settings(**base, mail=MailSettings(host="127.0.0.1", security="none", from_address=FROM))
-    assert not any("RTUK_MAIL" in p for p in local.production_problems())
-    no_from = load_settings(**base, mail=MailSettings(host="smtp.lsp.example"))
-    assert any("RTUK_MAIL_FROM_ADDRESS" in p for p in no_from.production_problems())
-    off = load_settings(**base)
-    assert not any("RTUK_MAIL" in p for p in off.production_problems())
-
-
 def test_erasing_the_candidate_clears_the_outbox(app, cast, login_as, smtp):
     from tests.functional.test_consent import api
     from tests.functional.test_privacy import _erase
