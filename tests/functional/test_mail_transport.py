@@ -90,3 +90,22 @@ def test_production_refuses_plain_smtp_to_a_remote_server():
     off = load_settings(**base)
     assert not any("RTUK_MAIL" in p for p in off.production_problems())
 
+
+
+def test_mail_settings_from_the_environment(monkeypatch):
+    from pydantic import ValidationError
+
+    from config import load_settings
+
+    monkeypatch.setenv("RTUK_MAIL_HOST", "smtp.lsp.example")
+    monkeypatch.setenv("RTUK_MAIL_SECURITY", "ssl")
+    monkeypatch.setenv("RTUK_MAIL_REMINDER_HOURS", "1,24,48")
+    mail = load_settings().mail
+    assert (mail.host, mail.security, mail.reminder_hours) == ("smtp.lsp.example", "ssl", [48, 24, 1])
+    assert mail.enabled
+    for name, bad in (("RTUK_MAIL_REMINDER_HOURS", "0"), ("RTUK_MAIL_REMINDER_HOURS", "sehari"),
+                      ("RTUK_MAIL_SECURITY", "plain"), ("RTUK_MAIL_BASE_URL", "https://tuk.lsp.example/jalur")):
+        monkeypatch.setenv(name, bad)
+        with pytest.raises(ValidationError):
+            load_settings()
+        monkeypatch.delenv(name)
