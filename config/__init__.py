@@ -21,6 +21,7 @@ from config.proctoring_profile import (
 from config.settings import (
     DEFAULT_SECRET_KEY,
     EvidenceSettings,
+    MailSettings,
     ProductionConfigError,
     RtcSettings,
     Settings,
@@ -38,6 +39,7 @@ __all__ = [
     "EvidenceSettings",
     "IdentityRule",
     "KindRule",
+    "MailSettings",
     "ProctoringProfile",
     "ProductionConfigError",
     "Requirement",

@@ -153,6 +153,73 @@ class SopSettings(BaseSettings):
     facts_provider: str = "remote_tuk.dossier.facts:collect_inputs"
 
 
+class MailSettings(BaseSettings):
+    """E-mailed invitations, schedule changes and reminders (``RTUK_MAIL_*``; docs/INVITATIONS.md).
+
+    Empty ``host``: e-mail is off (the admin copies the join link by hand, as before). Mail is queued in the database
+    and sent by ``python -m remote_tuk send-mail`` (once, or ``--loop`` as its own service).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="RTUK_MAIL_", extra="ignore")
+
+    #: SMTP server (the LSP's relay, e.g. ``smtp.lsp.example``). Empty: e-mail is off.
+    host: str = Field(default="", max_length=253)
+    port: int = Field(default=587, ge=1, le=65535)
+    #: ``starttls`` (submission, port 587), ``ssl`` (implicit TLS, port 465) or ``none`` (plain SMTP: a relay on
+    #: this machine or a test server; production refuses it towards any other host).
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    username: str = ""
+    password: str = ""
+    #: CA certificates (PEM file) that the SMTP server's certificate must chain to, e.g. an LSP's internal relay
+    #: with its own CA. Empty: the system's CA store.
+    ca_file: str = ""
+    #: The sender address candidates see (``From:``), e.g. ``tuk@lsp.example``.
+    from_address: str = Field(default="", max_length=254)
+    from_name: str = Field(default="Remote TUK", max_length=120)
+    #: Where the links in mails point (``https://tuk.lsp.example``). Empty: ``RTUK_PUBLIC_ORIGIN``, else the address
+    #: the admin's browser used when the mail was queued.
+    base_url: str = Field(default="", max_length=200)
+    timeout_s: float = Field(default=20.0, gt=0, le=300)
+    #: Attempts before a message is given up (failed for good); between attempts the wait doubles from
+    #: ``retry_base_s`` up to ``retry_max_s``.
+    max_attempts: int = Field(default=8, ge=1, le=100)
+    retry_base_s: int = Field(default=60, ge=1, le=86_400)
+    retry_max_s: int = Field(default=3600, ge=1, le=7 * 86_400)
+    #: Hours before the start at which a reminder goes out (each once per session and start time).
+    reminder_hours: Annotated[list[int], NoDecode] = Field(default_factory=lambda: [24, 1])
+
+    @field_validator("reminder_hours", mode="before")
+    @classmethod
+    def _parse_hours(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            return json.loads(text) if text.startswith("[") else [int(h) for h in text.split(",") if h.strip()]
+        return value
+
+    @field_validator("reminder_hours")
+    @classmethod
+    def _hours_range(cls, value: list[int]) -> list[int]:
+        if any(h < 1 or h > 14 * 24 for h in value):
+            raise ValueError("RTUK_MAIL_REMINDER_HOURS takes hours between 1 and 336")
+        return sorted(set(value), reverse=True)
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_origin(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value and not _ORIGIN.fullmatch(value):
+            raise ValueError("must be scheme://host[:port] with no path, e.g. https://tuk.lsp.example")
+        return value
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.host)
+
+    @property
+    def host_is_local(self) -> bool:
+        return self.host in {"127.0.0.1", "::1", "localhost"}
+
+
 class Settings(BaseSettings):
     """Top-level settings (``RTUK_*``)."""
 
@@ -192,6 +259,7 @@ class Settings(BaseSettings):
     turn: TurnSettings = Field(default_factory=TurnSettings)
     ops: OpsSettings = Field(default_factory=OpsSettings)
     sop: SopSettings = Field(default_factory=SopSettings)
+    mail: MailSettings = Field(default_factory=MailSettings)
 
     @field_validator("public_origin")
     @classmethod
@@ -239,6 +307,12 @@ class Settings(BaseSettings):
                             "or shorter than 32 characters")
         if self.ops.metrics_token and len(self.ops.metrics_token) < 32:
             problems.append("RTUK_OPS_METRICS_TOKEN is shorter than 32 characters")
+        if self.mail.enabled:
+            if self.mail.security == "none" and not self.mail.host_is_local:
+                problems.append("RTUK_MAIL_SECURITY is 'none' towards a remote SMTP server (join links and the "
+                                "SMTP password would travel in clear): use 'starttls' or 'ssl'")
+            if not self.mail.from_address:
+                problems.append("RTUK_MAIL_HOST is set but RTUK_MAIL_FROM_ADDRESS is not")
         return problems
 
     def check_production(self) -> None:

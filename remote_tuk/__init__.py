@@ -82,6 +82,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from remote_tuk.consent.routes import bp as consent_bp
     from remote_tuk.dossier.routes import bp as dossier_bp
     from remote_tuk.instruments.routes import bp as instruments_bp
+    from remote_tuk.invitations.routes import bp as invitations_bp
     from remote_tuk.live import events as live_events
     from remote_tuk.live import hooks as live_hooks
     from remote_tuk.live.routes import bp as live_bp
@@ -107,6 +108,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(privacy_bp)
     app.register_blueprint(ops_bp)
     app.register_blueprint(turn_bp)
+    app.register_blueprint(invitations_bp)
     live_events.register(app)
     from remote_tuk.assessment import services as assessment_services
     from remote_tuk.assessment.events import TRANSITION_LISTENERS

@@ -15,8 +15,10 @@ from remote_tuk.extensions import db, socketio
 
 def register_cli(app: Flask) -> None:
     from remote_tuk.instruments import cli as instruments_cli
+    from remote_tuk.invitations import cli as invitations_cli
 
     instruments_cli.register(app)
+    invitations_cli.register(app)
 
     @app.cli.command("migrate")
     def migrate() -> None:

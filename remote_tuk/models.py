@@ -8,6 +8,7 @@ from remote_tuk.consent.models import ConsentForm, ConsentTextVersion, ConsentWi
 from remote_tuk.db import Base
 from remote_tuk.dossier.models import Dossier, DossierDeclarations
 from remote_tuk.instruments.models import AnswerKey, BankUse, BankVersion, Question, QuestionBank, QuestionRevision
+from remote_tuk.invitations.models import OutboxMail
 from remote_tuk.live.models import ChatMessage, Downtime, KukMark, RecordingChunk, SessionRecording, UnitDecision
 from remote_tuk.lsp.models import Element, Kuk, Lsp, LspType, Scheme, Unit
 from remote_tuk.privacy.models import Erasure, PrivacyPolicy, PrivacyRequest
@@ -48,6 +49,7 @@ __all__ = [
     "KukMark",
     "Lsp",
     "LspType",
+    "OutboxMail",
 "PortfolioItem",
     "PrivacyPolicy",
     "PrivacyRequest",

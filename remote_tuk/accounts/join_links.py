@@ -39,6 +39,8 @@ _EXPIRED = "Tautan masuk sudah kedaluwarsa. Minta tautan baru kepada admin LSP."
 class IssuedJoinLink:
     token: str
     expires_at: datetime
+    #: the ``join_links`` row (what an e-mail invitation names instead of the token)
+    link_id: int | None = None
 
 
 def issue(
@@ -52,8 +54,13 @@ def issue(
     db.add(link)
     audit.record(db, audit.JOIN_LINK_CREATED, actor_id=created_by.id, session_id=session_id, candidate_id=candidate_id)
     db.commit()
-    token = URLSafeTimedSerializer(secret_key, salt=_SALT).dumps({"j": jti, "s": session_id})
-    return IssuedJoinLink(token=token, expires_at=link.expires_at)
+    return IssuedJoinLink(token=token_for(secret_key, jti, session_id), expires_at=link.expires_at, link_id=link.id)
+
+
+def token_for(secret_key: str, jti: str, session_id: int) -> str:
+    """The signed link text for a link row (only its ``jti`` is stored: the e-mail sender makes the text again at
+    sending time, so no link is ever kept in the database)."""
+    return URLSafeTimedSerializer(secret_key, salt=_SALT).dumps({"j": jti, "s": session_id})
 
 
 def _link_of(db: Session, secret_key: str, token: str) -> JoinLink | None:

@@ -230,6 +230,9 @@ def erase_candidate(
     )
     db.add(erasure)
     _anonymise(candidate)
+    from remote_tuk.invitations.services import forget_candidate
+
+    forget_candidate(db, candidate.id)  # the addresses in the mail outbox, and mail not yet sent
     for request in db.scalars(
         select(PrivacyRequest).where(PrivacyRequest.candidate_id == candidate.id, PrivacyRequest.status == OPEN)
     ):
