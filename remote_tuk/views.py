@@ -17,7 +17,6 @@ from flask_login import current_user
 
 from remote_tuk.accounts.models import ROLE_LABELS, Role
 from remote_tuk.assessment.models import STATE_LABELS, SessionState
-from remote_tuk.assessment.schemas import WIB
 from remote_tuk.lsp.models import DEFAULT_TIME_ZONE, TIME_ZONE_LABELS, TIME_ZONES, UTC_OFFSETS
 
 
@@ -105,8 +104,8 @@ def fmt_datetime(value: datetime | None) -> str:
 
 
 def fmt_input(value: datetime | None) -> str:
-    # The schedule form's fields say and parse WIB (assessment/schemas.py); keep its values in the same zone.
-    return value.astimezone(WIB).strftime("%Y-%m-%dT%H:%M") if value else ""
+    # The schedule forms' fields say and parse the LSP's zone (assessment/schemas.py); their values are in it too.
+    return value.astimezone(current_zone().tz).strftime("%Y-%m-%dT%H:%M") if value else ""
 
 
 def format_page_data() -> dict[str, Any]:

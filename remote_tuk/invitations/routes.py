@@ -17,6 +17,7 @@ from remote_tuk.invitations import services
 from remote_tuk.invitations.models import MailStatus, OutboxMail
 from remote_tuk.invitations.schemas import RescheduleIn
 from remote_tuk.validation import parse, parse_id
+from remote_tuk.views import current_zone
 
 bp = Blueprint("invitations", __name__, url_prefix="/admin")
 admin_only = roles_required(Role.LSP_ADMIN)
@@ -87,7 +88,7 @@ def invite(public_id: str) -> Any:
 def reschedule(schedule_id: int) -> Any:
     schedule = assessment.get_schedule_for(db.session, current(), schedule_id)
     try:
-        data = parse(RescheduleIn, request.form)
+        data = parse(RescheduleIn, request.form, context={"tz": current_zone().tz})
         result = services.reschedule(
             db.session, schedule, data, actor=current(), settings=current_app.config["RTUK"],
             request_root=request.host_url,
