@@ -11,6 +11,7 @@ from remote_tuk.instruments.models import AnswerKey, BankUse, BankVersion, Quest
 from remote_tuk.live.models import ChatMessage, Downtime, KukMark, RecordingChunk, SessionRecording, UnitDecision
 from remote_tuk.lsp.models import Element, Kuk, Lsp, LspType, Scheme, Unit
 from remote_tuk.privacy.models import Erasure, PrivacyPolicy, PrivacyRequest
+from remote_tuk.questioning.models import EssayScore, OralQuestion, WrittenAnswer, WrittenTest
 from remote_tuk.tuk.models import (
     Consent,
     IdentityCheck,
@@ -42,13 +43,15 @@ __all__ = [
     "Downtime",
     "Element",
     "Erasure",
+    "EssayScore",
     "IdentityCheck",
     "JoinLink",
     "Kuk",
     "KukMark",
     "Lsp",
     "LspType",
-"PortfolioItem",
+    "OralQuestion",
+    "PortfolioItem",
     "PrivacyPolicy",
     "PrivacyRequest",
     "Question",
@@ -69,4 +72,6 @@ __all__ = [
     "Unit",
     "UnitDecision",
     "User",
+    "WrittenAnswer",
+    "WrittenTest",
 ]
