@@ -127,6 +127,9 @@ def test_written_test_autosaves_scores_and_never_shows_the_key(app, live, cast, 
     assert a["answered"] == 5 and a["score"]["mc_correct"] == 3 and a["score"]["mc_total"] == 4
     assert assessor.post("/written/essay-scores", uid=chosen[4], verdict="K").status_code == 409
 
+    page = candidate.client.get(f"/sesi/{cast.session_a}/langsung").get_data(as_text=True)
+    assert "data-written" in page and "data-written-panel" not in page and "data-oral-panel" not in page
+    _no_key(page)
     done = candidate.post("/written/submit")
     assert done.status_code == 200 and done.get_json()["test"]["status"] == "closed"
     _no_key(done.get_data(as_text=True))
@@ -318,8 +321,10 @@ def test_one_evidence_view_per_kuk_with_the_portfolio_and_a_verifying_bundle(app
     # the live page carries the evidence view for the decision
     page = assessor.client.get(f"/sesi/{cast.session_a}/langsung").get_data(as_text=True)
     assert "data-unit-evidence" in page and "data-written-panel" in page and "data-oral-panel" in page
-    cancel = assessor.post("/transition", to="cancelled", reason="Uji bundel.")
-    assert cancel.status_code == 200
+    for u in units:  # decided: the chain closes, and the bundle is complete
+        r = assessor.post("/decisions", unit_id=u["unit_id"], verdict="BK", reason="Bukti belum lengkap.")
+        assert r.status_code == 201
+    assert assessor.post("/transition", to="decided").status_code == 200
     from evidence_store.verifier import verify_bundle
     from remote_tuk.extensions import evidence
 
