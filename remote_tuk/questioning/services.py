@@ -28,7 +28,7 @@ from remote_tuk.assessment.models import AssessmentSession, SessionState
 from remote_tuk.db import utcnow
 from remote_tuk.errors import Conflict, Forbidden, ValidationFailed
 from remote_tuk.instruments import services as bank
-from remote_tuk.instruments.models import BankUse, QuestionKind, QuestionRevision
+from remote_tuk.instruments.models import BankUse, Question, QuestionKind, QuestionRevision
 from remote_tuk.live.clock import live_elapsed
 from remote_tuk.live.models import Verdict
 from remote_tuk.live.services import InvalidState, append_document, participant
@@ -107,6 +107,20 @@ def _load(db: Session, test: WrittenTest) -> Loaded:
     assert use is not None
     revs = {r.uid: r for r in bank.questions_of(db, use, WRITTEN_KINDS)}
     return Loaded(use, revs)
+
+
+def _revision(db: Session, test: WrittenTest, uid: str) -> QuestionRevision:
+    """One question of the test (an autosave needs only its own: kind and options)."""
+    use = db.get(BankUse, test.use_id)
+    assert use is not None
+    code, _, number = uid.rpartition("@")
+    rev = db.scalar(
+        select(QuestionRevision)
+        .join(Question)
+        .where(Question.bank_id == use.bank_id, Question.code == code, QuestionRevision.number == int(number))
+    )
+    assert rev is not None  # every uid of a test was checked against the pinned version when it opened
+    return rev
 
 
 # --- opening --------------------------------------------------------------------------------------------------
@@ -207,8 +221,7 @@ def save_answer(
         raise InvalidState("Sesi sedang dijeda; jawaban dapat disimpan lagi setelah sesi dilanjutkan.")
     if uid not in test.questions:
         raise ValidationFailed("Soal ini tidak termasuk tes Anda.", details={"uid": "tidak dikenal"})
-    loaded = _load(db, test)
-    rev = loaded.revisions[uid]
+    rev = _revision(db, test, uid)
     doc: dict[str, Any] = {"uid": uid}
     if rev.question.kind is QuestionKind.MULTIPLE_CHOICE:
         n = len(rev.options or [])
@@ -257,8 +270,13 @@ def save_answer(
         db.rollback()
         raise Conflict("Jawaban sedang disimpan; coba lagi.") from None
     if notify is not None:
-        notify(session, notice(session, test, "progress", answered=len(current_answers(db, test))))
+        notify(session, notice(session, test, "progress", answered=answered_count(db, test)))
     return answer
+
+
+def answered_count(db: Session, test: WrittenTest) -> int:
+    return int(db.scalar(select(func.count(func.distinct(WrittenAnswer.uid))).where(WrittenAnswer.test_id == test.id))
+               or 0)
 
 
 # --- closing ------------------------------------------------------------------------------------------------------
