@@ -11,7 +11,10 @@ each POST. Afterwards the server is stopped and each session's bundle is exporte
 * autosave latency p50 / p90 / p99 / max (ms) and the answers per second the server took;
 * answers sent = answers stored (``written_answers`` rows) = ``written.answer`` entries in the verified bundles.
 
-    .venv/bin/python bench/bench_written.py [--candidates 30] [--questions 40]
+    .venv/bin/python bench/bench_written.py [--candidates 30] [--questions 40] [--pace-s 0]
+
+``--pace-s`` makes each candidate wait that long (± 50 %, random) between answers, as a person would; 0 (the default)
+sends every answer as soon as the previous one is saved: the worst case, all at once.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import random
 import re
 import statistics
 import sys
@@ -120,9 +124,10 @@ def close_sessions(s, store, server: Server, pairs: list[tuple[str, str]]) -> No
 
 
 class Client(threading.Thread):
-    def __init__(self, base: str, username: str, sid: str, start: threading.Barrier) -> None:
+    def __init__(self, base: str, username: str, sid: str, start: threading.Barrier, pace_s: float) -> None:
         super().__init__(daemon=True)
         self.base, self.username, self.sid, self.start_barrier = base, username, sid, start
+        self.pace_s = pace_s
         self.latencies: list[float] = []
         self.sent = 0
         self.failed: list[str] = []
@@ -140,7 +145,10 @@ class Client(threading.Thread):
         test = http.get(api, timeout=60).json()["test"]
         headers = {"X-CSRFToken": token}
         self.start_barrier.wait()
+        rnd = random.Random(self.username)
         for n, q in enumerate(test["questions"]):
+            if self.pace_s:
+                time.sleep(self.pace_s * rnd.uniform(0.5, 1.5))
             if q["kind"] == "multiple_choice":
                 body = {"uid": q["uid"], "choice": n % len(q["options"])}
             else:
@@ -155,13 +163,14 @@ class Client(threading.Thread):
 
 def pct(values: list[float], p: float) -> float:
     values = sorted(values)
-    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+    return values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--candidates", type=int, default=30)
     ap.add_argument("--questions", type=int, default=40)
+    ap.add_argument("--pace-s", type=float, default=0.0)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         server = Server(Path(tmp))
@@ -173,7 +182,7 @@ def main() -> None:
         server.start()
         try:
             barrier = threading.Barrier(len(pairs) + 1)
-            clients = [Client(server.url(), user, sid, barrier) for user, sid in pairs]
+            clients = [Client(server.url(), user, sid, barrier, args.pace_s) for user, sid in pairs]
             for c in clients:
                 c.start()
             barrier.wait(timeout=600)
@@ -214,7 +223,8 @@ def main() -> None:
                 in_bundles += sum(1 for line in lines if json.loads(line).get("type") == "written.answer")
             t_bundles = time.perf_counter() - t_b
         ms = [x * 1000 for x in latencies]
-        print(f"{len(pairs)} candidates x {args.questions} questions, autosaved at once (one POST per answer, "
+        pace = f"one every {args.pace_s:g} s ± 50 % per candidate" if args.pace_s else "each as soon as the last saved"
+        print(f"{len(pairs)} candidates x {args.questions} questions at once, {pace} (one POST per answer, "
               f"each an evidence entry)")
         print(f"autosave latency ms: p50 {pct(ms, 50):.1f}  p90 {pct(ms, 90):.1f}  p99 {pct(ms, 99):.1f}  "
               f"max {max(ms):.1f}  mean {statistics.mean(ms):.1f}")
