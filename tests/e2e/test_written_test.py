@@ -18,7 +18,7 @@ import pytest
 from remote_tuk.demo import DEMO_BANK
 from tests.components import require
 from tests.e2e.conftest import Server, api, chromium_available, sign_in, wait_until
-from tests.e2e.test_live_session import move, open_live
+from tests.e2e.test_live_session import move, open_live, shot
 
 pytestmark = [pytest.mark.chromium, pytest.mark.slow]
 
@@ -125,6 +125,7 @@ def test_candidate_answers_a_written_test_opened_by_the_assessor(server: Server,
             candidate.check(f'{item} input[data-choice="{chosen[uid]}"]')
         candidate.wait_for_selector(f'{item}[data-save=saved]', timeout=10_000)
     assert candidate.get_attribute("[data-written]", "data-answered") == "10"
+    shot(candidate, "written-candidate")
 
     # 3. a reload keeps every answer; the assessor follows the progress live
     candidate.reload()
@@ -155,6 +156,7 @@ def test_candidate_answers_a_written_test_opened_by_the_assessor(server: Server,
     assessor.wait_for_selector('[data-oral-list] .oral-item[data-number="1"]', timeout=10_000)
     oral_media_s = float(assessor.get_attribute('[data-oral-list] .oral-item[data-number="1"]', "data-media-s"))
     assert oral_media_s > DURATION_S  # after the whole test, on the same clock as the recording
+    shot(assessor, "written-assessor")
 
     # 6. nothing the candidate's browser received carries the key
     assert seen and not [leak for text in seen for leak in _no_key(text)]
@@ -167,6 +169,7 @@ def test_candidate_answers_a_written_test_opened_by_the_assessor(server: Server,
                                                 "els => els.map((e) => e.dataset.source)"))
     assert {"written", "essay", "oral"} <= sources, sources
     assert assessor.locator("[data-unit-evidence] .ev-moment").count() > 0
+    shot(assessor, "written-decision")
     for fs in assessor.locator("fieldset[data-unit]").all():
         fs.locator("input[value=BK]").check()
         fs.locator("textarea").fill("Bukti belum lengkap untuk semua KUK.")

@@ -91,7 +91,7 @@
         }
         const note = el("input", "essay-note");
         note.maxLength = 2000;
-        note.placeholder = "…";
+        note.placeholder = t("note_placeholder");
         score.append(" ", note);
       } else if (test.status !== "closed") {
         score.append(" ", el("span", "muted", t("essay_after_close")));
