@@ -201,6 +201,9 @@ def test_roles_states_and_bad_input(app, live, cast, login_as):
     assert other.get("/written").status_code == 404 and other.post("/written", duration_s=600).status_code == 404
     auditor = Client(login_as("auditor_a"), cast.session_a)
     assert auditor.post("/written", duration_s=600).status_code == 403
+    # a witness's live page follows the test and the oral questions but offers neither form
+    page = auditor.client.get(f"/sesi/{cast.session_a}/langsung").get_data(as_text=True)
+    assert "data-written-panel" in page and "data-written-open" not in page and "data-oral-form" not in page
     assert candidate.post("/written/answers", uid=uids["PG-01"], choice=0).get_json()["error"] == "no_test"
     for body in (
         {"duration_s": 5},  # too short
