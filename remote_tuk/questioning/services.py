@@ -359,8 +359,9 @@ def close(
         "multiple_choice": {"correct": correct, "total": total},
         "at": now.isoformat(),
     }
+    # the score stays inside the encrypted document: log metadata is plaintext and outlives a crypto-shredding
     receipt = append_document(
-        store, session, CLOSED_ENTRY, doc, metadata={"reason": reason, "mc_correct": correct, "mc_total": total},
+        store, session, CLOSED_ENTRY, doc, metadata={"reason": reason, "questions": len(test.questions)},
         by=by, media_range={"start_ms": int(media_s * 1000), "end_ms": int(media_s * 1000)},
     )
     test.closed_log_index = receipt.log_index

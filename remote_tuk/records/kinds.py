@@ -219,7 +219,7 @@ register_type("written.answer", _("Jawaban tes tertulis disimpan"), lane="instru
               detail=lambda m, f: gettext("soal %(q)s, versi %(v)s", q=m.get("uid", ""), v=m.get("version", "")))
 register_type("written.closed", _("Tes tertulis ditutup dan pilihan ganda dinilai"), lane="instruments",
               milestone=True,
-              detail=lambda m, f: gettext("%(c)s dari %(t)s benar", c=m.get("mc_correct", ""), t=m.get("mc_total", "")))
+              detail=lambda m, f: gettext("%(n)s soal", n=m.get("questions", "")))
 register_type("written.essay_score", _("Penilaian esai oleh asesor (FR.IA.06)"), lane="assessment",
               detail=lambda m, f: gettext("soal %(q)s, versi %(v)s", q=m.get("uid", ""), v=m.get("version", "")))
 register_family("written.", _("Tes tertulis"))

@@ -189,7 +189,9 @@ def test_time_up_closes_the_test_and_refuses_later_answers(app, live, cast, monk
     types = [e["type"] for e in entries]
     assert types.count("written.answer") == 1 and types.count("written.closed") == 1
     closed = next(e for e in entries if e["type"] == "written.closed")
-    assert closed["metadata"]["reason"] == "time_up"
+    assert closed["metadata"] == {"reason": "time_up", "questions": 2}  # the log's plaintext: no score
+    answer = next(e for e in entries if e["type"] == "written.answer")
+    assert set(answer["metadata"]) == {"uid", "version"}  # nor the answer: it is in the encrypted document
 
 
 def test_roles_states_and_bad_input(app, live, cast, login_as):
