@@ -88,6 +88,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     from remote_tuk.live.routes import bp as live_bp
     from remote_tuk.ops.routes import bp as ops_bp
     from remote_tuk.privacy.routes import bp as privacy_bp
+    from remote_tuk.questioning import evidence as questioning_evidence
+    from remote_tuk.questioning import routes as questioning
     from remote_tuk.records.routes import bp as records_bp
     from remote_tuk.tuk.profiles import bp as profiles_bp
     from remote_tuk.tuk.routes import bp as tuk_bp
@@ -109,11 +111,15 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(ops_bp)
     app.register_blueprint(turn_bp)
     app.register_blueprint(invitations_bp)
+    app.register_blueprint(questioning.bp)
     live_events.register(app)
+    questioning_evidence.register()  # after the observation marks: written, oral and portfolio evidence per KUK
     from remote_tuk.assessment import services as assessment_services
     from remote_tuk.assessment.events import TRANSITION_LISTENERS
     from remote_tuk.live.services import require_all_units_decided
 
+    if questioning.after_transition not in TRANSITION_LISTENERS:  # an open written test closes before the rest
+        TRANSITION_LISTENERS.insert(0, questioning.after_transition)
     if live_hooks.after_transition not in TRANSITION_LISTENERS:
         TRANSITION_LISTENERS.append(live_hooks.after_transition)
     from remote_tuk.apl.services import apl_guard

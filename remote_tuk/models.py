@@ -12,6 +12,7 @@ from remote_tuk.invitations.models import OutboxMail
 from remote_tuk.live.models import ChatMessage, Downtime, KukMark, RecordingChunk, SessionRecording, UnitDecision
 from remote_tuk.lsp.models import Element, Kuk, Lsp, LspType, Scheme, Unit
 from remote_tuk.privacy.models import Erasure, PrivacyPolicy, PrivacyRequest
+from remote_tuk.questioning.models import EssayScore, OralQuestion, WrittenAnswer, WrittenTest
 from remote_tuk.tuk.models import (
     Consent,
     IdentityCheck,
@@ -43,14 +44,16 @@ __all__ = [
     "Downtime",
     "Element",
     "Erasure",
+    "EssayScore",
     "IdentityCheck",
     "JoinLink",
     "Kuk",
     "KukMark",
     "Lsp",
     "LspType",
+    "OralQuestion",
     "OutboxMail",
-"PortfolioItem",
+    "PortfolioItem",
     "PrivacyPolicy",
     "PrivacyRequest",
     "Question",
@@ -71,4 +74,6 @@ __all__ = [
     "Unit",
     "UnitDecision",
     "User",
+    "WrittenAnswer",
+    "WrittenTest",
 ]

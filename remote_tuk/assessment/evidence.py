@@ -35,9 +35,11 @@ class KukEvidence:
     """One current item of evidence about one KUK."""
 
     kuk_id: int
-    #: The method of assessment: "observation" (FR.IA.01), later "written", "oral", "portfolio" …
+    #: The method of assessment: "observation" (FR.IA.01), "written" (FR.IA.05), "essay" (FR.IA.06), "oral"
+    #: (FR.IA.07), "portfolio" (FR.APL.02) …
     source: str
-    verdict: Verdict
+    #: None: shown for the assessor to weigh, counted neither for nor against K (the candidate's own portfolio claim)
+    verdict: Verdict | None
     #: How the page names the source (Indonesian; the template translates it).
     label: str
     #: Where the item is: log index, version, time, media time … (shown, and linked to the evidence page).

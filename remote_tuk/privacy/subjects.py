@@ -23,6 +23,7 @@ from remote_tuk.live.models import ChatMessage, KukMark, UnitDecision
 from remote_tuk.privacy.keys import SubjectKeys
 from remote_tuk.privacy.models import PrivacyRequest
 from remote_tuk.privacy.sealing import Sealed, SealedText, bind_keys, lookup_hash
+from remote_tuk.questioning.models import EssayScore, OralQuestion, WrittenAnswer, WrittenTest
 from remote_tuk.tuk.models import Consent
 
 Resolver = Callable[[Session, Any], int | None]
@@ -39,6 +40,13 @@ def _candidate(_db: Session, obj: Any) -> int:
     return int(obj.candidate_id)
 
 
+def _test_candidate(db: Session, obj: Any) -> int:
+    test = db.get(WrittenTest, obj.test_id)
+    if test is None:
+        raise LookupError(f"{type(obj).__name__}: written test {obj.test_id} does not exist")
+    return _session_candidate(db, test)
+
+
 def _own(_db: Session, obj: Any) -> int | None:
     return obj.id  # None while the user is being inserted
 
@@ -53,6 +61,9 @@ SUBJECTS: dict[type, Resolver] = {
     ConsentWithdrawal: _candidate,
     PrivacyRequest: _candidate,
     User: _own,
+    OralQuestion: _session_candidate,
+    WrittenAnswer: _test_candidate,
+    EssayScore: _test_candidate,
 }
 #: (model, sealed attribute) -> (lookup hash attribute, purpose)
 LOOKUPS: dict[tuple[type, str], tuple[str, str]] = {(User, "nik"): ("nik_hash", "nik")}

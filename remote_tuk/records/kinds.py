@@ -213,6 +213,20 @@ register_type("apl.review", _("Tinjauan asesor atas FR.APL"), lane="instruments"
 register_family("apl.", _("Permohonan sertifikasi (FR.APL)"))
 register_type("instrument.bank_pinned", _("Versi bank soal ditetapkan untuk sesi"), lane="instruments")
 register_family("instrument.", _("Instrumen asesmen"))
+register_type("written.opened", _("Tes tertulis dibuka untuk asesi (FR.IA.05/06)"), lane="instruments",
+              detail=lambda m, f: gettext("%(n)s soal", n=m.get("questions", "")))
+register_type("written.answer", _("Jawaban tes tertulis disimpan"), lane="instruments",
+              detail=lambda m, f: gettext("soal %(q)s, versi %(v)s", q=m.get("uid", ""), v=m.get("version", "")))
+register_type("written.closed", _("Tes tertulis ditutup dan pilihan ganda dinilai"), lane="instruments",
+              milestone=True,
+              detail=lambda m, f: gettext("%(n)s soal", n=m.get("questions", "")))
+register_type("written.essay_score", _("Penilaian esai oleh asesor (FR.IA.06)"), lane="assessment",
+              detail=lambda m, f: gettext("soal %(q)s, versi %(v)s", q=m.get("uid", ""), v=m.get("version", "")))
+register_family("written.", _("Tes tertulis"))
+register_type("oral.question", _("Pertanyaan lisan dinilai (FR.IA.07)"), lane="assessment",
+              detail=lambda m, f: gettext("pertanyaan %(n)s, versi %(v)s", n=m.get("number", ""),
+                                          v=m.get("version", "")))
+register_family("oral.", _("Pertanyaan lisan"))
 register_type("session.event", _("Peristiwa sesi"), lane="events")
 register_type("session.chat", _("Pesan obrolan"), lane="chat")
 register_type("assessment.kuk_mark", _("Penilaian KUK"), lane="assessment",

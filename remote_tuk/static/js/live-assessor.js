@@ -344,6 +344,38 @@
     return t(key) !== key ? t(key) : e.label || e.source;
   }
 
+  // One evidence view per KUK (issue 16 #5): every current item from every method, its verdict (a portfolio item
+  // has none: it is the candidate's claim), the moment of the recording it points at and its evidence entry.
+  function evidenceItem(e) {
+    const li = document.createElement("li");
+    li.className = "kuk-evidence-item";
+    li.dataset.source = e.source;
+    li.dataset.verdict = e.verdict || "";
+    const badge = document.createElement("b");
+    badge.className = "ev-verdict ev-" + (e.verdict || "none").toLowerCase();
+    badge.textContent = e.verdict || "–";
+    if (!e.verdict) badge.title = t("no_verdict");
+    li.append(badge, " " + sourceLabel(e));
+    const ref = e.ref || {};
+    if (ref.title) li.append(" · " + ref.title);
+    if (ref.media_s != null) {
+      const at = document.createElement("span");
+      at.className = "ev-moment";
+      at.dataset.mediaS = String(ref.media_s);
+      at.textContent = " · " + t("at_moment", { t: L.fmt(Number(ref.media_s)) });
+      li.append(at);
+    }
+    if (ref.log_index != null && data.urls.evidence) {
+      const a = document.createElement("a");
+      a.href = data.urls.evidence + "#e" + ref.log_index;
+      a.target = "_blank";
+      a.rel = "noopener";
+      a.textContent = t("entry", { n: ref.log_index });
+      li.append(" · ", a);
+    }
+    return li;
+  }
+
   function drawUnitEvidence(unit) {
     const fs = decisions.querySelector(`fieldset[data-unit="${unit.unit_id}"]`);
     if (!fs) return;
@@ -358,8 +390,17 @@
       const li = document.createElement("li");
       li.dataset.kukEvidence = String(k.kuk_id);
       li.dataset.supportsK = k.supports_k ? "1" : "0";
-      const verdicts = k.evidence.map((e) => `${e.verdict} (${sourceLabel(e)})`).join(", ");
-      li.textContent = `${k.number}: ${verdicts || t("evidence_none")}`;
+      const head = document.createElement("span");
+      head.className = "kuk-evidence-head";
+      head.textContent = `${k.number}: ` + (k.evidence.length ? "" : t("evidence_none"));
+      head.title = k.text || "";
+      li.append(head);
+      if (k.evidence.length) {
+        const items = document.createElement("ul");
+        items.className = "kuk-evidence-items";
+        k.evidence.forEach((e) => items.append(evidenceItem(e)));
+        li.append(items);
+      }
       list.append(li);
     }
     const title = document.createElement("p");
@@ -432,6 +473,7 @@
     onState(L.state);
     loadMarks();
   });
+  window.liveEvidence = { reload: () => { if (L.state === "ended") loadUnitEvidence(); } };
 
   async function init() {
     if (data.can_talk) {
