@@ -88,6 +88,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from remote_tuk.ops.routes import bp as ops_bp
     from remote_tuk.privacy.routes import bp as privacy_bp
     from remote_tuk.records.routes import bp as records_bp
+    from remote_tuk.review.routes import bp as review_bp
     from remote_tuk.tuk.profiles import bp as profiles_bp
     from remote_tuk.tuk.routes import bp as tuk_bp
     from remote_tuk.turn.routes import bp as turn_bp
@@ -99,6 +100,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(dossier_bp)
     app.register_blueprint(live_bp)
     app.register_blueprint(records_bp)
+    app.register_blueprint(review_bp)
     app.register_blueprint(tuk_bp)
     app.register_blueprint(profiles_bp)
     app.register_blueprint(instruments_bp)

@@ -1,0 +1,122 @@
+"""The review room page, its recording served in byte ranges from the encrypted store, and the identity evidence one
+click away (issue 15 #1)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from flask import Blueprint, Response, render_template, request, url_for
+from flask_babel import gettext as _
+
+from remote_tuk.auth import current, signed_in
+from remote_tuk.errors import NotFound
+from remote_tuk.extensions import db, evidence
+from remote_tuk.live.services import actor
+from remote_tuk.review import services
+from remote_tuk.review.schemas import IdentityWhat, SourceIn
+from remote_tuk.validation import parse
+from remote_tuk.views import current_formatter
+
+bp = Blueprint("review", __name__)
+
+KIND_LABELS = {
+    "mark": "Penilaian KUK",
+    "finding": "Temuan pengawasan",
+    "event": "Peristiwa sesi",
+    "chat": "Obrolan",
+    "pause": "Jeda",
+    "downtime": "Video asesi tidak diterima",
+    "identity": "Pemeriksaan identitas",
+    "speech": "Ucapan",
+    "other": "Lainnya",
+}
+
+
+@bp.context_processor
+def _helpers() -> dict[str, Any]:
+    return {"media_clock": services.media_clock}
+
+
+@bp.get("/sesi/<public_id>/tinjauan")
+@signed_in
+def room(public_id: str) -> Any:
+    user = current()
+    session = services.session_for_review(db.session, user, public_id)
+    store = evidence.store
+    fmt = current_formatter()
+    recordings = {src: services.recording(db.session, session, src) for src in services.SOURCES}
+    for rec in recordings.values():
+        if rec is not None and rec.object_key:
+            store.log_read(rec.object_key, actor(user))  # every viewing is an evidence read: who, what, when
+    items = services.timeline(db.session, store, session, fmt)
+    kinds_present = [k for k in services.KINDS if any(i.kind == k for i in items)]
+    sources = {
+        src: {"url": url_for("review.recording", public_id=public_id, source=src),
+              "duration_s": rec.duration_s, "version": rec.version, "gaps": rec.gaps}
+        for src, rec in recordings.items() if rec is not None
+    }
+    return render_template(
+        "review/room.html",
+        s=session,
+        items=items,
+        kinds_present=kinds_present,
+        kind_labels=KIND_LABELS,
+        sources=sources,
+        identity=services.identity_objects(db.session, session),
+        decisions=services.current_decisions(db.session, session),
+        page_data={"sources": sources, "primary": "browser" if "browser" in sources else "server"},
+        zone=fmt.zone,
+    )
+
+
+@bp.get("/sesi/<public_id>/tinjauan/rekaman/<source>.webm")
+@signed_in
+def recording(public_id: str, source: str) -> Any:
+    """The joined recording decrypted on the fly: ``Range`` requests get 206 with only the chunks they cover."""
+    user = current()
+    session = services.session_for_review(db.session, user, public_id)
+    src = parse(SourceIn, {"source": source}).source
+    rec = services.recording(db.session, session, src)
+    if rec is None or not rec.object_key:
+        raise NotFound("Rekaman tidak ditemukan.")
+    store = evidence.store
+    obj = store.plain_object(rec.object_key)
+    size = obj.plaintext_size
+    wanted = services.parse_range(request.headers.get("Range"), size)
+    start, stop = wanted if wanted is not None else (0, size)
+    if wanted is None:  # no Range: the whole file, still decrypted chunk by chunk
+        stop = size
+    pieces = store.read_range(obj, start, stop)
+
+    def body() -> Iterator[bytes]:
+        yield from pieces
+
+    headers = {"Accept-Ranges": "bytes", "Content-Length": str(stop - start), "Cache-Control": "private, no-store",
+               "X-Content-Type-Options": "nosniff"}
+    status = 200
+    if wanted is not None:
+        status = 206
+        headers["Content-Range"] = f"bytes {start}-{stop - 1}/{size}"
+    return Response(body(), status=status, mimetype="video/webm", headers=headers, direct_passthrough=True)
+
+
+@bp.get("/sesi/<public_id>/tinjauan/identitas/<what>")
+@signed_in
+def identity(public_id: str, what: str) -> Any:
+    """The KTP snapshot or the room scan, read (and logged as read) from the evidence store."""
+    user = current()
+    session = services.session_for_review(db.session, user, public_id)
+    which = parse(IdentityWhat, {"what": what}).what
+    key = services.identity_objects(db.session, session).get(which)
+    if key is None:
+        raise NotFound(_("Bukti identitas tidak ada untuk sesi ini."))
+    try:
+        data = evidence.store.read(key, actor(user))
+    except Exception as err:
+        raise NotFound(_("Bukti identitas tidak ada untuk sesi ini.")) from err
+    assert data is not None
+    mime = "image/jpeg" if data[:3] == b"\xff\xd8\xff" else "image/png" if data[:8] == b"\x89PNG\r\n\x1a\n" \
+        else "video/webm" if data[:4] == b"\x1a\x45\xdf\xa3" else "application/octet-stream"
+    return Response(data, mimetype=mime, headers={"Cache-Control": "private, no-store",
+                                                  "X-Content-Type-Options": "nosniff"})
