@@ -6,6 +6,7 @@ checks). Read-only: nothing here changes the session or its evidence, except the
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -151,7 +152,7 @@ def timeline(db: Session, store: Any, session: AssessmentSession, fmt: kinds.Num
         items.append(Item("chat", clock_at(session, c.at), c.sender.full_name, c.text, c.at, code="session.chat",
                           data={"role": c.role}))
     intervals = live_intervals(session)
-    for (_s0, e0), (s1, _e1) in zip(intervals, intervals[1:], strict=False):
+    for (_s0, e0), (s1, _e1) in itertools.pairwise(intervals):
         if e0 is not None:
             items.append(Item("pause", clock_at(session, e0), "", "", e0, code="state.paused",
                               data={"seconds": round((s1 - e0).total_seconds(), 1)}))
