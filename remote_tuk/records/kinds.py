@@ -245,3 +245,7 @@ register_event("recording.join_failed", _("Penggabungan rekaman peramban gagal")
 register_family("recording.", _("Perekaman"))
 register_event("session.closed", _("Sesi media ditutup di server"))
 register_family("state.", _("Status sesi"))
+register_type("assessment.fr_ak_02", _("Rekaman asesmen FR.AK.02 (PDF bertanda tangan)"), lane="assessment",
+              milestone=True, detail=lambda m, f: gettext("versi %(v)s", v=m["version"]) if "version" in m else "")
+register_type("assessment.fr_ak_05", _("Laporan asesmen FR.AK.05 (PDF bertanda tangan)"), lane="assessment",
+              milestone=True, detail=lambda m, f: gettext("versi %(v)s", v=m["version"]) if "version" in m else "")

@@ -6,14 +6,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from flask import Blueprint, Response, render_template, request, url_for
+from flask import Blueprint, Response, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
+from remote_tuk.accounts.models import Role
+from remote_tuk.assessment import services as assessment
 from remote_tuk.auth import current, signed_in
 from remote_tuk.errors import NotFound
 from remote_tuk.extensions import db, evidence
 from remote_tuk.live.services import actor
-from remote_tuk.review import services
+from remote_tuk.review import documents, services
 from remote_tuk.review.schemas import IdentityWhat, SourceIn
 from remote_tuk.validation import parse
 from remote_tuk.views import current_formatter
@@ -65,6 +67,7 @@ def room(public_id: str) -> Any:
         sources=sources,
         identity=services.identity_objects(db.session, session),
         decisions=services.current_decisions(db.session, session),
+        documents=documents.for_session(db.session, session),
         page_data={"sources": sources, "primary": "browser" if "browser" in sources else "server"},
         zone=fmt.zone,
     )
@@ -120,3 +123,52 @@ def identity(public_id: str, what: str) -> Any:
         else "video/webm" if data[:4] == b"\x1a\x45\xdf\xa3" else "application/octet-stream"
     return Response(data, mimetype=mime, headers={"Cache-Control": "private, no-store",
                                                   "X-Content-Type-Options": "nosniff"})
+
+
+# --- the assessment records (FR.AK.02 per candidate, FR.AK.05 per schedule) ---------------------------------------
+
+
+@bp.post("/sesi/<public_id>/dokumen/fr-ak-02")
+@signed_in
+def generate_fr_ak_02(public_id: str) -> Any:
+    user = current()
+    if user.role is Role.CANDIDATE:
+        raise NotFound("Sesi tidak ditemukan.")
+    session = assessment.get_session_for(db.session, user, public_id)
+    facts = documents.fr_ak_02_facts(db.session, session)
+    doc = documents.generate(db.session, current_app.config["RTUK"], evidence.store, facts, actor=user)
+    if request.accept_mimetypes.best == "application/json":
+        return jsonify(document_json(doc)), 201
+    flash(f"FR.AK.02 versi {doc.version} dibuat dan ditandatangani.", "success")
+    return redirect(url_for("records.evidence_page", public_id=public_id))
+
+
+@bp.post("/jadwal/<int:schedule_id>/dokumen/fr-ak-05")
+@signed_in
+def generate_fr_ak_05(schedule_id: int) -> Any:
+    user = current()
+    if user.role is Role.CANDIDATE:
+        raise NotFound("Jadwal tidak ditemukan.")
+    schedule = assessment.get_schedule_for(db.session, user, schedule_id)
+    facts = documents.fr_ak_05_facts(db.session, schedule)
+    doc = documents.generate(db.session, current_app.config["RTUK"], evidence.store, facts, actor=user)
+    if request.accept_mimetypes.best == "application/json":
+        return jsonify(document_json(doc)), 201
+    flash(f"FR.AK.05 versi {doc.version} dibuat dan ditandatangani.", "success")
+    return redirect(request.referrer or url_for("accounts.index"))
+
+
+@bp.get("/dokumen/<int:doc_id>.pdf")
+@signed_in
+def document_pdf(doc_id: int) -> Any:
+    doc, data = documents.read(db.session, evidence.store, current(), doc_id)
+    name = f"{doc.evidence_session}.pdf"
+    return Response(data, mimetype="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "private, no-store",
+        "X-Content-SHA256": doc.sha256})
+
+
+def document_json(doc: Any) -> dict[str, Any]:
+    return {"id": doc.id, "form": doc.form, "version": doc.version, "evidence_session": doc.evidence_session,
+            "log_index": doc.log_index, "sha256": doc.sha256, "size": doc.size, "demo_signature": doc.demo_signature,
+            "url": url_for("review.document_pdf", doc_id=doc.id)}

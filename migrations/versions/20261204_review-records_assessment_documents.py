@@ -1,0 +1,51 @@
+"""review-records: signed assessment documents (FR.AK.02 per candidate, FR.AK.05 per schedule) kept as evidence
+
+Revision ID: 20261204_review_records
+Revises: 20261204_live_core
+Create Date: 2026-12-04 18:10:00
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+import remote_tuk.db
+
+revision = '20261204_review_records'
+down_revision = '20261204_live_core'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table('assessment_documents',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('form', sa.String(length=12), nullable=False),
+    sa.Column('schedule_id', sa.Integer(), nullable=False),
+    sa.Column('session_id', sa.Integer(), nullable=True),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('evidence_session', sa.String(length=128), nullable=False),
+    sa.Column('object_key', sa.String(length=255), nullable=False),
+    sa.Column('log_index', sa.Integer(), nullable=False),
+    sa.Column('sha256', sa.String(length=64), nullable=False),
+    sa.Column('size', sa.Integer(), nullable=False),
+    sa.Column('demo_signature', sa.Boolean(), nullable=False),
+    sa.Column('created_by_id', sa.Integer(), nullable=False),
+    sa.Column('created_at', remote_tuk.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], name=op.f('fk_assessment_documents_created_by_id_users')),
+    sa.ForeignKeyConstraint(['schedule_id'], ['schedules.id'], name=op.f('fk_assessment_documents_schedule_id_schedules'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['session_id'], ['assessment_sessions.id'], name=op.f('fk_assessment_documents_session_id_assessment_sessions'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_assessment_documents')),
+    sa.UniqueConstraint('evidence_session', name=op.f('uq_assessment_documents_evidence_session'))
+    )
+    with op.batch_alter_table('assessment_documents', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_assessment_documents_schedule_id'), ['schedule_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_assessment_documents_session_id'), ['session_id'], unique=False)
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('assessment_documents', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_assessment_documents_session_id'))
+        batch_op.drop_index(batch_op.f('ix_assessment_documents_schedule_id'))
+    op.drop_table('assessment_documents')

@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from remote_tuk.db import Base, utcnow
+
+
+class AssessmentDocument(Base):
+    """A signed MUK record generated from the recorded data (FR.AK.02 per candidate, FR.AK.05 per schedule): its PDF
+    lives in the evidence store, in an evidence chain of its own (``evidence_session``) whose opening names the
+    assessment session or schedule. A new generation is a new ``version``; earlier ones stay."""
+
+    __tablename__ = "assessment_documents"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    form: Mapped[str] = mapped_column(String(12))  # FR.AK.02 | FR.AK.05
+    schedule_id: Mapped[int] = mapped_column(ForeignKey("schedules.id", ondelete="CASCADE"), index=True)
+    session_id: Mapped[int | None] = mapped_column(ForeignKey("assessment_sessions.id", ondelete="CASCADE"),
+                                                   index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    evidence_session: Mapped[str] = mapped_column(String(128), unique=True)
+    object_key: Mapped[str] = mapped_column(String(255))
+    log_index: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    demo_signature: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

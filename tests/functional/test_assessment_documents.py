@@ -1,0 +1,174 @@
+"""The assessment records as signed documents (issue 15 #2): FR.AK.02 per candidate and FR.AK.05 per schedule, made
+from the recorded marks and decisions, signed with the LSP's key (the demo certificate here) and kept as evidence;
+who may make and read them; a flipped byte breaks the signature."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import pytest
+from sqlalchemy import select
+
+from tests.components import require
+from tests.conftest import csrf_token, satisfy_gate
+
+
+@pytest.fixture
+def backend():
+    return "sqlite"
+
+
+@pytest.fixture
+def settings(database, tmp_path):
+    """Many people sign in in one test here: the sign-in rate limit is not what is tested."""
+    from config import load_settings
+    from tests.conftest import copy_seed_keys
+
+    s = load_settings(env="testing", database_url=database[0], var_dir=tmp_path / "var",
+                      login_rate_limit="1000 per minute")
+    copy_seed_keys(database[1], s.evidence_dir)
+    return s
+
+
+def _move(client, public_id, *states):
+    token = csrf_token(client, "/akun/kata-sandi")
+    for to in states:
+        r = client.post(f"/api/v1/sessions/{public_id}/transition", json={"to": to}, headers={"X-CSRFToken": token})
+        assert r.status_code == 200, r.get_json()
+
+
+def _post(client, path):
+    token = csrf_token(client, "/akun/kata-sandi")
+    return client.post(path, headers={"X-CSRFToken": token, "Accept": "application/json"})
+
+
+@pytest.fixture
+def decided(app, cast, database, login_as):
+    """Session A marked K on every KUK but the last (BK), decided per unit (the last unit BK), and decided."""
+    from remote_tuk.accounts.models import User
+    from remote_tuk.assessment.models import AssessmentSession
+    from remote_tuk.extensions import db, evidence
+    from remote_tuk.live import scoring
+    from remote_tuk.live.models import Verdict
+
+    require(shutil.which("pdftotext") is not None, "pdftotext", "apt-get install poppler-utils")
+    satisfy_gate(database[0], cast.session_a)
+    assessor = login_as("asesor_a")
+    _move(assessor, cast.session_a, "checking", "ready", "live")
+    with app.app_context():
+        store = evidence.store
+        sess = db.session.scalar(select(AssessmentSession).where(AssessmentSession.public_id == cast.session_a))
+        asr = db.session.get(User, cast.users["asesor_a"])
+        units = list(sess.schedule.scheme.units)
+        for u in units:
+            for e in u.elements:
+                for k in e.kuks:
+                    bk = u is units[-1]
+                    scoring.add_mark(db.session, store, sess, asr, kuk_id=k.id,
+                                     verdict=Verdict.BK if bk else Verdict.K, note="", client_media_s=None)
+        unit_codes = [u.code for u in units]
+    _move(assessor, cast.session_a, "ended")
+    with app.app_context():
+        sess = db.session.scalar(select(AssessmentSession).where(AssessmentSession.public_id == cast.session_a))
+        asr = db.session.get(User, cast.users["asesor_a"])
+        units = list(sess.schedule.scheme.units)
+        for u in units:
+            bk = u is units[-1]
+            scoring.add_decision(db.session, evidence.store, sess, asr, unit_id=u.id,
+                                 verdict=Verdict.BK if bk else Verdict.K,
+                                 reason="Belum menunjukkan kinerja KUK" if bk else "")
+    _move(assessor, cast.session_a, "decided")
+    return {"units": unit_codes}
+
+
+def _text(pdf: bytes, tmp_path) -> str:
+    path = tmp_path / "doc.pdf"
+    path.write_bytes(pdf)
+    out = subprocess.run(["pdftotext", "-raw", str(path), "-"], capture_output=True, text=True, check=True).stdout
+    return " ".join(out.split())  # words in reading order, whatever the table cells' line breaks
+
+
+def test_fr_ak_02_holds_the_candidate_units_and_verdicts_and_its_signature_validates(app, login_as, cast, decided,
+                                                                                   tmp_path):
+    from sop import verify_pdf_signature
+
+    r = _post(login_as("asesor_a"), f"/sesi/{cast.session_a}/dokumen/fr-ak-02")
+    assert r.status_code == 201, r.get_data(as_text=True)
+    doc = r.get_json()
+    assert doc["form"] == "FR.AK.02" and doc["version"] == 1 and doc["demo_signature"] is True
+
+    auditor = login_as("auditor_a")
+    pdf = auditor.get(doc["url"])
+    assert pdf.status_code == 200 and pdf.mimetype == "application/pdf" and pdf.data.startswith(b"%PDF")
+    text = _text(pdf.data, tmp_path)
+    assert "FR.AK.02" in text and "Asesi A" in text and "Asesor A" in text and "MET.000.000001.2020" in text
+    for code in decided["units"]:
+        assert code in text
+    assert "Belum menunjukkan kinerja KUK" in text and "BELUM KOMPETEN" in text
+    assert "Observasi langsung (FR.IA.01)" in text  # the evidence each verdict rests on, with its media time
+    assert "DEMO" in text
+
+    (tmp_path / "signed.pdf").write_bytes(pdf.data)
+    check = verify_pdf_signature(tmp_path / "signed.pdf")
+    assert check.valid and check.intact and check.covers_whole_file and check.demo
+    bad = bytearray(pdf.data)
+    at = pdf.data.index(b"Asesi A") if b"Asesi A" in pdf.data else len(bad) // 3
+    bad[at] ^= 1
+    (tmp_path / "bad.pdf").write_bytes(bytes(bad))
+    assert not verify_pdf_signature(tmp_path / "bad.pdf").valid
+
+    # stored as evidence in its own closed chain, listed on the evidence page
+    with app.app_context():
+        from remote_tuk.extensions import evidence
+
+        entries = evidence.store.list_entries(doc["evidence_session"], include_related=False)
+    assert [e["kind"] for e in entries] == ["open", "item", "close"]
+    assert entries[0]["metadata"]["session"] == cast.session_a and entries[1]["type"] == "assessment.fr_ak_02"
+    page = auditor.get(f"/sesi/{cast.session_a}/bukti").get_data(as_text=True)
+    assert f'data-document="{doc["id"]}"' in page and doc["evidence_session"] in page
+
+    again = _post(login_as("admin"), f"/sesi/{cast.session_a}/dokumen/fr-ak-02").get_json()
+    assert again["version"] == 2  # a new version; the first stays
+    assert auditor.get(doc["url"]).status_code == 200
+
+
+def test_fr_ak_05_reports_the_schedule(app, login_as, cast, decided, tmp_path):
+    from sop import verify_pdf_signature
+
+    r = _post(login_as("admin"), f"/jadwal/{cast.schedule_a}/dokumen/fr-ak-05")
+    assert r.status_code == 201, r.get_data(as_text=True)
+    doc = r.get_json()
+    pdf = login_as("asesor_a").get(doc["url"]).data
+    text = _text(pdf, tmp_path)
+    assert "FR.AK.05" in text and "Asesi A" in text and "Belum kompeten" in text and "1 belum kompeten" in text
+    (tmp_path / "r.pdf").write_bytes(pdf)
+    assert verify_pdf_signature(tmp_path / "r.pdf").valid
+    assert login_as("asesor_b").get(doc["url"]).status_code == 404  # another schedule's assessor
+    # a schedule with nothing decided has no report
+    assert _post(login_as("asesor_b"), f"/jadwal/{cast.schedule_b}/dokumen/fr-ak-05").status_code == 409
+
+
+def test_who_may_make_and_read_the_records(login_as, cast, decided):
+    clients: dict = {}
+
+    def as_(who):  # one sign-in each (a TOTP code is used once)
+        if who not in clients:
+            clients[who] = login_as(who)
+        return clients[who]
+
+    assert _post(as_("auditor_a"), f"/sesi/{cast.session_a}/dokumen/fr-ak-02").status_code == 403
+    for who in ("asesi_a", "asesor_b", "auditor_b"):
+        assert _post(as_(who), f"/sesi/{cast.session_a}/dokumen/fr-ak-02").status_code == 404, who
+        assert _post(as_(who), f"/jadwal/{cast.schedule_a}/dokumen/fr-ak-05").status_code == 404, who
+    doc = _post(as_("asesor_a"), f"/sesi/{cast.session_a}/dokumen/fr-ak-02").get_json()
+    for who in ("asesi_a", "asesi_b", "asesor_b", "auditor_b"):
+        assert as_(who).get(doc["url"]).status_code == 404, who
+    assert as_("auditor_a").get(doc["url"]).status_code == 200
+    assert as_("admin").get("/dokumen/999999.pdf").status_code == 404
+    assert as_("admin").get("/dokumen/abc.pdf").status_code == 404
+
+
+def test_a_session_not_yet_decided_has_no_record(login_as, cast, decided):
+    r = _post(login_as("asesor_b"), f"/sesi/{cast.session_b}/dokumen/fr-ak-02")
+    assert r.status_code == 409 and "setelah sesi diputuskan" in r.get_json()["message"]
