@@ -76,6 +76,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from remote_tuk.accounts.routes import bp as accounts_bp
     from remote_tuk.admin.routes import bp as admin_bp
     from remote_tuk.apl.routes import bp as apl_bp
+    from remote_tuk.appeals.routes import bp as appeals_bp
     from remote_tuk.assessment.events import NAMESPACE, SessionNamespace
     from remote_tuk.assessment.routes import bp as assessment_bp
     from remote_tuk.cli import register_cli
@@ -101,6 +102,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(live_bp)
     app.register_blueprint(records_bp)
     app.register_blueprint(review_bp)
+    app.register_blueprint(appeals_bp)
     app.register_blueprint(tuk_bp)
     app.register_blueprint(profiles_bp)
     app.register_blueprint(instruments_bp)

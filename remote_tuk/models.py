@@ -2,6 +2,7 @@
 
 from remote_tuk.accounts.models import JoinLink, Role, SignIn, User
 from remote_tuk.apl.models import AplForm, AplReview, AplSetting, AplSubmission, PortfolioItem
+from remote_tuk.appeals.models import Appeal, AppealSetting
 from remote_tuk.assessment.models import AssessmentSession, AuditorGrant, Schedule, SessionState, SessionTransition
 from remote_tuk.audit.models import AuditEvent
 from remote_tuk.consent.models import ConsentForm, ConsentTextVersion, ConsentWithdrawal
@@ -27,6 +28,8 @@ __all__ = [
     "AplReview",
     "AplSetting",
     "AplSubmission",
+    "Appeal",
+    "AppealSetting",
     "AssessmentDocument",
     "AssessmentSession",
     "AuditEvent",

@@ -1,4 +1,5 @@
-"""review-records: signed assessment documents (FR.AK.02 per candidate, FR.AK.05 per schedule) kept as evidence
+"""review-records: signed assessment documents (FR.AK.02 per candidate, FR.AK.05 per schedule) kept as evidence;
+appeals (FR.AK.04) and the LSP's appeal window
 
 Revision ID: 20261204_review_records
 Revises: 20261204_live_core
@@ -43,8 +44,48 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_assessment_documents_schedule_id'), ['schedule_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_assessment_documents_session_id'), ['session_id'], unique=False)
 
+    op.create_table('appeal_settings',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('window_days', sa.Integer(), nullable=False),
+    sa.Column('updated_at', remote_tuk.db.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_appeal_settings'))
+    )
+    op.create_table('appeals',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('session_id', sa.Integer(), nullable=False),
+    sa.Column('candidate_id', sa.Integer(), nullable=False),
+    sa.Column('status', sa.Enum('submitted', 'assigned', 'upheld', 'rejected', name='appealstatus', native_enum=False, length=12), nullable=False),
+    sa.Column('reasons', sa.Text(), nullable=False),
+    sa.Column('evidence_chain', sa.String(length=128), nullable=False),
+    sa.Column('submitted_at', remote_tuk.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('reviewer_id', sa.Integer(), nullable=True),
+    sa.Column('assigned_by_id', sa.Integer(), nullable=True),
+    sa.Column('assigned_at', remote_tuk.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('decided_at', remote_tuk.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('decision_reasons', sa.Text(), nullable=False),
+    sa.Column('submitted_log_index', sa.Integer(), nullable=False),
+    sa.Column('assigned_log_index', sa.Integer(), nullable=True),
+    sa.Column('decided_log_index', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['assigned_by_id'], ['users.id'], name=op.f('fk_appeals_assigned_by_id_users')),
+    sa.ForeignKeyConstraint(['candidate_id'], ['users.id'], name=op.f('fk_appeals_candidate_id_users')),
+    sa.ForeignKeyConstraint(['reviewer_id'], ['users.id'], name=op.f('fk_appeals_reviewer_id_users')),
+    sa.ForeignKeyConstraint(['session_id'], ['assessment_sessions.id'], name=op.f('fk_appeals_session_id_assessment_sessions'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_appeals')),
+    sa.UniqueConstraint('evidence_chain', name=op.f('uq_appeals_evidence_chain'))
+    )
+    with op.batch_alter_table('appeals', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_appeals_candidate_id'), ['candidate_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_appeals_reviewer_id'), ['reviewer_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_appeals_session_id'), ['session_id'], unique=False)
+
 
 def downgrade() -> None:
+    with op.batch_alter_table('appeals', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_appeals_session_id'))
+        batch_op.drop_index(batch_op.f('ix_appeals_reviewer_id'))
+        batch_op.drop_index(batch_op.f('ix_appeals_candidate_id'))
+    op.drop_table('appeals')
+    op.drop_table('appeal_settings')
     with op.batch_alter_table('assessment_documents', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_assessment_documents_session_id'))
         batch_op.drop_index(batch_op.f('ix_assessment_documents_schedule_id'))

@@ -249,3 +249,8 @@ register_type("assessment.fr_ak_02", _("Rekaman asesmen FR.AK.02 (PDF bertanda t
               milestone=True, detail=lambda m, f: gettext("versi %(v)s", v=m["version"]) if "version" in m else "")
 register_type("assessment.fr_ak_05", _("Laporan asesmen FR.AK.05 (PDF bertanda tangan)"), lane="assessment",
               milestone=True, detail=lambda m, f: gettext("versi %(v)s", v=m["version"]) if "version" in m else "")
+register_lane("appeal", _("Banding (FR.AK.04)"), "#9333ea", after="assessment")
+register_type("appeal.submitted", _("Banding diajukan oleh asesi"), lane="appeal", milestone=True)
+register_type("appeal.assigned", _("Penelaah banding ditugaskan"), lane="appeal")
+register_type("appeal.decided", _("Banding diputuskan"), lane="appeal", milestone=True)
+register_family("appeal.", _("Banding (FR.AK.04)"))

@@ -44,11 +44,15 @@ class NotReviewable(Conflict):
 
 
 def session_for_review(db: Session, user: User, public_id: str) -> AssessmentSession:
-    """The session if *user* may review it (its assessor, an LSP admin, an auditor granted its schedule) and it has
-    ended; anyone else gets the 404 of a session that does not exist."""
+    """The session if *user* may review it (its assessor, an LSP admin, an auditor granted its schedule, the reviewer
+    of an appeal against it) and it has ended; anyone else gets the 404 of a session that does not exist."""
     if user.role not in REVIEWERS:
         raise NotFound("Sesi tidak ditemukan.")
-    session = assessment.get_session_for(db, user, public_id)
+    from remote_tuk.appeals.services import is_reviewer  # appeals build on the review room
+
+    session = db.scalar(select(AssessmentSession).where(AssessmentSession.public_id == public_id))
+    if session is None or not (assessment.can_view_session(db, user, session) or is_reviewer(db, user, session)):
+        raise NotFound("Sesi tidak ditemukan.")
     if session.state not in REVIEWABLE:
         raise NotReviewable("Ruang tinjauan tersedia setelah sesi selesai.")
     return session
