@@ -26,7 +26,7 @@ class AppealStatus(enum.StrEnum):
 APPEAL_STATUS_LABELS = {
     AppealStatus.SUBMITTED: "Diajukan",
     AppealStatus.ASSIGNED: "Sedang ditelaah",
-    AppealStatus.UPHELD: "Diterima",
+    AppealStatus.UPHELD: "Dikabulkan",
     AppealStatus.REJECTED: "Ditolak",
 }
 CLOSED = frozenset({AppealStatus.UPHELD, AppealStatus.REJECTED})
