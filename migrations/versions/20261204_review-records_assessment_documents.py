@@ -1,5 +1,5 @@
 """review-records: signed assessment documents (FR.AK.02 per candidate, FR.AK.05 per schedule) kept as evidence;
-appeals (FR.AK.04) and the LSP's appeal window
+appeals (FR.AK.04) and the LSP's appeal window; the candidate's acknowledgement of the feedback (FR.AK.03)
 
 Revision ID: 20261204_review_records
 Revises: 20261204_live_core
@@ -78,8 +78,29 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_appeals_reviewer_id'), ['reviewer_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_appeals_session_id'), ['session_id'], unique=False)
 
+    op.create_table('feedback_acks',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('session_id', sa.Integer(), nullable=False),
+    sa.Column('candidate_id', sa.Integer(), nullable=False),
+    sa.Column('comment', sa.Text(), nullable=False),
+    sa.Column('feedback_sha256', sa.String(length=64), nullable=False),
+    sa.Column('evidence_chain', sa.String(length=128), nullable=False),
+    sa.Column('log_index', sa.Integer(), nullable=False),
+    sa.Column('at', remote_tuk.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['candidate_id'], ['users.id'], name=op.f('fk_feedback_acks_candidate_id_users')),
+    sa.ForeignKeyConstraint(['session_id'], ['assessment_sessions.id'], name=op.f('fk_feedback_acks_session_id_assessment_sessions'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_feedback_acks')),
+    sa.UniqueConstraint('evidence_chain', name=op.f('uq_feedback_acks_evidence_chain')),
+    sa.UniqueConstraint('session_id', name=op.f('uq_feedback_acks_session_id'))
+    )
+    with op.batch_alter_table('feedback_acks', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_feedback_acks_candidate_id'), ['candidate_id'], unique=False)
+
 
 def downgrade() -> None:
+    with op.batch_alter_table('feedback_acks', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_feedback_acks_candidate_id'))
+    op.drop_table('feedback_acks')
     with op.batch_alter_table('appeals', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_appeals_session_id'))
         batch_op.drop_index(batch_op.f('ix_appeals_reviewer_id'))

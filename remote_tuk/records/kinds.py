@@ -254,3 +254,7 @@ register_type("appeal.submitted", _("Banding diajukan oleh asesi"), lane="appeal
 register_type("appeal.assigned", _("Penelaah banding ditugaskan"), lane="appeal")
 register_type("appeal.decided", _("Banding diputuskan"), lane="appeal", milestone=True)
 register_family("appeal.", _("Banding (FR.AK.04)"))
+register_type("assessment.fr_ak_03", _("Umpan balik FR.AK.03 (PDF bertanda tangan)"), lane="assessment",
+              milestone=True, detail=lambda m, f: gettext("versi %(v)s", v=m["version"]) if "version" in m else "")
+register_type("feedback.fr_ak_03_ack", _("Asesi menanggapi umpan balik (FR.AK.03)"), lane="assessment")
+register_family("feedback.", _("Umpan balik (FR.AK.03)"))

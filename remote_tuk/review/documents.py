@@ -33,7 +33,7 @@ from remote_tuk.review.models import AssessmentDocument
 from remote_tuk.views import Zone
 
 S = SessionState
-FR_AK_02, FR_AK_05 = "FR.AK.02", "FR.AK.05"
+FR_AK_02, FR_AK_03, FR_AK_05 = "FR.AK.02", "FR.AK.03", "FR.AK.05"
 DOCUMENT_GENERATED = "assessment_document_generated"
 DOCUMENT_DOWNLOADED = "assessment_document_downloaded"
 audit.KIND_LABELS.setdefault(DOCUMENT_GENERATED, "Dokumen asesmen (FR.AK) dibuat")
@@ -117,6 +117,27 @@ def fr_ak_02_facts(db: Session, session: AssessmentSession) -> dict[str, Any]:
     }
 
 
+def fr_ak_03_facts(db: Session, session: AssessmentSession) -> dict[str, Any]:
+    """FR.AK.03: the feedback the candidate was given in the app, and their acknowledgement or comment."""
+    from remote_tuk.review.feedback import ack_for, feedback
+
+    if session.state is not S.DECIDED:
+        raise NotDecided("FR.AK.03 dibuat setelah sesi diputuskan.")
+    sched = session.schedule
+    return {
+        "form": FR_AK_03,
+        "lsp": _lsp(db),
+        "scheme": sched.scheme,
+        "schedule": sched,
+        "session": session,
+        "candidate": session.candidate,
+        "assessor": sched.assessor,
+        "feedback": feedback(db, session),
+        "ack": ack_for(db, session),
+        "chain": session.public_id,
+    }
+
+
 def fr_ak_05_facts(db: Session, schedule: Schedule) -> dict[str, Any]:
     """FR.AK.05 for a schedule: every candidate's outcome (decided sessions), the others named with their state."""
     rows = []
@@ -171,7 +192,7 @@ def _env(zone: Zone) -> jinja2.Environment:
 
 def render_html(facts: dict[str, Any], *, demo: bool, signer_subject: str, generated_at: datetime) -> str:
     zone = Zone.named(facts["lsp"].time_zone if facts["lsp"] is not None else None)
-    template = "fr_ak_02.html" if facts["form"] == FR_AK_02 else "fr_ak_05.html"
+    template = {FR_AK_02: "fr_ak_02.html", FR_AK_03: "fr_ak_03.html", FR_AK_05: "fr_ak_05.html"}[facts["form"]]
     return _env(zone).get_template(template).render(**facts, demo=demo, signer_subject=signer_subject,
                                                     generated_at=generated_at, zone=zone)
 
@@ -226,7 +247,8 @@ def generate(db: Session, settings: Settings, store: Any, facts: dict[str, Any],
     if session is not None:
         meta["session"] = session.public_id
     store.open_session(chain, meta, actor=actor_ref)
-    type_ = "assessment.fr_ak_02" if form == FR_AK_02 else "assessment.fr_ak_05"
+    type_ = "assessment.fr_ak_02" if form == FR_AK_02 else ("assessment.fr_ak_03" if form == FR_AK_03
+                                                            else "assessment.fr_ak_05")
     receipt = store.append(chain, type_, data,
                            metadata={**meta, "filename": f"{chain}.pdf", "sha256": hashlib.sha256(data).hexdigest()},
                            actor=actor_ref,

@@ -6,6 +6,8 @@ from sqlalchemy import Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from remote_tuk.db import Base, utcnow
+from remote_tuk.privacy import subjects
+from remote_tuk.privacy.sealing import SealedText
 
 
 class AssessmentDocument(Base):
@@ -28,3 +30,24 @@ class AssessmentDocument(Base):
     demo_signature: Mapped[bool] = mapped_column(Boolean, default=False)
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class FeedbackAck(Base):
+    """The candidate's acknowledgement of the feedback (FR.AK.03): they read their result and the reasons in the app
+    and acknowledge, with a comment if they wish. The acknowledgement is a document in its own evidence chain."""
+
+    __tablename__ = "feedback_acks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("assessment_sessions.id", ondelete="CASCADE"), unique=True)
+    candidate_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    comment: Mapped[str] = mapped_column(SealedText("feedback_acks.comment"), default="")  # sealed: docs/PRIVACY.md
+    #: SHA-256 of the feedback the candidate saw (units, verdicts, reasons and their versions)
+    feedback_sha256: Mapped[str] = mapped_column(String(64))
+    evidence_chain: Mapped[str] = mapped_column(String(128), unique=True)
+    log_index: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# the comment is the candidate's personal data, sealed with their key (erased with them)
+subjects.SUBJECTS[FeedbackAck] = lambda _db, obj: int(obj.candidate_id)

@@ -15,8 +15,8 @@ from remote_tuk.auth import current, signed_in
 from remote_tuk.errors import NotFound
 from remote_tuk.extensions import db, evidence
 from remote_tuk.live.services import actor
-from remote_tuk.review import documents, services
-from remote_tuk.review.schemas import IdentityWhat, SourceIn
+from remote_tuk.review import documents, feedback, services
+from remote_tuk.review.schemas import AckIn, IdentityWhat, SourceIn
 from remote_tuk.validation import parse
 from remote_tuk.views import current_formatter
 
@@ -68,6 +68,7 @@ def room(public_id: str) -> Any:
         identity=services.identity_objects(db.session, session),
         decisions=services.current_decisions(db.session, session),
         documents=documents.for_session(db.session, session),
+        ack=feedback.ack_for(db.session, session),
         page_data={"sources": sources, "primary": "browser" if "browser" in sources else "server"},
         zone=fmt.zone,
     )
@@ -172,3 +173,45 @@ def document_json(doc: Any) -> dict[str, Any]:
     return {"id": doc.id, "form": doc.form, "version": doc.version, "evidence_session": doc.evidence_session,
             "log_index": doc.log_index, "sha256": doc.sha256, "size": doc.size, "demo_signature": doc.demo_signature,
             "url": url_for("review.document_pdf", doc_id=doc.id)}
+
+
+@bp.post("/sesi/<public_id>/dokumen/fr-ak-03")
+@signed_in
+def generate_fr_ak_03(public_id: str) -> Any:
+    user = current()
+    if user.role is Role.CANDIDATE:
+        raise NotFound("Sesi tidak ditemukan.")
+    session = assessment.get_session_for(db.session, user, public_id)
+    facts = documents.fr_ak_03_facts(db.session, session)
+    doc = documents.generate(db.session, current_app.config["RTUK"], evidence.store, facts, actor=user)
+    if request.accept_mimetypes.best == "application/json":
+        return jsonify(document_json(doc)), 201
+    flash(f"FR.AK.03 versi {doc.version} dibuat dan ditandatangani.", "success")
+    return redirect(url_for("records.evidence_page", public_id=public_id))
+
+
+# --- feedback to the candidate (FR.AK.03) --------------------------------------------------------------------------
+
+
+@bp.app_template_global()
+def feedback_status(session: Any) -> dict[str, Any]:
+    """The feedback the candidate's dashboard shows for a decided session, and whether they acknowledged it."""
+    from remote_tuk.assessment.models import SessionState
+
+    if session.state is not SessionState.DECIDED:
+        return {"decided": False}
+    return {"decided": True, "feedback": feedback.feedback(db.session, session),
+            "ack": feedback.ack_for(db.session, session)}
+
+
+@bp.post("/sesi/<public_id>/umpan-balik")
+@signed_in
+def acknowledge(public_id: str) -> Any:
+    body = request.get_json(silent=True) if request.is_json else \
+        {k: request.form.get(k) for k in request.form if k != "csrf_token"}
+    ack = feedback.acknowledge(db.session, evidence.store, current(), public_id, parse(AckIn, body or {}))
+    if request.is_json or request.accept_mimetypes.best == "application/json":
+        return jsonify({"log_index": ack.log_index, "evidence_chain": ack.evidence_chain,
+                        "feedback_sha256": ack.feedback_sha256}), 201
+    flash("Tanggapan atas umpan balik dicatat.", "success")
+    return redirect(url_for("assessment.candidate_dashboard"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class SourceIn(BaseModel):
@@ -17,3 +17,12 @@ class IdentityWhat(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     what: Literal["ktp", "room"]
+
+
+class AckIn(BaseModel):
+    """The candidate acknowledges the feedback they were shown (its SHA-256), with an optional comment."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    feedback_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    comment: str = Field(default="", max_length=2000)

@@ -172,3 +172,45 @@ def test_who_may_make_and_read_the_records(login_as, cast, decided):
 def test_a_session_not_yet_decided_has_no_record(login_as, cast, decided):
     r = _post(login_as("asesor_b"), f"/sesi/{cast.session_b}/dokumen/fr-ak-02")
     assert r.status_code == 409 and "setelah sesi diputuskan" in r.get_json()["message"]
+
+
+def test_fr_ak_03_the_candidate_reads_and_acknowledges_the_feedback(app, login_as, cast, decided, tmp_path):
+    import re
+
+    from sop import verify_pdf_signature
+
+    cand = login_as("asesi_a")
+    dash = cand.get("/asesi/").get_data(as_text=True)
+    assert "Belum menunjukkan kinerja KUK" in dash  # the result and the assessor's reason on their own page
+    shown = re.search(r'name="feedback_sha256" value="([0-9a-f]{64})"', dash).group(1)
+
+    token = csrf_token(cand, "/akun/kata-sandi")
+    url = f"/sesi/{cast.session_a}/umpan-balik"
+    hdr = {"X-CSRFToken": token}
+    assert cand.post(url, json={"feedback_sha256": "0" * 64}, headers=hdr).status_code == 409  # not what was shown
+    assert cand.post(url, json={"feedback_sha256": "xyz"}, headers=hdr).status_code == 422
+    assert cand.post(url, json={"feedback_sha256": shown, "comment": "x" * 2001}, headers=hdr).status_code == 422
+    other = login_as("asesi_b")
+    assert other.post(url, json={"feedback_sha256": shown},
+                      headers={"X-CSRFToken": csrf_token(other, "/akun/kata-sandi")}).status_code == 404
+    r = cand.post(url, json={"feedback_sha256": shown, "comment": "Terima kasih, saya akan berlatih lagi."},
+                  headers=hdr)
+    assert r.status_code == 201, r.get_json()
+    ack = r.get_json()
+    assert cand.post(url, json={"feedback_sha256": shown}, headers=hdr).status_code == 409  # once
+    assert "data-feedback-ack" in cand.get("/asesi/").get_data(as_text=True)
+
+    with app.app_context():
+        from remote_tuk.extensions import evidence
+
+        entries = evidence.store.list_entries(ack["evidence_chain"], include_related=False)
+    assert [e.get("type") or e["kind"] for e in entries] == ["open", "feedback.fr_ak_03_ack", "close"]
+
+    assessor = login_as("asesor_a")
+    doc = _post(assessor, f"/sesi/{cast.session_a}/dokumen/fr-ak-03").get_json()
+    pdf = assessor.get(doc["url"]).data
+    text = _text(pdf, tmp_path)
+    assert "FR.AK.03" in text and "Asesi A" in text and "Belum menunjukkan kinerja KUK" in text
+    assert "Terima kasih, saya akan berlatih lagi." in text and shown in text
+    (tmp_path / "f.pdf").write_bytes(pdf)
+    assert verify_pdf_signature(tmp_path / "f.pdf").valid
