@@ -215,3 +215,13 @@ def acknowledge(public_id: str) -> Any:
                         "feedback_sha256": ack.feedback_sha256}), 201
     flash("Tanggapan atas umpan balik dicatat.", "success")
     return redirect(url_for("assessment.candidate_dashboard"))
+
+
+@bp.app_template_global()
+def session_decisions(session: Any) -> list[dict[str, Any]]:
+    """The current unit decisions of a decided session (the session page shows them)."""
+    from remote_tuk.assessment.models import SessionState
+
+    if session.state is not SessionState.DECIDED:
+        return []
+    return services.current_decisions(db.session, session)

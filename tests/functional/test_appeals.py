@@ -171,3 +171,17 @@ def test_the_refusals(app, cast, decided, people):
     r = _post(people("asesi_a"), f"/sesi/{cast.session_a}/banding", {"reasons": REASONS})
     assert r.status_code == 409 and "sudah lewat" in r.get_json()["message"]
     assert "data-appeal-form" not in people("asesi_a").get("/asesi/").get_data(as_text=True)
+
+
+def test_the_decided_session_page_shows_the_decisions_and_the_dossier_says_appeals_are_online(app, cast, decided,
+                                                                                              people):
+    from remote_tuk.dossier.facts import gather
+    from remote_tuk.extensions import db, evidence
+
+    for who in ("asesor_a", "admin", "auditor_a", "asesi_a"):
+        page = people(who).get(f"/sesi/{cast.session_a}").get_data(as_text=True)
+        assert "data-session-decisions" in page and "Belum kompeten" in page, who
+        assert ("/tinjauan" in page) is (who != "asesi_a"), who
+    with app.app_context():
+        facts = gather(db.session, app.config["RTUK"], evidence.store.describe_parameters())
+    assert facts.capabilities.online_appeal is True
