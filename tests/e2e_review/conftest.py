@@ -22,17 +22,22 @@ RECORDING_S = 30 * 60
 MARK_AT = (900.0, 1500.0)
 
 
-def long_webm(seconds: int = RECORDING_S, fps: int = 1) -> bytes:
-    """A real WebM (VP8) of *seconds*, each frame's shade telling its second."""
+def long_webm(seconds: int = RECORDING_S, fps: int = 1, size: tuple[int, int] = (64, 48), noise: bool = False) -> bytes:
+    """A real WebM (VP8) of *seconds*, each frame's shade telling its second (with *noise*: random pixels, which
+    compress about as badly as a camera's picture, for a realistic size)."""
     import av
     import numpy as np
 
     buf = io.BytesIO()
     out = av.open(buf, mode="w", format="webm")
     stream = out.add_stream("libvpx", rate=fps, options={"g": "10", "deadline": "realtime", "cpu-used": "8"})
-    stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+    w, h = size
+    stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+    rng = np.random.default_rng(7)
     for i in range(seconds * fps):
-        frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), (i * 7) % 255, dtype=np.uint8), format="rgb24")
+        pixels = rng.integers(0, 255, (h, w, 3), dtype=np.uint8) if noise else \
+            np.full((h, w, 3), (i * 7) % 255, dtype=np.uint8)
+        frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
         frame.pts, frame.time_base = i, Fraction(1, fps)
         for packet in stream.encode(frame):
             out.mux(packet)
@@ -42,7 +47,7 @@ def long_webm(seconds: int = RECORDING_S, fps: int = 1) -> bytes:
     return buf.getvalue()
 
 
-def write_reviewed_session(server: Server) -> dict[str, Any]:
+def write_reviewed_session(server: Server, webm: bytes | None = None, seconds: int = RECORDING_S) -> dict[str, Any]:
     """Session A: live, two KUK marks at :data:`MARK_AT` on the session clock, ended; its joined recording (the
     synthetic 30 minutes) stored through the evidence store as the live joins store theirs."""
     from sqlalchemy import select
@@ -57,7 +62,7 @@ def write_reviewed_session(server: Server) -> dict[str, Any]:
     from remote_tuk.live.models import SessionRecording, Verdict
     from remote_tuk.lsp.models import Kuk
 
-    webm = long_webm()
+    webm = webm if webm is not None else long_webm()
     with server.app_context():
         s = db.session
         store = evidence.store
@@ -75,14 +80,14 @@ def write_reviewed_session(server: Server) -> dict[str, Any]:
             s.expire(sess, ["transitions"])
             marks.append(scoring.add_mark(s, store, sess, asr, kuk_id=kuk.id, verdict=Verdict.K, note="tepat",
                                           client_media_s=None).media_s)
-        went_live.at = utcnow() - timedelta(seconds=RECORDING_S)
+        went_live.at = utcnow() - timedelta(seconds=seconds)
         s.commit()
         s.expire(sess, ["transitions"])
         assessment.transition(s, sess, SessionState.ENDED, actor=asr)
         r = live.append_item(store, sess, live.FULL, webm, metadata={"version": 1}, actor=live.SYSTEM,
                              candidate_id=str(sess.candidate_id))
         s.add(SessionRecording(session_id=sess.id, source="browser", version=1, object_key=r.object_key,
-                               log_index=r.log_index, duration_s=float(RECORDING_S), chunks=1, size=len(webm)))
+                               log_index=r.log_index, duration_s=float(seconds), chunks=1, size=len(webm)))
         s.commit()
     return {"marks": marks, "size": len(webm)}
 
