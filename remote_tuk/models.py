@@ -12,7 +12,7 @@ from remote_tuk.instruments.models import AnswerKey, BankUse, BankVersion, Quest
 from remote_tuk.live.models import ChatMessage, Downtime, KukMark, RecordingChunk, SessionRecording, UnitDecision
 from remote_tuk.lsp.models import Element, Kuk, Lsp, LspType, Scheme, Unit
 from remote_tuk.privacy.models import Erasure, PrivacyPolicy, PrivacyRequest
-from remote_tuk.review.models import AssessmentDocument, FeedbackAck
+from remote_tuk.review.models import AssessmentDocument, FeedbackAck, ProcessReview
 from remote_tuk.tuk.models import (
     Consent,
     IdentityCheck,
@@ -57,6 +57,7 @@ __all__ = [
 "PortfolioItem",
     "PrivacyPolicy",
     "PrivacyRequest",
+    "ProcessReview",
     "Question",
     "QuestionBank",
     "QuestionRevision",

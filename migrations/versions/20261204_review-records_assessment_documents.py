@@ -1,5 +1,5 @@
 """review-records: signed assessment documents (FR.AK.02 per candidate, FR.AK.05 per schedule) kept as evidence;
-appeals (FR.AK.04) and the LSP's appeal window; the candidate's acknowledgement of the feedback (FR.AK.03)
+appeals (FR.AK.04) and the LSP's appeal window; the candidate's acknowledgement of the feedback (FR.AK.03); process reviews (FR.AK.06)
 
 Revision ID: 20261204_review_records
 Revises: 20261204_live_core
@@ -96,8 +96,28 @@ def upgrade() -> None:
     with op.batch_alter_table('feedback_acks', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_feedback_acks_candidate_id'), ['candidate_id'], unique=False)
 
+    op.create_table('process_reviews',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('schedule_id', sa.Integer(), nullable=False),
+    sa.Column('reviewer_id', sa.Integer(), nullable=False),
+    sa.Column('answers', sa.JSON(), nullable=False),
+    sa.Column('findings', sa.Text(), nullable=False),
+    sa.Column('recommendations', sa.Text(), nullable=False),
+    sa.Column('document_id', sa.Integer(), nullable=False),
+    sa.Column('created_at', remote_tuk.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['document_id'], ['assessment_documents.id'], name=op.f('fk_process_reviews_document_id_assessment_documents'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['reviewer_id'], ['users.id'], name=op.f('fk_process_reviews_reviewer_id_users')),
+    sa.ForeignKeyConstraint(['schedule_id'], ['schedules.id'], name=op.f('fk_process_reviews_schedule_id_schedules'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_process_reviews'))
+    )
+    with op.batch_alter_table('process_reviews', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_process_reviews_schedule_id'), ['schedule_id'], unique=False)
+
 
 def downgrade() -> None:
+    with op.batch_alter_table('process_reviews', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_process_reviews_schedule_id'))
+    op.drop_table('process_reviews')
     with op.batch_alter_table('feedback_acks', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_feedback_acks_candidate_id'))
     op.drop_table('feedback_acks')

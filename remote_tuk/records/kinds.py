@@ -258,3 +258,7 @@ register_type("assessment.fr_ak_03", _("Umpan balik FR.AK.03 (PDF bertanda tanga
               milestone=True, detail=lambda m, f: gettext("versi %(v)s", v=m["version"]) if "version" in m else "")
 register_type("feedback.fr_ak_03_ack", _("Asesi menanggapi umpan balik (FR.AK.03)"), lane="assessment")
 register_family("feedback.", _("Umpan balik (FR.AK.03)"))
+register_type("assessment.fr_ak_06", _("Tinjauan proses asesmen FR.AK.06 (PDF bertanda tangan)"), lane="assessment",
+              milestone=True, detail=lambda m, f: gettext("versi %(v)s", v=m["version"]) if "version" in m else "")
+register_type("process_review.fr_ak_06", _("Jawaban tinjauan proses asesmen (FR.AK.06)"), lane="assessment")
+register_family("process_review.", _("Tinjauan proses asesmen (FR.AK.06)"))

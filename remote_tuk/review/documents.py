@@ -33,7 +33,7 @@ from remote_tuk.review.models import AssessmentDocument
 from remote_tuk.views import Zone
 
 S = SessionState
-FR_AK_02, FR_AK_03, FR_AK_05 = "FR.AK.02", "FR.AK.03", "FR.AK.05"
+FR_AK_02, FR_AK_03, FR_AK_05, FR_AK_06 = "FR.AK.02", "FR.AK.03", "FR.AK.05", "FR.AK.06"
 DOCUMENT_GENERATED = "assessment_document_generated"
 DOCUMENT_DOWNLOADED = "assessment_document_downloaded"
 audit.KIND_LABELS.setdefault(DOCUMENT_GENERATED, "Dokumen asesmen (FR.AK) dibuat")
@@ -192,7 +192,8 @@ def _env(zone: Zone) -> jinja2.Environment:
 
 def render_html(facts: dict[str, Any], *, demo: bool, signer_subject: str, generated_at: datetime) -> str:
     zone = Zone.named(facts["lsp"].time_zone if facts["lsp"] is not None else None)
-    template = {FR_AK_02: "fr_ak_02.html", FR_AK_03: "fr_ak_03.html", FR_AK_05: "fr_ak_05.html"}[facts["form"]]
+    template = {FR_AK_02: "fr_ak_02.html", FR_AK_03: "fr_ak_03.html", FR_AK_05: "fr_ak_05.html",
+                FR_AK_06: "fr_ak_06.html"}[facts["form"]]
     return _env(zone).get_template(template).render(**facts, demo=demo, signer_subject=signer_subject,
                                                     generated_at=generated_at, zone=zone)
 
@@ -219,8 +220,11 @@ def _next_version(db: Session, form: str, schedule_id: int, session_id: int | No
     return 1 + int(db.scalar(stmt) or 0)
 
 
-def _may_generate(user: User, schedule: Schedule) -> None:
-    """The assigned assessor or an LSP admin makes the records; an auditor only reads them."""
+def _may_generate(user: User, schedule: Schedule, form: str = FR_AK_02) -> None:
+    """The assigned assessor or an LSP admin makes the records (FR.AK.06: an LSP admin); an auditor only reads
+    them."""
+    if form == FR_AK_06 and user.role is not Role.LSP_ADMIN:
+        raise Forbidden("Tinjauan proses asesmen (FR.AK.06) dicatat oleh admin LSP.")
     if not (user.role is Role.LSP_ADMIN or (user.role is Role.ASSESSOR and schedule.assessor_id == user.id)):
         raise Forbidden("Rekaman asesmen dibuat oleh asesor yang ditugaskan atau admin LSP.")
 
@@ -231,7 +235,7 @@ def generate(db: Session, settings: Settings, store: Any, facts: dict[str, Any],
     form = facts["form"]
     schedule: Schedule = facts["schedule"]
     session: AssessmentSession | None = facts.get("session")
-    _may_generate(actor, schedule)
+    _may_generate(actor, schedule, form)
     signer = load_signer(settings.sop, demo_dir=settings.var_dir / "sop")
     version = _next_version(db, form, schedule.id, session.id if session else None)
     now = utcnow()
@@ -247,8 +251,11 @@ def generate(db: Session, settings: Settings, store: Any, facts: dict[str, Any],
     if session is not None:
         meta["session"] = session.public_id
     store.open_session(chain, meta, actor=actor_ref)
-    type_ = "assessment.fr_ak_02" if form == FR_AK_02 else ("assessment.fr_ak_03" if form == FR_AK_03
-                                                            else "assessment.fr_ak_05")
+    if facts.get("answers_json") is not None:  # FR.AK.06: the reviewer's answers themselves, beside the PDF
+        store.append(chain, "process_review.fr_ak_06", facts["answers_json"], metadata=meta, actor=actor_ref,
+                     commit_plaintext=True)
+    type_ = "assessment.fr_ak_02" if form == FR_AK_02 else ("assessment.fr_ak_03" if form == FR_AK_03 else (
+        "assessment.fr_ak_06" if form == FR_AK_06 else "assessment.fr_ak_05"))
     receipt = store.append(chain, type_, data,
                            metadata={**meta, "filename": f"{chain}.pdf", "sha256": hashlib.sha256(data).hexdigest()},
                            actor=actor_ref,

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from remote_tuk.db import Base, utcnow
@@ -51,3 +52,20 @@ class FeedbackAck(Base):
 
 # the comment is the candidate's personal data, sealed with their key (erased with them)
 subjects.SUBJECTS[FeedbackAck] = lambda _db, obj: int(obj.candidate_id)
+
+
+class ProcessReview(Base):
+    """The review of the assessment process of a schedule (FR.AK.06): the reviewer's checklist of the principles of
+    assessment and the rules of evidence, with findings and recommendations; its signed PDF is an
+    :class:`AssessmentDocument` and the answers are a document in the same evidence chain."""
+
+    __tablename__ = "process_reviews"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    schedule_id: Mapped[int] = mapped_column(ForeignKey("schedules.id", ondelete="CASCADE"), index=True)
+    reviewer_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    answers: Mapped[dict[str, Any]] = mapped_column(JSON)
+    findings: Mapped[str] = mapped_column(Text)
+    recommendations: Mapped[str] = mapped_column(Text)
+    document_id: Mapped[int] = mapped_column(ForeignKey("assessment_documents.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from sqlalchemy import select
 
 from remote_tuk.accounts.models import Role
 from remote_tuk.assessment import services as assessment
@@ -15,8 +16,9 @@ from remote_tuk.auth import current, signed_in
 from remote_tuk.errors import NotFound
 from remote_tuk.extensions import db, evidence
 from remote_tuk.live.services import actor
-from remote_tuk.review import documents, feedback, services
-from remote_tuk.review.schemas import AckIn, IdentityWhat, SourceIn
+from remote_tuk.review import documents, feedback, process, services
+from remote_tuk.review.models import AssessmentDocument
+from remote_tuk.review.schemas import PROCESS_CHECKS, AckIn, IdentityWhat, ProcessReviewIn, SourceIn
 from remote_tuk.validation import parse
 from remote_tuk.views import current_formatter
 
@@ -225,3 +227,39 @@ def session_decisions(session: Any) -> list[dict[str, Any]]:
     if session.state is not SessionState.DECIDED:
         return []
     return services.current_decisions(db.session, session)
+
+
+# --- the process review (FR.AK.06) ------------------------------------------------------------------------------------
+
+
+def _process_form(form: Any) -> dict[str, Any]:
+    """The HTML form (``met_<key>`` = ya/tidak, ``note_<key>``) as the API's body."""
+    answers: dict[str, Any] = {}
+    for key in PROCESS_CHECKS:
+        met = form.get(f"met_{key}")
+        answers[key] = {"met": {"ya": True, "tidak": False}.get(met, met), "note": form.get(f"note_{key}", "")}
+    return {"answers": answers, "findings": form.get("findings", ""),
+            "recommendations": form.get("recommendations", "")}
+
+
+@bp.route("/jadwal/<int:schedule_id>/tinjauan-proses", methods=["GET", "POST"])
+@signed_in
+def process_review(schedule_id: int) -> Any:
+    user = current()
+    if user.role is Role.CANDIDATE:
+        raise NotFound("Jadwal tidak ditemukan.")
+    schedule = assessment.get_schedule_for(db.session, user, schedule_id)
+    if request.method == "POST":
+        body = request.get_json(silent=True) if request.is_json else _process_form(request.form)
+        review = process.record(db.session, current_app.config["RTUK"], evidence.store, user, schedule_id,
+                                parse(ProcessReviewIn, body if isinstance(body, dict) else {}))
+        doc = db.session.get(AssessmentDocument, review.document_id)
+        if request.is_json or request.accept_mimetypes.best == "application/json":
+            return jsonify({"review": review.id, "document": document_json(doc)}), 201
+        flash(f"FR.AK.06 versi {doc.version if doc else ''} dicatat dan ditandatangani.", "success")
+        return redirect(url_for("review.process_review", schedule_id=schedule_id))
+    reviews = list(db.session.scalars(select(AssessmentDocument).where(
+        AssessmentDocument.schedule_id == schedule.id, AssessmentDocument.form == documents.FR_AK_06)
+        .order_by(AssessmentDocument.id.desc())))
+    return render_template("review/process.html", schedule=schedule, checks=PROCESS_CHECKS, reviews=reviews,
+                           recorded=process.recorded(db.session, schedule))

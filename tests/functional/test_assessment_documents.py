@@ -214,3 +214,58 @@ def test_fr_ak_03_the_candidate_reads_and_acknowledges_the_feedback(app, login_a
     assert "Terima kasih, saya akan berlatih lagi." in text and shown in text
     (tmp_path / "f.pdf").write_bytes(pdf)
     assert verify_pdf_signature(tmp_path / "f.pdf").valid
+
+
+def _process_body(**over):
+    from remote_tuk.review.schemas import PROCESS_CHECKS
+
+    body = {"answers": {k: {"met": k != "bukti_memadai", "note": "rekaman 2 menit hilang" if k == "bukti_memadai"
+                            else ""} for k in PROCESS_CHECKS},
+            "findings": "Satu rekaman kehilangan potongan; bukti observasi tetap memadai untuk unit lain.",
+            "recommendations": "Uji coba koneksi H-1 untuk setiap asesi."}
+    body.update(over)
+    return body
+
+
+def test_fr_ak_06_the_process_review_is_recorded_signed_and_refused_when_incomplete(app, login_as, cast, decided,
+                                                                                   tmp_path):
+    from sop import verify_pdf_signature
+
+    admin = login_as("admin")
+    token = csrf_token(admin, "/akun/kata-sandi")
+    url = f"/jadwal/{cast.schedule_a}/tinjauan-proses"
+    hdr = {"X-CSRFToken": token, "Accept": "application/json"}
+    assert admin.get(url).status_code == 200
+    body = _process_body()
+    missing = _process_body(answers={k: v for k, v in body["answers"].items() if k != "prinsip_adil"})
+    assert admin.post(url, json=missing, headers=hdr).status_code == 422  # every principle and rule answered
+    assert admin.post(url, json=_process_body(findings=""), headers=hdr).status_code == 422
+    extra = _process_body(answers={**body["answers"], "lain": {"met": True}})
+    assert admin.post(url, json=extra, headers=hdr).status_code == 422
+    r = admin.post(url, json=body, headers=hdr)
+    assert r.status_code == 201, r.get_json()
+    doc = r.get_json()["document"]
+    assert doc["form"] == "FR.AK.06"
+    pdf = login_as("auditor_a").get(doc["url"]).data
+    text = _text(pdf, tmp_path)
+    assert "FR.AK.06" in text and "Aturan bukti: memadai Tidak rekaman 2 menit hilang" in text
+    assert "Uji coba koneksi H-1" in text and "1 kompeten" not in text  # the outcome: the last unit is BK
+    (tmp_path / "p.pdf").write_bytes(pdf)
+    assert verify_pdf_signature(tmp_path / "p.pdf").valid
+    with app.app_context():
+        from remote_tuk.extensions import evidence
+
+        types = [e.get("type") or e["kind"] for e in evidence.store.list_entries(doc["evidence_session"],
+                                                                                  include_related=False)]
+    assert types == ["open", "process_review.fr_ak_06", "assessment.fr_ak_06", "close"]
+
+    # only the LSP records it; others who see the schedule are refused, strangers get 404
+    asr = login_as("asesor_a")
+    assert asr.post(url, json=body, headers={"X-CSRFToken": csrf_token(asr, "/akun/kata-sandi")}).status_code == 403
+    stranger = login_as("asesor_b")
+    assert stranger.get(url).status_code == 404
+    cand = login_as("asesi_a")
+    assert cand.get(url).status_code == 404
+    # a schedule with nothing decided has no process review yet
+    r = admin.post(f"/jadwal/{cast.schedule_b}/tinjauan-proses", json=body, headers=hdr)
+    assert r.status_code == 409
