@@ -125,3 +125,31 @@ def detail(appeal_id: int) -> Any:
     return render_template("appeals/detail.html", a=appeal, units=appeal.session.schedule.scheme.units,
                            current=decisions(db.session, appeal.session),
                            reviewers=services.reviewers(db.session, appeal))
+
+
+def _visible(appeal_id: int) -> Appeal:
+    """An appeal for the LSP, its reviewer, and whoever may see its session but the candidate (the session's
+    assessor, a granted auditor); the same 404 otherwise."""
+    from remote_tuk.assessment import services as assessment
+
+    user = current()
+    appeal = db.session.get(Appeal, appeal_id)
+    if appeal is None or user.role is Role.CANDIDATE or not (
+            appeal.reviewer_id == user.id or assessment.can_view_session(db.session, user, appeal.session)):
+        raise NotFound("Banding tidak ditemukan.")
+    return appeal
+
+
+@bp.get("/banding/<int:appeal_id>/bundel.zip")
+@signed_in
+def bundle(appeal_id: int) -> Any:
+    from remote_tuk.review.routes import bundle_response
+
+    appeal = _visible(appeal_id)
+    return bundle_response(appeal.evidence_chain, f"bukti-{appeal.evidence_chain}.zip", current(), appeal=appeal.id)
+
+
+@bp.app_template_global()
+def session_appeals(session: AssessmentSession) -> list[Appeal]:
+    """The appeals against a session (the evidence page lists them with their bundles)."""
+    return services.for_candidate_session(db.session, session)

@@ -280,8 +280,8 @@ def for_session(db: Session, session: AssessmentSession) -> list[AssessmentDocum
         .order_by(AssessmentDocument.id.desc())))
 
 
-def read(db: Session, store: Any, user: User, doc_id: int) -> tuple[AssessmentDocument, bytes]:
-    """A document's PDF for someone who may see its session or schedule (the same 404 otherwise)."""
+def visible(db: Session, user: User, doc_id: int) -> AssessmentDocument:
+    """The document if *user* may see its session or schedule (the same 404 otherwise; never the candidate)."""
     doc = db.get(AssessmentDocument, doc_id)
     if doc is None or user.role is Role.CANDIDATE:
         raise NotFound("Dokumen tidak ditemukan.")
@@ -293,6 +293,12 @@ def read(db: Session, store: Any, user: User, doc_id: int) -> tuple[AssessmentDo
         schedule = db.get(Schedule, doc.schedule_id)
         if schedule is None or not assessment.can_view_schedule(db, user, schedule):
             raise NotFound("Dokumen tidak ditemukan.")
+    return doc
+
+
+def read(db: Session, store: Any, user: User, doc_id: int) -> tuple[AssessmentDocument, bytes]:
+    """A document's PDF (the read is logged in the evidence log and on the audit log)."""
+    doc = visible(db, user, doc_id)
     data = store.read(doc.object_key, (user.role.value, str(user.id)))
     audit.record(db, DOCUMENT_DOWNLOADED, actor_id=user.id, document=doc.id, form=doc.form)
     db.commit()

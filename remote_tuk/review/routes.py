@@ -263,3 +263,28 @@ def process_review(schedule_id: int) -> Any:
         .order_by(AssessmentDocument.id.desc())))
     return render_template("review/process.html", schedule=schedule, checks=PROCESS_CHECKS, reviews=reviews,
                            recorded=process.recorded(db.session, schedule))
+
+
+def bundle_response(chain: str, filename: str, user: Any, **details: Any) -> Response:
+    """The offline-verifiable bundle of one evidence chain (a document's, an appeal's), as the evidence page gives
+    the session's; the export is on the audit log."""
+    import tempfile
+    from pathlib import Path
+
+    from remote_tuk.audit import services as audit
+    from remote_tuk.extensions import client_ip
+
+    with tempfile.TemporaryDirectory(prefix="rtuk-bundle-") as tmp:
+        data = evidence.store.export_bundle(chain, Path(tmp) / "bundle.zip").read_bytes()
+    audit.record(db.session, "bundle_exported", actor_id=user.id, ip=client_ip(), chain=chain, **details)
+    db.session.commit()
+    return Response(data, mimetype="application/zip",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+@bp.get("/dokumen/<int:doc_id>/bundel.zip")
+@signed_in
+def document_bundle(doc_id: int) -> Any:
+    user = current()
+    doc = documents.visible(db.session, user, doc_id)
+    return bundle_response(doc.evidence_session, f"bukti-{doc.evidence_session}.zip", user, document=doc.id)

@@ -185,3 +185,31 @@ def test_the_decided_session_page_shows_the_decisions_and_the_dossier_says_appea
     with app.app_context():
         facts = gather(db.session, app.config["RTUK"], evidence.store.describe_parameters())
     assert facts.capabilities.online_appeal is True
+
+
+def test_the_auditor_sees_the_appeal_read_only_and_verifies_its_bundle(app, cast, decided, people, tmp_path):
+    from evidence_store.verifier import verify_bundle
+    from remote_tuk.extensions import evidence
+
+    appeal = _post(people("asesi_a"), f"/sesi/{cast.session_a}/banding", {"reasons": REASONS}).get_json()["appeal"]
+    _post(people("admin"), f"/banding/{appeal['id']}/penelaah", {"reviewer_id": cast.users["asesor_b"]})
+    _post(people("asesor_b"), f"/banding/{appeal['id']}/keputusan",
+          {"outcome": "rejected", "reasons": "Rekaman tidak menunjukkan kinerja itu."})
+    page = people("auditor_a").get(f"/sesi/{cast.session_a}/bukti").get_data(as_text=True)
+    assert f'data-appeal="{appeal["id"]}"' in page and appeal["evidence_chain"] in page
+    room = people("auditor_a").get(f"/sesi/{cast.session_a}/tinjauan").get_data(as_text=True)
+    assert "data-generate" not in room and 'method="post"' not in room.split("<main", 1)[1]  # read-only
+
+    url = f"/banding/{appeal['id']}/bundel.zip"
+    r = people("auditor_a").get(url)
+    assert r.status_code == 200 and r.mimetype == "application/zip"
+    (tmp_path / "b.zip").write_bytes(r.data)
+    with app.app_context():
+        key = evidence.store.status()["verifier_key"]
+    report = verify_bundle(tmp_path / "b.zip", key)
+    assert report.ok, report.render()
+    for who in ("asesor_b", "asesor_a", "admin"):
+        assert people(who).get(url).status_code == 200, who
+    for who in ("asesi_a", "asesi_b", "auditor_b"):
+        assert people(who).get(url).status_code == 404, who
+    assert people("admin").get("/banding/999999/bundel.zip").status_code == 404

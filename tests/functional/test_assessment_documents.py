@@ -128,6 +128,16 @@ def test_fr_ak_02_holds_the_candidate_units_and_verdicts_and_its_signature_valid
     page = auditor.get(f"/sesi/{cast.session_a}/bukti").get_data(as_text=True)
     assert f'data-document="{doc["id"]}"' in page and doc["evidence_session"] in page
 
+    from evidence_store.verifier import verify_bundle
+
+    bundle = auditor.get(f"/dokumen/{doc['id']}/bundel.zip")
+    assert bundle.status_code == 200
+    (tmp_path / "doc.zip").write_bytes(bundle.data)
+    with app.app_context():
+        key = evidence.store.status()["verifier_key"]
+    assert verify_bundle(tmp_path / "doc.zip", key).ok
+    assert login_as("asesi_a").get(f"/dokumen/{doc['id']}/bundel.zip").status_code == 404
+
     again = _post(login_as("admin"), f"/sesi/{cast.session_a}/dokumen/fr-ak-02").get_json()
     assert again["version"] == 2  # a new version; the first stays
     assert auditor.get(doc["url"]).status_code == 200
