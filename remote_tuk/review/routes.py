@@ -10,6 +10,7 @@ from flask import Blueprint, Response, current_app, flash, jsonify, redirect, re
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from evidence_store.errors import KeyUnavailable, ObjectNotFound
 from remote_tuk.accounts.models import Role
 from remote_tuk.assessment import services as assessment
 from remote_tuk.auth import current, signed_in
@@ -87,13 +88,14 @@ def recording(public_id: str, source: str) -> Any:
     if rec is None or not rec.object_key:
         raise NotFound("Rekaman tidak ditemukan.")
     store = evidence.store
-    obj = store.plain_object(rec.object_key)
-    size = obj.plaintext_size
-    wanted = services.parse_range(request.headers.get("Range"), size)
-    start, stop = wanted if wanted is not None else (0, size)
-    if wanted is None:  # no Range: the whole file, still decrypted chunk by chunk
-        stop = size
-    pieces = store.read_range(obj, start, stop)
+    try:
+        obj = store.plain_object(rec.object_key)
+        size = obj.plaintext_size
+        wanted = services.parse_range(request.headers.get("Range"), size)
+        start, stop = wanted if wanted is not None else (0, size)  # no Range: the whole file, chunk by chunk
+        pieces = store.read_range(obj, start, stop)
+    except (ObjectNotFound, KeyUnavailable) as err:  # gone from the store, or its key destroyed (erasure)
+        raise NotFound("Rekaman tidak tersedia.") from err
 
     def body() -> Iterator[bytes]:
         yield from pieces

@@ -161,3 +161,13 @@ def test_every_viewing_is_logged_as_an_evidence_read(app, login_as, cast, ended)
     assert len(reads()) == before + 2  # who watched what, when: one read per viewing
     assert login_as("asesi_a").get(f"/sesi/{cast.session_a}/tinjauan").status_code == 404
     assert len(reads()) == before + 2
+
+
+def test_a_recording_whose_key_was_destroyed_is_not_found(app, login_as, cast, ended):
+    from remote_tuk.extensions import evidence
+
+    with app.app_context():
+        evidence.store.shred_candidate(str(cast.users["asesi_a"]), actor=("dpo", "1"))
+    r = login_as("auditor_a").get(f"/sesi/{cast.session_a}/tinjauan/rekaman/browser.webm",
+                                  headers={"Range": "bytes=0-99"})
+    assert r.status_code == 404
