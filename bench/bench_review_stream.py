@@ -168,7 +168,7 @@ def main() -> None:
         (folder / "server").mkdir()
         server.prepare()
         t0 = time.perf_counter()
-        write_reviewed_session(server, webm=data, seconds=args.minutes * 60)
+        write_reviewed_session(server, webm=data, seconds=args.minutes * 60, with_hole=False)
         store_s = time.perf_counter() - t0
         del data
         server.start()

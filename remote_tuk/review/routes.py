@@ -58,7 +58,8 @@ def room(public_id: str) -> Any:
     kinds_present = [k for k in services.KINDS if any(i.kind == k for i in items)]
     sources = {
         src: {"url": url_for("review.recording", public_id=public_id, source=src),
-              "duration_s": rec.duration_s, "version": rec.version, "gaps": rec.gaps}
+              "duration_s": rec.duration_s, "version": rec.version, "gaps": rec.gaps,
+              "holes": services.browser_holes(store, session, rec) if src == "browser" else []}
         for src, rec in recordings.items() if rec is not None
     }
     return render_template(

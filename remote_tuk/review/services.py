@@ -208,3 +208,21 @@ def media_clock(seconds: float) -> str:
     h, rest = divmod(total, 3600)
     m, s = divmod(rest, 60)
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def browser_holes(store: Any, session: AssessmentSession, rec: SessionRecording, *,
+                  min_s: float = 0.5) -> list[list[float]]:
+    """Where on the session clock the joined browser recording has no picture: before its first recorder run and
+    between runs (a page reload, a recorder restart), from the runs its join logged (``metadata.runs``). The player
+    takes the server's copy there. Chunks missing inside a run are not placed on the clock and are not included."""
+    entry = next((e for e in store.list_entries(session.public_id, include_related=False)
+                  if e.get("log_index") == rec.log_index), None)
+    runs = (entry or {}).get("metadata", {}).get("runs") or []
+    placed = sorted((int(r["placed_ms"]) / 1000, int(r["end_ms"]) / 1000) for r in runs
+                    if isinstance(r, dict) and r.get("packets") and "placed_ms" in r and "end_ms" in r)
+    holes, reached = [], 0.0
+    for start, end in placed:
+        if start - reached >= min_s:
+            holes.append([round(reached, 3), round(start, 3)])
+        reached = max(reached, end)
+    return holes

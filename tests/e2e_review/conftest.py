@@ -47,9 +47,12 @@ def long_webm(seconds: int = RECORDING_S, fps: int = 1, size: tuple[int, int] = 
     return buf.getvalue()
 
 
-def write_reviewed_session(server: Server, webm: bytes | None = None, seconds: int = RECORDING_S) -> dict[str, Any]:
+def write_reviewed_session(server: Server, webm: bytes | None = None, seconds: int = RECORDING_S,
+                           with_hole: bool = True) -> dict[str, Any]:
     """Session A: live, two KUK marks at :data:`MARK_AT` on the session clock, ended; its joined recording (the
-    synthetic 30 minutes) stored through the evidence store as the live joins store theirs."""
+    synthetic 30 minutes) stored through the evidence store as the live joins store theirs. *with_hole*: the browser
+    recording's join says its second recorder run began at 20:00 after the first ended at 10:00 (no picture between,
+    where the first mark is), and the server's copy is stored too (the same file: one clock)."""
     from sqlalchemy import select
 
     from remote_tuk.accounts.models import User
@@ -84,10 +87,18 @@ def write_reviewed_session(server: Server, webm: bytes | None = None, seconds: i
         s.commit()
         s.expire(sess, ["transitions"])
         assessment.transition(s, sess, SessionState.ENDED, actor=asr)
-        r = live.append_item(store, sess, live.FULL, webm, metadata={"version": 1}, actor=live.SYSTEM,
-                             candidate_id=str(sess.candidate_id))
+        runs = [{"seqs": [0, 299], "placed_ms": 0, "end_ms": 600_000, "packets": 600},
+                {"seqs": [300, 899], "placed_ms": 1_200_000, "end_ms": seconds * 1000, "packets": 600}]
+        r = live.append_item(store, sess, live.FULL, webm, metadata={"version": 1, **({"runs": runs} if with_hole
+                                                                                     else {})},
+                             actor=live.SYSTEM, candidate_id=str(sess.candidate_id))
         s.add(SessionRecording(session_id=sess.id, source="browser", version=1, object_key=r.object_key,
                                log_index=r.log_index, duration_s=float(seconds), chunks=1, size=len(webm)))
+        if with_hole:
+            r = live.append_item(store, sess, live.SERVER_FULL, webm, metadata={"version": 1, "source": "server"},
+                                 actor=live.SYSTEM, candidate_id=str(sess.candidate_id))
+            s.add(SessionRecording(session_id=sess.id, source="server", version=1, object_key=r.object_key,
+                                   log_index=r.log_index, duration_s=float(seconds), chunks=1, size=len(webm)))
         s.commit()
     return {"marks": marks, "size": len(webm)}
 

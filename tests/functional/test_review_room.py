@@ -171,3 +171,19 @@ def test_a_recording_whose_key_was_destroyed_is_not_found(app, login_as, cast, e
     r = login_as("auditor_a").get(f"/sesi/{cast.session_a}/tinjauan/rekaman/browser.webm",
                                   headers={"Range": "bytes=0-99"})
     assert r.status_code == 404
+
+
+def test_the_browser_recordings_holes_are_before_and_between_its_runs():
+    from types import SimpleNamespace
+
+    from remote_tuk.review.services import browser_holes
+
+    runs = [{"placed_ms": 1000, "end_ms": 5000, "packets": 3},
+            {"placed_ms": 5200, "end_ms": 9000, "packets": 2},  # 0.2 s later: not a hole
+            {"placed_ms": 12000, "end_ms": 15000, "packets": 1},
+            {"placed_ms": 16000, "end_ms": 17000, "packets": 0}]  # a run nothing could be read from: no picture
+    store = SimpleNamespace(list_entries=lambda sid, include_related=False: [
+        {"log_index": 4, "metadata": {}}, {"log_index": 5, "metadata": {"runs": runs}}])
+    holes = browser_holes(store, SimpleNamespace(public_id="x"), SimpleNamespace(log_index=5))
+    assert holes == [[0.0, 1.0], [9.0, 12.0]]
+    assert browser_holes(store, SimpleNamespace(public_id="x"), SimpleNamespace(log_index=4)) == []

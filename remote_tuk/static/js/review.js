@@ -16,11 +16,17 @@
     return true;
   }
 
+  // where the browser recording has no picture (before its first run, between runs): the server's copy plays there
+  const holes = (sources.browser && sources.browser.holes) || [];
+  function inHole(t) {
+    return holes.some((h) => t >= h[0] && t < h[1]);
+  }
+
   function seek(seconds) {
     if (!player) return;
     const t = Math.max(0, seconds);
     const here = sources[current];
-    if (here && here.duration_s && t > here.duration_s && current === "browser" && sources.server) {
+    if (current === "browser" && sources.server && ((here && here.duration_s && t > here.duration_s) || inHole(t))) {
       if (use("server", t)) return;
     }
     if (player.readyState >= 1) player.currentTime = t;
@@ -36,6 +42,9 @@
   });
 
   if (player) {
+    player.addEventListener("timeupdate", () => {
+      if (current === "browser" && sources.server && inHole(player.currentTime + 0.25)) use("server", player.currentTime);
+    });
     player.addEventListener("error", () => {
       if (current === "browser" && sources.server) use("server", player.currentTime || 0);
     });
