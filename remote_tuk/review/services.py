@@ -50,7 +50,8 @@ def session_for_review(db: Session, user: User, public_id: str) -> AssessmentSes
         raise NotFound("Sesi tidak ditemukan.")
     from remote_tuk.appeals.services import is_reviewer  # appeals build on the review room
 
-    session = db.scalar(select(AssessmentSession).where(AssessmentSession.public_id == public_id))
+    session = db.scalar(select(AssessmentSession).where(AssessmentSession.public_id == public_id)) \
+        if _PUBLIC_ID.fullmatch(public_id) else None
     if session is None or not (assessment.can_view_session(db, user, session) or is_reviewer(db, user, session)):
         raise NotFound("Sesi tidak ditemukan.")
     if session.state not in REVIEWABLE:
@@ -74,6 +75,7 @@ def recording(db: Session, session: AssessmentSession, source: str) -> SessionRe
 # --- byte ranges ------------------------------------------------------------------------------------------------
 
 _RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_PUBLIC_ID = re.compile(r"[A-Za-z0-9_-]{1,24}")
 
 
 def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
