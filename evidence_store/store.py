@@ -26,7 +26,7 @@ from typing import Any, BinaryIO
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
-from . import export, recovery
+from . import export, ranges, recovery
 from .backends import FilesystemStore, ObjectStore, S3Store
 from .crypto import KEK_WRAP_ALG, build_header, encrypt_stream
 from .errors import IntegrityError, ObjectNotFound, SessionError, StoreUnavailable
@@ -93,6 +93,7 @@ class EvidenceStore:
                              "leave the origin unset")
         self.extra_parameters = extra_parameters or {}
         self.spool = Spool(self.dir / "spool")
+        self._headers = ranges.HeaderCache()
         self._stop = threading.Event()
         self._last_drain = 0.0
         #: an append retries draining the spool at most this often (seconds); the background thread does too
@@ -376,6 +377,44 @@ class EvidenceStore:
                                     "object": {"key": object_key}, "item_log_index": e["log_index"],
                                     "actor": actor_fields(reader)})
         return sink.getvalue() if out is None else None  # type: ignore[union-attr]
+
+    # ------------------------------------------------------------------------------------------------------------
+    # ranged reads (evidence_store/ranges.py): a player seeking in a recording of any length
+    # ------------------------------------------------------------------------------------------------------------
+    def plain_object(self, object_key: str) -> ranges.PlainObject:
+        """The logged item's header and plaintext size, for :meth:`read_range`. Raises ObjectNotFound."""
+        e = self._item_entry(object_key)
+        header = self._headers.get(object_key)
+        if header is None:
+            spooled = self.spool.open(object_key)
+            stream = ranges.open_range(self.backend, spooled, object_key, 0, 8 + ranges.MAX_HEADER)
+            try:
+                header, _ = ranges.read_header(stream)
+            finally:
+                stream.close()
+            if header.fields.get("object_id") != e["object"]["id"] or header.fields.get("type") != e["type"]:
+                raise IntegrityError(f"{object_key}: object header differs from the log")
+            self._headers.put(object_key, header)
+        return ranges.PlainObject(object_key, header, len(header.aad), int(e["enc"]["chunks"]),
+                                  int(e["object"]["plaintext_size"]), e["type"])
+
+    def read_range(self, obj: ranges.PlainObject, start: int, stop: int) -> Iterator[bytes]:
+        """The plaintext bytes ``[start, stop)`` of a logged item, decrypted chunk by chunk (nothing is logged:
+        the caller logs one read per viewing with :meth:`log_read`)."""
+        dk, _salt = self.keys.get(obj.header.fields["key_id"])
+
+        def opener(offset: int, length: int) -> BinaryIO:
+            return ranges.open_range(self.backend, self.spool.open(obj.object_key), obj.object_key, offset, length)
+
+        return ranges.plaintext_chunks(obj, dk, opener, start, stop)
+
+    def log_read(self, object_key: str, reader: Actor) -> int:
+        """Log that *reader* viewed an item without :meth:`read` (e.g. a recording streamed in ranges)."""
+        e = self._item_entry(object_key)
+        idx, _h, _ = self.log.append(lambda st: {"chain": SYSTEM_CHAIN, "kind": "read", "session_id": e["session_id"],
+                                                 "object": {"key": object_key}, "item_log_index": e["log_index"],
+                                                 "actor": actor_fields(reader)})
+        return int(idx)
 
     # ------------------------------------------------------------------------------------------------------------
     # spool

@@ -76,6 +76,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from remote_tuk.accounts.routes import bp as accounts_bp
     from remote_tuk.admin.routes import bp as admin_bp
     from remote_tuk.apl.routes import bp as apl_bp
+    from remote_tuk.appeals.routes import bp as appeals_bp
     from remote_tuk.assessment.events import NAMESPACE, SessionNamespace
     from remote_tuk.assessment.routes import bp as assessment_bp
     from remote_tuk.cli import register_cli
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from remote_tuk.questioning import evidence as questioning_evidence
     from remote_tuk.questioning import routes as questioning
     from remote_tuk.records.routes import bp as records_bp
+    from remote_tuk.review.routes import bp as review_bp
     from remote_tuk.tuk.profiles import bp as profiles_bp
     from remote_tuk.tuk.routes import bp as tuk_bp
     from remote_tuk.turn.routes import bp as turn_bp
@@ -102,6 +104,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(dossier_bp)
     app.register_blueprint(live_bp)
     app.register_blueprint(records_bp)
+    app.register_blueprint(review_bp)
+    app.register_blueprint(appeals_bp)
     app.register_blueprint(tuk_bp)
     app.register_blueprint(profiles_bp)
     app.register_blueprint(instruments_bp)

@@ -2,6 +2,7 @@
 
 from remote_tuk.accounts.models import JoinLink, Role, SignIn, User
 from remote_tuk.apl.models import AplForm, AplReview, AplSetting, AplSubmission, PortfolioItem
+from remote_tuk.appeals.models import Appeal, AppealSetting
 from remote_tuk.assessment.models import AssessmentSession, AuditorGrant, Schedule, SessionState, SessionTransition
 from remote_tuk.audit.models import AuditEvent
 from remote_tuk.consent.models import ConsentForm, ConsentTextVersion, ConsentWithdrawal
@@ -13,6 +14,7 @@ from remote_tuk.live.models import ChatMessage, Downtime, KukMark, RecordingChun
 from remote_tuk.lsp.models import Element, Kuk, Lsp, LspType, Scheme, Unit
 from remote_tuk.privacy.models import Erasure, PrivacyPolicy, PrivacyRequest
 from remote_tuk.questioning.models import EssayScore, OralQuestion, WrittenAnswer, WrittenTest
+from remote_tuk.review.models import AssessmentDocument, FeedbackAck, ProcessReview
 from remote_tuk.tuk.models import (
     Consent,
     IdentityCheck,
@@ -28,6 +30,9 @@ __all__ = [
     "AplReview",
     "AplSetting",
     "AplSubmission",
+    "Appeal",
+    "AppealSetting",
+    "AssessmentDocument",
     "AssessmentSession",
     "AuditEvent",
     "AuditorGrant",
@@ -45,6 +50,7 @@ __all__ = [
     "Element",
     "Erasure",
     "EssayScore",
+    "FeedbackAck",
     "IdentityCheck",
     "JoinLink",
     "Kuk",
@@ -56,6 +62,7 @@ __all__ = [
     "PortfolioItem",
     "PrivacyPolicy",
     "PrivacyRequest",
+    "ProcessReview",
     "Question",
     "QuestionBank",
     "QuestionRevision",

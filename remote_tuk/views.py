@@ -135,12 +135,13 @@ def navigation() -> list[tuple[str, str]]:
             (url_for("instruments.index"), _("Bank soal")),
             (url_for("apl.settings"), _("APL")),
             (url_for("dossier.index"), _("Dosir SOP")),
+            (url_for("appeals.index"), _("Banding")),
             (url_for("consent.texts_index"), _("Teks persetujuan")),
             (url_for("privacy.index"), _("Privasi dan retensi")),
             (url_for("admin.audit_log"), _("Log audit")),
         ]
     if role is Role.ASSESSOR:
-        return [(url_for("assessment.assessor_dashboard"), _("Jadwal saya"))]
+        return [(url_for("assessment.assessor_dashboard"), _("Jadwal saya")), (url_for("appeals.index"), _("Banding"))]
     if role is Role.CANDIDATE:
         return [(url_for("assessment.candidate_dashboard"), _("Sesi saya"))]
     return [(url_for("assessment.auditor_dashboard"), _("Jadwal yang diawasi"))]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -192,7 +193,14 @@ def get_schedule_for(db: Session, user: User, schedule_id: int) -> Schedule:
     return schedule
 
 
+#: what a public id can be (``secrets.token_urlsafe``): anything else is unknown without asking the database, which
+#: PostgreSQL would refuse with an error for a NUL byte
+_PUBLIC_ID = re.compile(r"[A-Za-z0-9_-]{1,24}")
+
+
 def get_session_for(db: Session, user: User, public_id: str) -> AssessmentSession:
+    if not _PUBLIC_ID.fullmatch(public_id):
+        raise NotFound("Sesi tidak ditemukan.")
     session = db.scalar(select(AssessmentSession).where(AssessmentSession.public_id == public_id))
     if session is None or not can_view_session(db, user, session):
         raise NotFound("Sesi tidak ditemukan.")

@@ -205,6 +205,7 @@ def gather(db: Session, settings: Settings, evidence_parameters: dict[str, Any])
             tuk_check_records=True,  # every TUK check, ID/room confirmation and override is evidence
             evidence_export=True,
             two_factor_auth=True,
+            online_appeal=True,  # FR.AK.04 in the app (remote_tuk/appeals): submitted, assigned, decided, evidence
         ),
     )
 

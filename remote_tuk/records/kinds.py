@@ -259,3 +259,20 @@ register_event("recording.join_failed", _("Penggabungan rekaman peramban gagal")
 register_family("recording.", _("Perekaman"))
 register_event("session.closed", _("Sesi media ditutup di server"))
 register_family("state.", _("Status sesi"))
+register_type("assessment.fr_ak_02", _("Rekaman asesmen FR.AK.02 (PDF bertanda tangan)"), lane="assessment",
+              milestone=True, detail=lambda m, f: gettext("versi %(v)s", v=m["version"]) if "version" in m else "")
+register_type("assessment.fr_ak_05", _("Laporan asesmen FR.AK.05 (PDF bertanda tangan)"), lane="assessment",
+              milestone=True, detail=lambda m, f: gettext("versi %(v)s", v=m["version"]) if "version" in m else "")
+register_lane("appeal", _("Banding (FR.AK.04)"), "#9333ea", after="assessment")
+register_type("appeal.submitted", _("Banding diajukan oleh asesi"), lane="appeal", milestone=True)
+register_type("appeal.assigned", _("Penelaah banding ditugaskan"), lane="appeal")
+register_type("appeal.decided", _("Banding diputuskan"), lane="appeal", milestone=True)
+register_family("appeal.", _("Banding (FR.AK.04)"))
+register_type("assessment.fr_ak_03", _("Umpan balik FR.AK.03 (PDF bertanda tangan)"), lane="assessment",
+              milestone=True, detail=lambda m, f: gettext("versi %(v)s", v=m["version"]) if "version" in m else "")
+register_type("feedback.fr_ak_03_ack", _("Asesi menanggapi umpan balik (FR.AK.03)"), lane="assessment")
+register_family("feedback.", _("Umpan balik (FR.AK.03)"))
+register_type("assessment.fr_ak_06", _("Tinjauan proses asesmen FR.AK.06 (PDF bertanda tangan)"), lane="assessment",
+              milestone=True, detail=lambda m, f: gettext("versi %(v)s", v=m["version"]) if "version" in m else "")
+register_type("process_review.fr_ak_06", _("Jawaban tinjauan proses asesmen (FR.AK.06)"), lane="assessment")
+register_family("process_review.", _("Tinjauan proses asesmen (FR.AK.06)"))

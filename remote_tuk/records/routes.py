@@ -19,6 +19,7 @@ from remote_tuk.auth import current, roles_required
 from remote_tuk.errors import NotFound, ValidationFailed
 from remote_tuk.extensions import client_ip, db, evidence
 from remote_tuk.records import services
+from remote_tuk.review import documents as review_documents
 from remote_tuk.views import current_formatter
 
 bp = Blueprint("records", __name__)
@@ -62,6 +63,7 @@ def evidence_page(public_id: str) -> Any:
         verifier=standalone_verifier(),
         zone=fmt.zone,
         actor_labels=services.ACTOR_LABELS,
+        documents=review_documents.for_session(db.session, session),
     )
 
 

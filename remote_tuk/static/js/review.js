@@ -1,0 +1,76 @@
+// review.js — the review room (issue 15 #1): a timeline item seeks the player to its media time; filters by kind;
+// a track under the video with a tick per item; when the browser recording cannot play a moment (it ends before it,
+// or fails), the player switches to the server's copy at the same media time.
+(function () {
+  "use strict";
+  const player = document.querySelector("[data-review-player]");
+  const data = JSON.parse((document.getElementById("review-data") || {}).textContent || "{}");
+  const sources = data.sources || {};
+  let current = sources.browser ? "browser" : "server";
+
+  function use(source, at) {
+    if (!player || !sources[source] || current === source) return false;
+    current = source;
+    player.src = sources[source].url;
+    player.addEventListener("loadedmetadata", () => { player.currentTime = at; }, { once: true });
+    return true;
+  }
+
+  // where the browser recording has no picture (before its first run, between runs): the server's copy plays there
+  const holes = (sources.browser && sources.browser.holes) || [];
+  function inHole(t) {
+    return holes.some((h) => t >= h[0] && t < h[1]);
+  }
+
+  function seek(seconds) {
+    if (!player) return;
+    const t = Math.max(0, seconds);
+    const here = sources[current];
+    if (current === "browser" && sources.server && ((here && here.duration_s && t > here.duration_s) || inHole(t))) {
+      if (use("server", t)) return;
+    }
+    if (player.readyState >= 1) player.currentTime = t;
+    else player.addEventListener("loadedmetadata", () => { player.currentTime = t; }, { once: true });
+  }
+
+  document.querySelectorAll("[data-timeline-kind][data-media-s]").forEach((el) => {
+    el.addEventListener("click", () => seek(parseFloat(el.dataset.mediaS)));
+  });
+
+  document.querySelectorAll("[data-review-source]").forEach((el) => {
+    el.addEventListener("click", () => use(el.dataset.reviewSource, player ? player.currentTime : 0));
+  });
+
+  if (player) {
+    player.addEventListener("timeupdate", () => {
+      if (current === "browser" && sources.server && inHole(player.currentTime + 0.25)) use("server", player.currentTime);
+    });
+    player.addEventListener("error", () => {
+      if (current === "browser" && sources.server) use("server", player.currentTime || 0);
+    });
+  }
+
+  const filters = document.querySelectorAll("[data-review-filter]");
+  function applyFilters() {
+    const shown = new Set(Array.from(filters).filter((f) => f.checked).map((f) => f.value));
+    document.querySelectorAll("[data-review-item]").forEach((li) => { li.hidden = !shown.has(li.dataset.reviewItem); });
+    document.querySelectorAll("[data-review-track] [data-track-kind]").forEach((t) => { t.hidden = !shown.has(t.dataset.trackKind); });
+  }
+  filters.forEach((f) => f.addEventListener("change", applyFilters));
+
+  // the track: one tick per item, placed by its media time over the recording's length
+  const track = document.querySelector("[data-review-track]");
+  const length = Math.max(...Object.values(sources).map((s) => s.duration_s || 0), 1);
+  if (track) {
+    document.querySelectorAll("[data-review-item] [data-timeline-kind]").forEach((el) => {
+      const tick = document.createElement("button");
+      tick.type = "button";
+      tick.className = "review-tick review-tick-" + el.dataset.timelineKind;
+      tick.dataset.trackKind = el.dataset.timelineKind;
+      tick.title = el.closest("li").textContent.replace(/\s+/g, " ").trim();
+      tick.style.left = Math.min(100, (100 * parseFloat(el.dataset.mediaS)) / length) + "%";
+      tick.addEventListener("click", () => seek(parseFloat(el.dataset.mediaS)));
+      track.appendChild(tick);
+    });
+  }
+})();
