@@ -78,6 +78,7 @@ def page(public_id: str) -> Any:
             "decisions": url_for("live.add_decision", public_id=public_id),
             "unit_evidence": url_for("live.unit_evidence_status", public_id=public_id),
             "evidence": None if part.role == "candidate" else url_for("records.evidence_page", public_id=public_id),
+            "review": None if part.role == "candidate" else url_for("review.room", public_id=public_id),
             "recording": url_for("live.recording", public_id=public_id),
             "session": url_for("assessment.session_detail", public_id=public_id),
             "transition": url_for("assessment.api_transition", public_id=public_id),

@@ -169,6 +169,19 @@ def test_candidate_answers_a_written_test_opened_by_the_assessor(server: Server,
                                                 "els => els.map((e) => e.dataset.source)"))
     assert {"written", "essay", "oral"} <= sources, sources
     assert assessor.locator("[data-unit-evidence] .ev-moment").count() > 0
+    # a moment opens the review room at that time of the recording (once the recording is joined, seconds after the end)
+    recording = f"/api/v1/sessions/{sid}/recording"
+    wait_until(lambda: (lambda r: r[0] == 200 and r[1].get("full"))(api(assessor, "GET", recording)), 45,
+               "the joined recording")
+    moment = assessor.locator("[data-unit-evidence] a.ev-moment").first
+    media_s = float(moment.get_attribute("data-media-s"))
+    assert moment.get_attribute("href").endswith(f"/sesi/{sid}/tinjauan#t={media_s:.1f}")
+    with assessor.context.expect_page() as opened:
+        moment.click()
+    review = opened.value
+    review.wait_for_selector("[data-review-player]", state="attached", timeout=20_000)
+    assert review.get_attribute("[data-review-player]", "data-seeked-from-link") == f"{media_s:.1f}"
+    review.close()
     shot(assessor, "written-decision")
     for fs in assessor.locator("fieldset[data-unit]").all():
         fs.locator("input[value=BK]").check()

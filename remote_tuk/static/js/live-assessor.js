@@ -359,7 +359,13 @@
     const ref = e.ref || {};
     if (ref.title) li.append(" · " + ref.title);
     if (ref.media_s != null) {
-      const at = document.createElement("span");
+      // the moment opens in the review room (it plays once the session has ended, which is when units are decided)
+      const at = document.createElement(data.urls.review ? "a" : "span");
+      if (data.urls.review) {
+        at.href = data.urls.review + "#t=" + Number(ref.media_s).toFixed(1);
+        at.target = "_blank";
+        at.rel = "noopener";
+      }
       at.className = "ev-moment";
       at.dataset.mediaS = String(ref.media_s);
       at.textContent = " · " + t("at_moment", { t: L.fmt(Number(ref.media_s)) });

@@ -73,4 +73,14 @@
       track.appendChild(tick);
     });
   }
+
+  // a link to a moment (#t=<seconds>, e.g. from the evidence per KUK on the assessor's decision form) seeks there
+  function seekToHash() {
+    const m = /^#t=(\d+(?:\.\d+)?)$/.exec(window.location.hash);
+    if (!m) return;
+    seek(parseFloat(m[1]));
+    if (player) player.dataset.seekedFromLink = m[1];
+  }
+  window.addEventListener("hashchange", seekToHash);
+  seekToHash();
 })();
