@@ -161,6 +161,12 @@ def test_candidate_answers_a_written_test_opened_by_the_assessor(server: Server,
     # 6. nothing the candidate's browser received carries the key
     assert seen and not [leak for text in seen for leak in _no_key(text)]
 
+    # an observation mark too (the review room below seeks to it)
+    item = assessor.locator(".kuk-item").first
+    item.locator("[data-verdict=BK]").click()
+    assessor.wait_for_selector(f'.kuk-item[data-kuk="{item.get_attribute("data-kuk")}"][data-version="1"]',
+                               timeout=10_000)
+
     # 7. the end: the decision shows the evidence per KUK from every method, with its moment
     assessor.click("[data-action=end]")
     assessor.click("[data-action=end-confirm]")
@@ -181,6 +187,13 @@ def test_candidate_answers_a_written_test_opened_by_the_assessor(server: Server,
     review = opened.value
     review.wait_for_selector("[data-review-player]", state="attached", timeout=20_000)
     assert review.get_attribute("[data-review-player]", "data-seeked-from-link") == f"{media_s:.1f}"
+    # issue 15: after this real live session the room plays, and a KUK mark on the timeline seeks to within 1 s
+    review.wait_for_function("() => document.querySelector('[data-review-player]').readyState >= 1", timeout=20_000)
+    mark = review.locator("[data-timeline-kind=mark]").first
+    target = float(mark.get_attribute("data-media-s"))
+    mark.click()
+    wait_until(lambda: abs(review.evaluate("document.querySelector('[data-review-player]').currentTime")
+                           - target) <= 1.0 or None, 10, "the player at the mark")
     review.close()
     shot(assessor, "written-decision")
     for fs in assessor.locator("fieldset[data-unit]").all():
