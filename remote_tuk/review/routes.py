@@ -134,19 +134,24 @@ def identity(public_id: str, what: str) -> Any:
 # --- the assessment records (FR.AK.02 per candidate, FR.AK.05 per schedule) ---------------------------------------
 
 
-@bp.post("/sesi/<public_id>/dokumen/fr-ak-02")
-@signed_in
-def generate_fr_ak_02(public_id: str) -> Any:
+def _session_document(public_id: str, form: str, facts_of: Any) -> Any:
+    """Generate, sign and store one of a session's documents (FR.AK.02, FR.AK.03) from its recorded facts."""
     user = current()
     if user.role is Role.CANDIDATE:
         raise NotFound("Sesi tidak ditemukan.")
     session = assessment.get_session_for(db.session, user, public_id)
-    facts = documents.fr_ak_02_facts(db.session, session)
-    doc = documents.generate(db.session, current_app.config["RTUK"], evidence.store, facts, actor=user)
+    doc = documents.generate(db.session, current_app.config["RTUK"], evidence.store, facts_of(db.session, session),
+                             actor=user)
     if request.accept_mimetypes.best == "application/json":
         return jsonify(document_json(doc)), 201
-    flash(f"FR.AK.02 versi {doc.version} dibuat dan ditandatangani.", "success")
+    flash(f"{form} versi {doc.version} dibuat dan ditandatangani.", "success")
     return redirect(url_for("records.evidence_page", public_id=public_id))
+
+
+@bp.post("/sesi/<public_id>/dokumen/fr-ak-02")
+@signed_in
+def generate_fr_ak_02(public_id: str) -> Any:
+    return _session_document(public_id, "FR.AK.02", documents.fr_ak_02_facts)
 
 
 @bp.post("/jadwal/<int:schedule_id>/dokumen/fr-ak-05")
@@ -183,16 +188,7 @@ def document_json(doc: Any) -> dict[str, Any]:
 @bp.post("/sesi/<public_id>/dokumen/fr-ak-03")
 @signed_in
 def generate_fr_ak_03(public_id: str) -> Any:
-    user = current()
-    if user.role is Role.CANDIDATE:
-        raise NotFound("Sesi tidak ditemukan.")
-    session = assessment.get_session_for(db.session, user, public_id)
-    facts = documents.fr_ak_03_facts(db.session, session)
-    doc = documents.generate(db.session, current_app.config["RTUK"], evidence.store, facts, actor=user)
-    if request.accept_mimetypes.best == "application/json":
-        return jsonify(document_json(doc)), 201
-    flash(f"FR.AK.03 versi {doc.version} dibuat dan ditandatangani.", "success")
-    return redirect(url_for("records.evidence_page", public_id=public_id))
+    return _session_document(public_id, "FR.AK.03", documents.fr_ak_03_facts)
 
 
 # --- feedback to the candidate (FR.AK.03) --------------------------------------------------------------------------
