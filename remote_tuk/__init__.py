@@ -87,6 +87,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from remote_tuk.live.routes import bp as live_bp
     from remote_tuk.ops.routes import bp as ops_bp
     from remote_tuk.privacy.routes import bp as privacy_bp
+    from remote_tuk.proctoring.routes import bp as proctoring_bp
     from remote_tuk.records.routes import bp as records_bp
     from remote_tuk.tuk.profiles import bp as profiles_bp
     from remote_tuk.tuk.routes import bp as tuk_bp
@@ -98,6 +99,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(assessment_bp)
     app.register_blueprint(dossier_bp)
     app.register_blueprint(live_bp)
+    app.register_blueprint(proctoring_bp)
     app.register_blueprint(records_bp)
     app.register_blueprint(tuk_bp)
     app.register_blueprint(profiles_bp)

@@ -11,6 +11,7 @@ from remote_tuk.instruments.models import AnswerKey, BankUse, BankVersion, Quest
 from remote_tuk.live.models import ChatMessage, Downtime, KukMark, RecordingChunk, SessionRecording, UnitDecision
 from remote_tuk.lsp.models import Element, Kuk, Lsp, LspType, Scheme, Unit
 from remote_tuk.privacy.models import Erasure, PrivacyPolicy, PrivacyRequest
+from remote_tuk.proctoring.models import Finding
 from remote_tuk.tuk.models import (
     Consent,
     IdentityCheck,
@@ -42,6 +43,7 @@ __all__ = [
     "Downtime",
     "Element",
     "Erasure",
+    "Finding",
     "IdentityCheck",
     "JoinLink",
     "Kuk",
