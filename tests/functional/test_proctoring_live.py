@@ -265,3 +265,11 @@ def test_incidents_from_the_analysis_pool_become_evidence_and_alerts(app, cast, 
 
         rows = db.session.scalars(select(Finding).where(Finding.kind == "camera_covered")).all()
         assert len(rows) == 1 and rows[0].end_s is not None
+
+
+def test_the_assessor_page_has_the_console_and_the_candidate_page_reports(app, cast, live_session, login_as):
+    assessor, _ = _joined(app, cast, "asesor_a", live_session)
+    page = assessor.http.get(f"/sesi/{live_session}/langsung").get_data(as_text=True)
+    assert "data-proctor-alerts" in page and "data-proctor-quiet" in page and "live-proctoring.js" in page
+    candidate = login_as("asesi_a").get(f"/sesi/{live_session}/langsung").get_data(as_text=True)
+    assert "data-proctor" not in candidate and "live-signals.js" in candidate
