@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from remote_tuk.accounts.models import User
@@ -156,35 +157,43 @@ def record_reference(store: Any, session: AssessmentSession, ok: bool, problems:
 # --- browser signals ----------------------------------------------------------------------------------------------
 
 
+#: A page's signals may arrive out of order (the server handles socket events on several threads): a sequence number
+#: is refused when already seen, or when it is this far below the highest seen (too old to be a late arrival).
+SEQ_WINDOW = 64
+
+
 class SignalGate:
-    """Refuses replayed (sequence number not above the page's last) and too frequent browser signals."""
+    """Refuses replayed (sequence number already seen, or far below the page's highest) and too frequent signals."""
 
     def __init__(self, max_events: int = SIGNAL_MAX, window_s: float = SIGNAL_WINDOW_S) -> None:
         self.max_events, self.window_s = max_events, window_s
         self._lock = threading.Lock()
-        self._last_seq: dict[tuple[str, str], int] = {}
+        self._seen: dict[tuple[str, str], set[int]] = {}
         self._times: dict[str, deque[float]] = {}
 
     def admit(self, session_id: str, page: str, seq: int, now: float | None = None) -> None:
         now = time.monotonic() if now is None else now
         with self._lock:
-            last = self._last_seq.get((session_id, page))
-            if last is not None and seq <= last:
+            seen = self._seen.setdefault((session_id, page), set())
+            top = max(seen, default=-1)
+            if seq in seen or seq <= top - SEQ_WINDOW:
                 raise Conflict("Sinyal peramban ini sudah diterima (nomor urut diulang).",
-                               details={"seq": seq, "last_seq": last})
+                               details={"seq": seq, "highest_seq": top})
             times = self._times.setdefault(session_id, deque())
             while times and now - times[0] > self.window_s:
                 times.popleft()
             if len(times) >= self.max_events:
                 raise TooManyAttempts("Terlalu banyak sinyal peramban; coba lagi sebentar lagi.")
             times.append(now)
-            self._last_seq[(session_id, page)] = seq
+            seen.add(seq)
+            if len(seen) > 2 * SEQ_WINDOW:  # keep the window only
+                seen.difference_update([n for n in seen if n <= max(seen) - SEQ_WINDOW])
 
     def forget(self, session_id: str) -> None:
         with self._lock:
             self._times.pop(session_id, None)
-            for key in [k for k in self._last_seq if k[0] == session_id]:
-                del self._last_seq[key]
+            for key in [k for k in self._seen if k[0] == session_id]:
+                del self._seen[key]
 
 
 @dataclass(frozen=True)
@@ -216,18 +225,19 @@ def record_signal(
         "state": session.state.value,
         "alert": alert,
     }
-    receipt = live.append_document(store, session, SIGNAL, doc,
-                                   metadata={"kind": data.kind, "source": "browser"}, by=user,
-                                   media_range={"start_ms": int(media_s * 1000), "end_ms": int(media_s * 1000)})
+    row = _claim_browser_finding(db, session, data.kind, media_s) if alert else None
+    try:
+        receipt = live.append_document(store, session, SIGNAL, doc,
+                                       metadata={"kind": data.kind, "source": "browser"}, by=user,
+                                       media_range={"start_ms": int(media_s * 1000), "end_ms": int(media_s * 1000)})
+    except Exception:
+        if row is not None:  # no evidence, no alert
+            db.delete(row)
+            db.commit()
+        raise
     finding = ended = None
-    if alert:
-        severity = BROWSER_ALERTS[data.kind][0]
-        number = (db.scalar(select(Finding.incident_id).where(Finding.session_id == session.id,
-                                                              Finding.source == "browser")
-                            .order_by(Finding.incident_id.desc()).limit(1)) or 0) + 1
-        row = Finding(session_id=session.id, source="browser", incident_id=number, kind=data.kind,
-                      severity=severity, media_s=media_s, log_index=getattr(receipt, "log_index", None))
-        db.add(row)
+    if row is not None:
+        row.log_index = getattr(receipt, "log_index", None)
         db.commit()
         finding = {**finding_json(row, session.public_id), "phase": "start",
                    "message": BROWSER_ALERTS[data.kind][1]}
@@ -240,6 +250,24 @@ def record_signal(
             db.commit()
             ended = {**finding_json(row, session.public_id), "phase": "clear"}
     return SignalResult(finding, ended)
+
+
+def _claim_browser_finding(db: Session, session: AssessmentSession, kind: str, media_s: float) -> Finding:
+    """The next browser finding's row of the session (its number claimed by the unique constraint: signals of one
+    page arrive concurrently on the server's threads)."""
+    for _ in range(8):
+        number = (db.scalar(select(Finding.incident_id).where(Finding.session_id == session.id,
+                                                             Finding.source == "browser")
+                            .order_by(Finding.incident_id.desc()).limit(1)) or 0) + 1
+        row = Finding(session_id=session.id, source="browser", incident_id=number, kind=kind,
+                      severity=BROWSER_ALERTS[kind][0], media_s=media_s)
+        db.add(row)
+        try:
+            db.commit()
+            return row
+        except IntegrityError:
+            db.rollback()
+    raise Conflict("Sinyal peramban tidak dapat dicatat saat ini; coba lagi.")
 
 
 # --- the assessor's labels and the quiet phase --------------------------------------------------------------------

@@ -15,7 +15,7 @@
   const VIRTUAL = /\b(obs|manycam|snap camera|xsplit|virtual|droidcam|splitcam|camtwist|mmhmm|e2esoft|vcam)\b/i;
   let seq = 0;
   const last = {};
-  window.liveSignals = { sent: [] };
+  window.liveSignals = { sent: [], refused: [] };
 
   function report(kind, detail) {
     if (!REPORTED.includes(L.state)) return;
@@ -24,7 +24,10 @@
     last[kind] = now;
     const payload = { page, seq: seq++, kind, detail: String(detail || "").slice(0, 200), client_ms: now };
     window.liveSignals.sent.push(payload);
-    L.emit("signal", payload, 10000).catch(() => { /* refused or offline: the server keeps what it accepted */ });
+    L.emit("signal", payload, 10000).catch((err) => {
+      // refused or offline: the server keeps what it accepted (kept here for diagnostics)
+      window.liveSignals.refused.push([payload.seq, (err && err.code) || String(err)]);
+    });
   }
 
   document.addEventListener("visibilitychange", () => report(document.hidden ? "tab_hidden" : "tab_visible"));
