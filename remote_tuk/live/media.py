@@ -86,6 +86,7 @@ class MediaHub:
                     sink=_Sink(self),
                     on_event=self._on_event,
                     on_frame=self._on_frame,
+                    on_audio=self._on_audio,
                     # decode nothing unless a watch asks for frames; record only while the session is live
                     options=EngineOptions(analysis_fps=0.0, record_from_start=False),
                 ).start()
@@ -133,6 +134,8 @@ class MediaHub:
             self.start_proctoring(public_id)
         else:
             self.stop_proctoring(public_id)
+        if state in (S.ENDED, S.DECIDED, S.CANCELLED) and self.proctoring is not None:
+            self.proctoring.forget(public_id)
         if self._engine is None:
             return
         if state in (S.ENDED, S.CANCELLED):
@@ -151,10 +154,24 @@ class MediaHub:
         if not self.proctoring.is_open(public_id):
             self.proctoring.open(public_id, ktp=lambda: self._ktp(public_id))
         self._apply_sampling(public_id)
+        self._listen(public_id, True)
 
     def stop_proctoring(self, public_id: str) -> None:
         if self.proctoring is not None and self.proctoring.close(public_id):
             self._apply_sampling(public_id)
+            self._listen(public_id, False)
+
+    def _listen(self, public_id: str, on: bool) -> None:
+        if self._engine is None:
+            return
+        try:
+            self._engine.listen_audio(public_id, on)
+        except Exception:
+            log.debug("could not switch the audio analysis of %s", public_id, exc_info=True)
+
+    def _on_audio(self, session_id: str, packet: bytes, at_utc: float) -> None:
+        if self.proctoring is not None:
+            self.proctoring.offer_audio(session_id, packet, at_utc)
 
     def _ktp(self, public_id: str) -> bytes | None:
         from remote_tuk.tuk.identity import find

@@ -29,6 +29,7 @@ from remote_tuk.proctoring import services
 
 log = logging.getLogger(__name__)
 
+AUDIO_RATE = 48_000
 Emit = Callable[[str, dict[str, Any], str], None]  # (event, payload, session public id) to the session's staff
 
 
@@ -51,6 +52,10 @@ class LiveProctoring:
         self._origin: dict[str, float] = {}  # session → server time its analysis opened (analysis time 0)
         #: the origin of a closed session, for the events its close still delivers
         self._closed_origin: dict[str, float] = {}
+        #: session → (Opus decoder, resampler to 48 kHz mono int16); used on the engine's one analysis worker only
+        self._decoders: dict[str, tuple[Any, Any]] = {}
+        #: the assessor's quiet phase per session, kept across the analysis closing and opening again (media rejoin)
+        self._quiet: dict[str, bool] = {}
         self.recorded = 0
         self.failures = 0
 
@@ -95,6 +100,9 @@ class LiveProctoring:
         with self._lock:
             self._origin[public_id] = time.time()
             self._closed_origin.pop(public_id, None)
+            quiet = self._quiet.get(public_id, False)
+        if quiet:
+            pool.set_quiet_phase(public_id, True, 0.0)
         if ktp is not None and self.profile_for(public_id).identity.enabled:
             threading.Thread(target=self._reference, args=(public_id, ktp), name="proctor-reference",
                              daemon=True).start()
@@ -107,6 +115,7 @@ class LiveProctoring:
             pool = self._pool
             if origin is not None:
                 self._closed_origin[public_id] = origin
+            self._decoders.pop(public_id, None)
         if origin is None or pool is None:
             return False
         return bool(pool.close_session(public_id, time.time() - origin))
@@ -120,13 +129,48 @@ class LiveProctoring:
             return False
         return bool(pool.offer(sample.session_id, replace(sample, media_s=sample.at_utc - origin)))
 
-    def set_quiet(self, public_id: str, on: bool) -> bool:
+    def offer_audio(self, public_id: str, packet: bytes, at_utc: float) -> bool:
+        """One Opus packet of the candidate's audio (the engine's analysis worker, in arrival order): decoded here
+        to 48 kHz mono int16 and queued for voice activity detection; never blocks."""
         with self._lock:
+            origin = self._origin.get(public_id)
+            pool = self._pool
+            codec = self._decoders.get(public_id)
+        if origin is None or pool is None:
+            return False
+        import av
+
+        if codec is None:
+            codec = (av.CodecContext.create("opus", "r"),
+                     av.AudioResampler(format="s16", layout="mono", rate=AUDIO_RATE))
+            with self._lock:
+                self._decoders[public_id] = codec
+        decoder, resampler = codec
+        taken = False
+        try:
+            frames = decoder.decode(av.Packet(packet))
+        except av.error.FFmpegError:
+            return False  # a damaged packet: the detector sees a gap
+        for frame in frames:
+            for out in resampler.resample(frame):
+                pcm = out.to_ndarray().reshape(-1)
+                taken = bool(pool.offer_audio(public_id, pcm, at_utc - origin)) or taken
+        return taken
+
+    def set_quiet(self, public_id: str, on: bool) -> bool:
+        """The assessor's quiet phase: applied now if the session is analysed, and whenever its analysis opens."""
+        with self._lock:
+            self._quiet[public_id] = on
             origin = self._origin.get(public_id)
             pool = self._pool
         if origin is None or pool is None:
             return False
         return bool(pool.set_quiet_phase(public_id, on, time.time() - origin))
+
+    def forget(self, public_id: str) -> None:
+        """The session is over: forget its quiet phase (after :meth:`close`)."""
+        with self._lock:
+            self._quiet.pop(public_id, None)
 
     def metrics(self, public_id: str) -> dict[str, Any] | None:
         """How the session's analysis keeps up (for the page: ``behind`` means "analysis behind")."""
