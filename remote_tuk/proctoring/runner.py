@@ -240,4 +240,7 @@ class LiveProctoring:
             log.exception("incident %s of %s not recorded", event.kind, public_id)
             return
         if payload is not None:
+            # server clock: the sample that made the transition, and now (the page's latency is measured from them)
+            payload["sample_utc_ms"] = int((origin + event.at_s) * 1000)
+            payload["server_ms"] = int(time.time() * 1000)
             self._emit("finding", payload, public_id)

@@ -240,7 +240,8 @@ def record_signal(
         row.log_index = getattr(receipt, "log_index", None)
         db.commit()
         finding = {**finding_json(row, session.public_id), "phase": "start",
-                   "message": BROWSER_ALERTS[data.kind][1]}
+                   "message": BROWSER_ALERTS[data.kind][1], "client_ms": data.client_ms,
+                   "server_ms": int(time.time() * 1000)}
     elif data.kind in BROWSER_ENDS:
         row = db.scalar(select(Finding).where(Finding.session_id == session.id, Finding.source == "browser",
                                               Finding.kind == BROWSER_ENDS[data.kind], Finding.end_s.is_(None))

@@ -16,7 +16,7 @@
   const announce = panel.querySelector("[data-proctor-announce]");
   const quiet = panel.querySelector("[data-proctor-quiet]");
   const byId = new Map();
-  window.liveProctoring = { painted: [] }; // (finding id, performance.now()) for the latency benchmark
+  window.liveProctoring = { painted: [] }; // when each new finding was painted (bench/bench_proctoring_live.py)
 
   function el(tag, cls, text) {
     const e = document.createElement(tag);
@@ -107,7 +107,10 @@
         (Number(c.dataset.findingMediaS) === merged.media_s && Number(c.dataset.findingId) < merged.id));
       list.insertBefore(li, after || null);
       if (fresh) {
-        window.liveProctoring.painted.push([f.id, performance.now(), f.kind]);
+        // when it was painted (epoch ms on this machine's clock), after the next frame
+        requestAnimationFrame(() => window.liveProctoring.painted.push({
+          id: f.id, kind: f.kind, source: f.source, painted_ms: performance.timeOrigin + performance.now(),
+          sample_utc_ms: f.sample_utc_ms, client_ms: f.client_ms, server_ms: f.server_ms }));
         if (merged.severity === "alert") announce.textContent = tr("new_alert") + " " + tr("kind_" + f.kind, f.kind);
       }
     }
