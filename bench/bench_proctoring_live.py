@@ -31,9 +31,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.e2e.conftest import CHROMIUM, Server, chromium_args, sign_in, wait_until  # noqa: E402
-from tests.media.clips import ClipFiles  # noqa: E402
-from tests.media.face import write_wav  # noqa: E402
+from tests.e2e.conftest import CHROMIUM, Server, chromium_args, sign_in, wait_until
+from tests.media.clips import ClipFiles
+from tests.media.face import write_wav
 
 
 def pct(values: list[float], q: float) -> float | None:
@@ -98,7 +98,8 @@ def main() -> None:
     finally:
         server.stop()
 
-    video = [p["painted_ms"] - p["sample_utc_ms"] for p in painted if p["source"] == "server" and p.get("sample_utc_ms")]
+    video = [p["painted_ms"] - p["sample_utc_ms"] for p in painted
+             if p["source"] == "server" and p.get("sample_utc_ms")]
     video_server = [p["server_ms"] - p["sample_utc_ms"] for p in painted
                     if p["source"] == "server" and p.get("sample_utc_ms")]
     kinds: dict[str, int] = {}
@@ -125,7 +126,8 @@ def main() -> None:
         s = result[key]
         fmt = lambda v: "-" if v is None else f"{v:.0f} ms"  # noqa: E731
         print(f"  {key:32s} n={s['n']:3d}  p50 {fmt(s['p50_ms'])}  p95 {fmt(s['p95_ms'])}  max {fmt(s['max_ms'])}")
-    print(f"  (+ up to {result['sampling_granularity_ms']} ms between the hold completing and the sample that shows it)")
+    gap = result["sampling_granularity_ms"]
+    print(f"  (+ up to {gap} ms between the hold completing and the sample that shows it)")
 
 
 if __name__ == "__main__":
