@@ -67,8 +67,9 @@ class MediaHub:
         self.proctoring = LiveProctoring(db.new_session, lambda: evidence.store, self._emit_staff)
         app.extensions["rtuk_media"] = self
 
-    def _emit_staff(self, event: str, payload: dict[str, Any], public_id: str) -> None:
-        self.socketio.emit(event, payload, to=staff_room_of(public_id), namespace=NAMESPACE)
+    def _emit_staff(self, event: str, payload: dict[str, Any], public_id: str, staff_only: bool = True) -> None:
+        room = staff_room_of(public_id) if staff_only else room_of(public_id)
+        self.socketio.emit(event, payload, to=room, namespace=NAMESPACE)
 
     @property
     def engine(self) -> Any:

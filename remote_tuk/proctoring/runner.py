@@ -30,7 +30,8 @@ from remote_tuk.proctoring import services
 log = logging.getLogger(__name__)
 
 AUDIO_RATE = 48_000
-Emit = Callable[[str, dict[str, Any], str], None]  # (event, payload, session public id) to the session's staff
+#: (event, payload, session public id, staff_only): to the session's assessor and witness pages, or to all its pages
+Emit = Callable[[str, dict[str, Any], str, bool], None]
 
 
 class LiveProctoring:
@@ -243,4 +244,16 @@ class LiveProctoring:
             # server clock: the sample that made the transition, and now (the page's latency is measured from them)
             payload["sample_utc_ms"] = int((origin + event.at_s) * 1000)
             payload["server_ms"] = int(time.time() * 1000)
-            self._emit("finding", payload, public_id)
+            self._emit("finding", payload, public_id, True)
+        self._prompt(public_id, event)
+
+    def _prompt(self, public_id: str, event: Any) -> None:
+        """The profile's gentle prompt to the candidate while an incident lasts (shown by the candidate's page)."""
+        if event.phase == "repeat":
+            return
+        prompt = self.profile_for(public_id).prompt(event.kind.value)
+        if prompt is None:
+            return
+        self._emit("prompt", {"kind": event.kind.value, "incident_id": event.incident_id,
+                              "on": event.phase == "start", "text_id": prompt.text_id, "text_en": prompt.text_en},
+                   public_id, False)

@@ -219,10 +219,18 @@ def test_incidents_from_the_analysis_pool_become_evidence_and_alerts(app, cast, 
 
     assessor, _ = _joined(app, cast, "asesor_a", live_session)
     assessor.get_received(NS)
+    candidate, _ = _joined(app, cast, "asesi_a", live_session)
+    candidate.get_received(NS)
     runner = media.proctoring
     emitted: list[tuple[str, dict, str]] = []
     real_emit = runner._emit
-    runner._emit = lambda ev, payload, pid: (emitted.append((ev, payload, pid)), real_emit(ev, payload, pid))
+
+    def spy(ev, payload, pid, staff_only):
+        if ev == "finding":
+            emitted.append((ev, payload, pid))
+        real_emit(ev, payload, pid, staff_only)
+
+    runner._emit = spy
     assert runner.open(live_session)
     origin = runner._origin[live_session]
     black = np.zeros((480 * 3 // 2, 640), np.uint8)
@@ -245,6 +253,12 @@ def test_incidents_from_the_analysis_pool_become_evidence_and_alerts(app, cast, 
     assert started[0]["source"] == "server" and started[0]["severity"] == "alert"
     assert started[0]["snapshot"]
     assert [f["kind"] for f in _received(assessor, "finding")].count("camera_covered") >= 1
+    # the candidate is not shown the finding, only the profile's gentle prompt while it lasts, then its end
+    got = candidate.get_received(NS)
+    assert not [m for m in got if m["name"] == "finding"]
+    prompts = [m["args"][0] for m in got if m["name"] == "prompt" and m["args"][0]["kind"] == "camera_covered"]
+    assert [p["on"] for p in prompts] == [True, False], prompts
+    assert prompts[0]["text_id"].startswith("Kamera tertutup")
 
     docs = [_doc(app, e) for e in _entries(app, live_session, "proctoring.finding")]
     phases = [(d["kind"], d["phase"]) for d in docs]
@@ -275,4 +289,4 @@ def test_the_assessor_page_has_the_console_and_the_candidate_page_reports(app, c
     page = assessor.http.get(f"/sesi/{live_session}/langsung").get_data(as_text=True)
     assert "data-proctor-alerts" in page and "data-proctor-quiet" in page and "live-proctoring.js" in page
     candidate = login_as("asesi_a").get(f"/sesi/{live_session}/langsung").get_data(as_text=True)
-    assert "data-proctor" not in candidate and "live-signals.js" in candidate
+    assert "data-proctor-alerts" not in candidate and "live-signals.js" in candidate

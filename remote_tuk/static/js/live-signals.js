@@ -89,5 +89,17 @@
     }
   }
   setInterval(watchTracks, 2000);
+
+  // the profile's gentle prompts while an incident lasts ("Wajah tidak terlihat…"), one line, the latest on top
+  const promptEl = document.querySelector("[data-proctor-prompt]");
+  const prompts = new Map();
+  L.socket.on("prompt", (p) => {
+    if (!promptEl || !p || typeof p.kind !== "string") return;
+    if (p.on) prompts.set(p.kind, document.documentElement.lang === "en" ? p.text_en : p.text_id);
+    else prompts.delete(p.kind);
+    const texts = Array.from(prompts.values());
+    promptEl.textContent = texts.length ? texts[texts.length - 1] : "";
+    promptEl.hidden = !texts.length;
+  });
   L.onState((state) => { if (state === "live") checkVirtualCamera(); });
 })();
