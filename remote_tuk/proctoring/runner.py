@@ -13,12 +13,14 @@ so findings line up with the recording, the KUK marks and the other events.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+import numpy as np
 from sqlalchemy import select
 
 from config.proctoring_profile import DEFAULT_PROCTORING_PROFILE, ProctoringProfile
@@ -30,6 +32,8 @@ from remote_tuk.proctoring import services
 log = logging.getLogger(__name__)
 
 AUDIO_RATE = 48_000
+#: how often the candidate's audio level goes to the assessor's meter
+LEVEL_HZ = 4.0
 #: (event, payload, session public id, staff_only): to the session's assessor and witness pages, or to all its pages
 Emit = Callable[[str, dict[str, Any], str, bool], None]
 
@@ -57,6 +61,8 @@ class LiveProctoring:
         self._decoders: dict[str, tuple[Any, Any]] = {}
         #: the assessor's quiet phase per session, kept across the analysis closing and opening again (media rejoin)
         self._quiet: dict[str, bool] = {}
+        #: session → (server time of the last level sent to the pages, peak dBFS since)
+        self._levels: dict[str, tuple[float, float]] = {}
         self.recorded = 0
         self.failures = 0
 
@@ -117,6 +123,7 @@ class LiveProctoring:
             if origin is not None:
                 self._closed_origin[public_id] = origin
             self._decoders.pop(public_id, None)
+            self._levels.pop(public_id, None)
         if origin is None or pool is None:
             return False
         return bool(pool.close_session(public_id, time.time() - origin))
@@ -148,6 +155,7 @@ class LiveProctoring:
                 self._decoders[public_id] = codec
         decoder, resampler = codec
         taken = False
+        peak = -100.0
         try:
             frames = decoder.decode(av.Packet(packet))
         except av.error.FFmpegError:
@@ -156,7 +164,21 @@ class LiveProctoring:
             for out in resampler.resample(frame):
                 pcm = out.to_ndarray().reshape(-1)
                 taken = bool(pool.offer_audio(public_id, pcm, at_utc - origin)) or taken
+                if pcm.size:
+                    rms = float(np.sqrt(np.mean(np.square(pcm.astype(np.float32))))) / 32768.0
+                    peak = max(peak, 20.0 * math.log10(rms) if rms > 1e-5 else -100.0)
+        self._level(public_id, peak, at_utc)
         return taken
+
+    def _level(self, public_id: str, dbfs: float, now: float) -> None:
+        """The candidate's audio level to the assessor's meter, at most LEVEL_HZ times a second (the loudest since)."""
+        last, loudest = self._levels.get(public_id, (0.0, -100.0))
+        loudest = max(loudest, dbfs)
+        if now - last < 1.0 / LEVEL_HZ:
+            self._levels[public_id] = (last, loudest)
+            return
+        self._levels[public_id] = (now, -100.0)
+        self._emit("level", {"dbfs": round(loudest, 1)}, public_id, True)
 
     def set_quiet(self, public_id: str, on: bool) -> bool:
         """The assessor's quiet phase: applied now if the session is analysed, and whenever its analysis opens."""

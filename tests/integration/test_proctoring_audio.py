@@ -72,14 +72,20 @@ def test_speech_in_the_quiet_phase_is_a_finding(live_app, cast):
         clients.run(peer.wait_connected(), 20)
         assert media.proctoring.is_open(sid)  # the quiet phase was switched on before: applied when it opened
 
+        received: list[dict] = []
+
         def speech_finding():
-            got = [m["args"][0] for m in staff.get_received("/live") if m["name"] == "finding"]
+            received.extend(staff.get_received("/live"))
+            got = [m["args"][0] for m in received if m["name"] == "finding"]
             return [f for f in got if f["kind"] == "speech_in_quiet"]
 
         found = _wait(speech_finding, 40, "a speech_in_quiet finding on the assessor's socket")
         assert found[0]["source"] == "server" and found[0]["phase"] == "start"
         # the level the assessor's meter shows: the sentence's words are well above silence (its pauses are not)
         _wait(lambda: (media.proctoring.metrics(sid)["level_dbfs"] or -100) > -60, 15, "a speech level")
+        received.extend(staff.get_received("/live"))
+        levels = [m["args"][0]["dbfs"] for m in received if m["name"] == "level"]
+        assert levels and max(levels) > -60, levels  # the assessor's meter gets the level live
         stats = staff.emit("stats", {"session": sid}, namespace="/live", callback=True)
         assert stats["analysis"]["running"] is True
     finally:

@@ -134,6 +134,13 @@
   });
   L.socket.on("finding", (f) => show(f, true));
   L.socket.on("finding_label", (f) => show(f, false));
+  const meter = panel.querySelector("[data-proctor-level]");
+  const meterText = panel.querySelector("[data-proctor-level-text]");
+  L.socket.on("level", (l) => {
+    if (!meter || !l || typeof l.dbfs !== "number") return;
+    meter.value = Math.max(-60, Math.min(0, l.dbfs));
+    meterText.textContent = l.dbfs <= -99 ? "–" : Math.round(l.dbfs) + " dBFS";
+  });
   L.socket.on("quiet", (q) => {
     if (quiet) quiet.checked = !!q.on;
     L.notice("info", q.on ? tr("quiet_on") : tr("quiet_off"));
