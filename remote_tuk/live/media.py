@@ -64,7 +64,8 @@ class MediaHub:
         self.settings, self.db, self.evidence, self.socketio = settings, db, evidence, socketio
         if self.proctoring is not None:
             self.proctoring.stop()
-        self.proctoring = LiveProctoring(db.new_session, lambda: evidence.store, self._emit_staff)
+        self.proctoring = (LiveProctoring(db.new_session, lambda: evidence.store, self._emit_staff)
+                           if settings.rtc.proctoring else None)
         app.extensions["rtuk_media"] = self
 
     def _emit_staff(self, event: str, payload: dict[str, Any], public_id: str, staff_only: bool = True) -> None:

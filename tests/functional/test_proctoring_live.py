@@ -290,3 +290,27 @@ def test_the_assessor_page_has_the_console_and_the_candidate_page_reports(app, c
     assert "data-proctor-alerts" in page and "data-proctor-quiet" in page and "live-proctoring.js" in page
     candidate = login_as("asesi_a").get(f"/sesi/{live_session}/langsung").get_data(as_text=True)
     assert "data-proctor-alerts" not in candidate and "live-signals.js" in candidate
+
+
+def test_a_node_with_the_analysis_off_says_so(settings, cast, database):
+    from remote_tuk import create_app
+    from remote_tuk.extensions import media
+
+    settings.rtc.proctoring = False
+    app = create_app(settings)
+    try:
+        assert media.proctoring is None
+        satisfy_gate(database[0], cast.session_a)
+        _move(_client(app, cast, "asesor_a"), cast, "checking", "ready", "live")
+        _, joined = _joined(app, cast, "asesor_a", cast.session_a)
+        assert joined["proctoring"]["analysis"] is None  # the page shows "not running"
+        candidate, _ = _joined(app, cast, "asesi_a", cast.session_a)
+        assert _signal(candidate, cast.session_a, 1, "copy")["alert"] is True  # browser signals still recorded
+    finally:
+        app.extensions["rtuk_db"].dispose()
+
+
+def _client(app, cast, username):
+    c = app.test_client()
+    login(c, cast, username)
+    return c
