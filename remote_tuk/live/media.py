@@ -154,7 +154,11 @@ class MediaHub:
         if self.proctoring is None or self._engine is None:
             return  # no media in this process yet: the first offer (prepare) starts it
         if not self.proctoring.is_open(public_id):
-            self.proctoring.open(public_id, ktp=lambda: self._ktp(public_id))
+            try:
+                self.proctoring.open(public_id, ktp=lambda: self._ktp(public_id))
+            except Exception:  # e.g. the pool is full: the media goes on, the page says the analysis is not running
+                log.exception("the live analysis of %s could not start", public_id)
+                return
         self._apply_sampling(public_id)
         self._listen(public_id, True)
 

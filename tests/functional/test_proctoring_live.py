@@ -314,3 +314,16 @@ def _client(app, cast, username):
     c = app.test_client()
     login(c, cast, username)
     return c
+
+
+def test_a_full_analysis_pool_does_not_stop_the_media(app, cast, live_session, monkeypatch):
+    """The pool refusing a session (beyond max_sessions) is logged; the offer path and the engine go on."""
+    from remote_tuk.extensions import media
+
+    def full(*a, **kw):
+        raise RuntimeError("the analysis pool already has 64 sessions")
+
+    monkeypatch.setattr(media.proctoring, "open", full)
+    monkeypatch.setattr(media, "_engine", object())  # as if the media engine were running
+    media.start_proctoring(live_session)  # no exception
+    assert not media.proctoring.is_open(live_session)
