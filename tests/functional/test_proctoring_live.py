@@ -327,3 +327,29 @@ def test_a_full_analysis_pool_does_not_stop_the_media(app, cast, live_session, m
     monkeypatch.setattr(media, "_engine", object())  # as if the media engine were running
     media.start_proctoring(live_session)  # no exception
     assert not media.proctoring.is_open(live_session)
+
+
+def test_leaving_fullscreen_is_evidence_and_an_alert_when_the_scheme_requires_fullscreen(app, cast, live_session):
+    candidate, _ = _joined(app, cast, "asesi_a", live_session)
+    assessor, _ = _joined(app, cast, "asesor_a", live_session)
+    assessor.get_received(NS)
+    assert _signal(candidate, live_session, 1, "fullscreen_enter")["alert"] is False
+    assert _signal(candidate, live_session, 2, "fullscreen_exit")["alert"] is True  # the seeded profile requires it
+    assert _signal(candidate, live_session, 3, "fullscreen_enter")["alert"] is False
+    got = _received(assessor, "finding")
+    assert [(f["kind"], f["phase"]) for f in got] == [("fullscreen_exit", "start"), ("fullscreen_exit", "clear")]
+    docs = [_doc(app, e) for e in _entries(app, live_session, "proctoring.browser_signal")]
+    assert [d["kind"] for d in docs] == ["fullscreen_enter", "fullscreen_exit", "fullscreen_enter"]
+
+
+def test_leaving_fullscreen_without_the_requirement_is_recorded_not_shown(app, cast, live_session, monkeypatch):
+    from remote_tuk.proctoring import events as proctoring_events
+
+    monkeypatch.setattr(proctoring_events, "_fullscreen_required", lambda session: False)
+    candidate, _ = _joined(app, cast, "asesi_a", live_session)
+    assessor, _ = _joined(app, cast, "asesor_a", live_session)
+    assessor.get_received(NS)
+    assert _signal(candidate, live_session, 1, "fullscreen_exit")["alert"] is False
+    assert _received(assessor, "finding") == []
+    (doc,) = [_doc(app, e) for e in _entries(app, live_session, "proctoring.browser_signal")]
+    assert doc["kind"] == "fullscreen_exit" and doc["alert"] is False
