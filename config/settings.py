@@ -76,6 +76,9 @@ class RtcSettings(BaseSettings):
     chunk_ms: int = Field(default=2000, ge=500, le=10_000)
     #: Largest recording chunk accepted, in bytes.
     max_chunk_bytes: int = Field(default=8 * 1024 * 1024, ge=64 * 1024, le=64 * 1024 * 1024)
+    #: Live proctoring (docs/PROCTORING.md, "Live sessions"): analyse the candidate's video and audio while a session
+    #: is live. Off: the node relays and records only (the assessor's page says the analysis is not running).
+    proctoring: bool = True
 
     @field_validator("ice_servers", mode="before")
     @classmethod

@@ -80,6 +80,9 @@ class SampledFrame:
 
 
 FrameSampleCallback = Callable[[SampledFrame], None]
+#: on_audio(session_id, opus_packet, at_utc): the candidate's encoded audio (Opus, 48 kHz), in arrival order, while
+#: the web layer listens (``MediaEngine.listen_audio``); called on the engine's analysis worker thread.
+AudioCallback = Callable[[str, bytes, float], None]
 
 EVENT_PEER_JOINED = "peer.joined"  # data: role, can_talk, replaced (bool: a rejoin replaced a connection)
 EVENT_PEER_STATE = "peer.state"  # data: role, state (new|connecting|connected|failed|closed)

@@ -13,6 +13,7 @@ from remote_tuk.invitations.models import OutboxMail
 from remote_tuk.live.models import ChatMessage, Downtime, KukMark, RecordingChunk, SessionRecording, UnitDecision
 from remote_tuk.lsp.models import Element, Kuk, Lsp, LspType, Scheme, Unit
 from remote_tuk.privacy.models import Erasure, PrivacyPolicy, PrivacyRequest
+from remote_tuk.proctoring.models import Finding
 from remote_tuk.questioning.models import EssayScore, OralQuestion, WrittenAnswer, WrittenTest
 from remote_tuk.review.models import AssessmentDocument, FeedbackAck, ProcessReview
 from remote_tuk.tuk.models import (
@@ -51,6 +52,7 @@ __all__ = [
     "Erasure",
     "EssayScore",
     "FeedbackAck",
+    "Finding",
     "IdentityCheck",
     "JoinLink",
     "Kuk",

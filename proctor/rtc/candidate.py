@@ -104,6 +104,8 @@ def on_audio(session: MediaSession, peer: Peer, receiver: RTCRtpReceiver, data: 
         session.origin_mono, session.origin_utc = now, time.time()
     session.audio_rate.add(now, len(data))
     session.audio.push(receiver, data, ts, False)
+    if session.listen_audio:
+        session.host.submit_audio(session, data, time.time())
 
 
 async def sample_frames(session: MediaSession, track: MediaStreamTrack) -> None:

@@ -42,6 +42,7 @@ from proctor.sink import (
     EVENT_RECORDING_SEGMENT,
     EVENT_SESSION_CLOSED,
     EVIDENCE_SERVER_SEGMENT,
+    AudioCallback,
     EngineEvent,
     EventCallback,
     EvidenceSink,
@@ -63,9 +64,11 @@ class MediaEngine:
         options: EngineOptions | None = None,
         loop: RtcLoop | None = None,
         on_frame: FrameSampleCallback | None = None,
+        on_audio: AudioCallback | None = None,
     ) -> None:
         check_aiortc_internals()
         self._on_frame = on_frame
+        self._on_audio = on_audio
         self.settings = settings
         self.options = options or EngineOptions()
         self._sink = sink
@@ -90,7 +93,7 @@ class MediaEngine:
     def start(self) -> MediaEngine:
         if self._dispatcher is None:
             self._dispatcher = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="proctor-sink")
-        if self._frames_pool is None and self.analysis_on:
+        if self._frames_pool is None and (self.analysis_on or self._on_audio is not None):
             self._frames_pool = concurrent.futures.ThreadPoolExecutor(
                 max_workers=1, thread_name_prefix="proctor-frames"
             )
@@ -173,6 +176,13 @@ class MediaEngine:
             raise ProctorError("frame sampling needs an on_frame callback and the pass-through relay")
         self._call(self._want(session_id, sample_fps=max(0.0, float(fps))))
 
+    def listen_audio(self, session_id: str, on: bool) -> None:
+        """Hand the session's candidate audio (Opus packets, not decoded here) to ``on_audio``, or stop. May be called
+        before the candidate joins."""
+        if self._on_audio is None:
+            raise ProctorError("listening to audio needs an on_audio callback")
+        self._call(self._want(session_id, audio=bool(on)))
+
     def close_viewer(self, session_id: str, viewer_id: str, reason: str = "left") -> None:
         self._call(self._close_viewer(session_id, viewer_id, reason))
 
@@ -235,6 +245,13 @@ class MediaEngine:
         self._frames_pool.submit(self._deliver_frame, session, frame, media_s, utc)
         return True
 
+    def submit_audio(self, session: MediaSession, data: bytes, utc: float) -> bool:
+        """Hand an encoded audio packet to ``on_audio`` on the analysis worker (in order); False when there is none."""
+        if self._frames_pool is None or self._on_audio is None:
+            return False
+        self._frames_pool.submit(self._deliver_audio, session.id, data, utc)
+        return True
+
     # -- delivery (worker threads) ---------------------------------------------------------------------------------
 
     def _deliver_event(self, event: EngineEvent) -> None:
@@ -266,6 +283,13 @@ class MediaEngine:
         finally:
             session.analysis_busy = False
 
+    def _deliver_audio(self, session_id: str, data: bytes, utc: float) -> None:
+        try:
+            assert self._on_audio is not None
+            self._on_audio(session_id, data, utc)
+        except Exception:
+            logger.exception("on_audio callback failed for session %s", session_id)
+
     # -- internals (loop thread) -----------------------------------------------------------------------------------
 
     def _call(self, coro: Any) -> Any:
@@ -285,7 +309,7 @@ class MediaEngine:
     async def _want(self, session_id: str, **wanted: Any) -> None:
         entry = self._wanted.setdefault(session_id, {})
         entry.update(wanted)
-        defaults = {"record": self.options.record_from_start, "sample_fps": self.options.analysis_fps}
+        defaults = {"record": self.options.record_from_start, "sample_fps": self.options.analysis_fps, "audio": False}
         if all(defaults[k] == v for k, v in entry.items()):
             del self._wanted[session_id]  # nothing to remember: the defaults apply (keeps the map small)
         session = self._sessions.get(session_id)
@@ -293,6 +317,8 @@ class MediaEngine:
             for key, value in wanted.items():
                 if key == "record":
                     session.set_recording(value)
+                elif key == "audio":
+                    session.listen_audio = value
                 else:
                     session.set_sampling(value)
 
@@ -302,6 +328,8 @@ class MediaEngine:
             session.set_recording(wanted["record"])
         if "sample_fps" in wanted:
             session.set_sampling(wanted["sample_fps"])
+        if "audio" in wanted:
+            session.listen_audio = wanted["audio"]
 
     async def _candidate_offer(self, session_id: str, sdp: str) -> str:
         return await candidate_media.offer(self._session(session_id, create=True), sdp, self._sessions)

@@ -41,6 +41,8 @@ class Host(Protocol):
 
     def submit_frame(self, session: MediaSession, frame: Any, media_s: float, utc: float) -> bool: ...
 
+    def submit_audio(self, session: MediaSession, data: bytes, utc: float) -> bool: ...
+
 
 class Rate:
     """Bytes and frames over a sliding window."""
@@ -111,6 +113,8 @@ class MediaSession:
         self.video_tap: TapQueue | None = None
         self.decoded_frames = 0
         self.analysis_busy = False
+        #: Whether the candidate's encoded audio goes to ``on_audio`` (voice activity analysis of a live session).
+        self.listen_audio = False
         self.decoded_relay: MediaRelay | None = None
         self.decoded_track: MediaStreamTrack | None = None
         self.closed = False

@@ -24,8 +24,9 @@ from remote_tuk.errors import DomainError, Forbidden
 from remote_tuk.extensions import db, evidence, media, socketio
 from remote_tuk.live import recording, scoring, services
 from remote_tuk.live.clock import clock
-from remote_tuk.live.media import NAMESPACE, room_of
+from remote_tuk.live.media import NAMESPACE, room_of, staff_room_of
 from remote_tuk.live.schemas import ChatIn, ControlIn, OfferIn, SessionIn
+from remote_tuk.proctoring import events as proctoring_events
 from remote_tuk.sockets.events import TrackedNamespace
 from remote_tuk.validation import parse
 
@@ -110,9 +111,12 @@ class LiveNamespace(TrackedNamespace):
         _data, session = self._session(user, payload)
         part = services.participant(user, session)
         join_room(room_of(session.public_id))
+        if part.role != "candidate":
+            join_room(staff_room_of(session.public_id))  # proctoring alerts (remote_tuk.proctoring)
         joined_sockets()[request.sid] = (session.public_id, user.id)  # type: ignore[attr-defined]
         written = _page_event(session, user, "page.joined")
         return {
+            "proctoring": None if part.role == "candidate" else proctoring_events.staff_view(session),
             "ok": True,
             "role": part.role,
             "can_talk": part.can_talk,
@@ -165,6 +169,7 @@ class LiveNamespace(TrackedNamespace):
         _data, session = self._session(user, payload)
         part = services.participant(user, session)
         leave_room(room_of(session.public_id))
+        leave_room(staff_room_of(session.public_id))
         joined_sockets().pop(request.sid, None)  # type: ignore[attr-defined]
         if media.running and session.public_id in media.engine.session_ids():
             from proctor.errors import UnknownPeer
@@ -199,7 +204,22 @@ class LiveNamespace(TrackedNamespace):
         _data, session = self._session(user, payload)
         if services.participant(user, session).role == "candidate":
             raise Forbidden("Statistik koneksi hanya untuk asesor dan peninjau.")
-        return {"ok": True, "stats": media.stats(session.public_id), "clock": clock(db.session, session)}
+        return {"ok": True, "stats": media.stats(session.public_id), "clock": clock(db.session, session),
+                "analysis": proctoring_events.analysis_status(session.public_id)}
+
+    # proctoring (remote_tuk.proctoring.events): browser signals, labels on findings, the quiet phase
+
+    @_guard
+    def on_signal(self, user: User, payload: dict[str, Any]) -> dict[str, Any]:
+        return proctoring_events.on_signal(user, payload)
+
+    @_guard
+    def on_finding_label(self, user: User, payload: dict[str, Any]) -> dict[str, Any]:
+        return proctoring_events.on_label(user, payload)
+
+    @_guard
+    def on_quiet(self, user: User, payload: dict[str, Any]) -> dict[str, Any]:
+        return proctoring_events.on_quiet(user, payload)
 
 
 def _page_event(session: AssessmentSession, user: User, kind: str) -> bool:

@@ -55,10 +55,22 @@ class MediaHub:
         self.db: Any = None
         self.evidence: Any = None
         self.socketio: Any = None
+        #: live proctoring (issue 14): the analysis pool fed with the sampled frames of live sessions
+        self.proctoring: Any = None
 
     def init_app(self, app: Any, settings: Settings, db: Any, evidence: Any, socketio: Any) -> None:
+        from remote_tuk.proctoring.runner import LiveProctoring
+
         self.settings, self.db, self.evidence, self.socketio = settings, db, evidence, socketio
+        if self.proctoring is not None:
+            self.proctoring.stop()
+        self.proctoring = (LiveProctoring(db.new_session, lambda: evidence.store, self._emit_staff)
+                           if settings.rtc.proctoring else None)
         app.extensions["rtuk_media"] = self
+
+    def _emit_staff(self, event: str, payload: dict[str, Any], public_id: str, staff_only: bool = True) -> None:
+        room = staff_room_of(public_id) if staff_only else room_of(public_id)
+        self.socketio.emit(event, payload, to=room, namespace=NAMESPACE)
 
     @property
     def engine(self) -> Any:
@@ -76,6 +88,7 @@ class MediaHub:
                     sink=_Sink(self),
                     on_event=self._on_event,
                     on_frame=self._on_frame,
+                    on_audio=self._on_audio,
                     # decode nothing unless a watch asks for frames; record only while the session is live
                     options=EngineOptions(analysis_fps=0.0, record_from_start=False),
                 ).start()
@@ -93,6 +106,8 @@ class MediaHub:
             self._watch_timers.clear()
             self._frames.clear()
             engine, self._engine = self._engine, None
+        if self.proctoring is not None:
+            self.proctoring.stop()
         if engine is not None:
             # outside the lock: stopping delivers the last events, whose callback takes the lock (unwatch)
             engine.stop()
@@ -107,13 +122,22 @@ class MediaHub:
     # --- what the session's state asks of the engine ------------------------------------------------------------
 
     def prepare(self, public_id: str, state: SessionState) -> None:
-        """Before an offer: the engine records while the session is live (also after a server restart)."""
+        """Before an offer: the engine records while the session is live (also after a server restart), and the
+        session is analysed while live (the candidate's media coming back after it ended opens it again)."""
         self.engine.record(public_id, state is S.LIVE)
+        if state is S.LIVE:
+            self.start_proctoring(public_id)
 
     def follow_state(self, public_id: str, state: SessionState) -> None:
-        """After a transition: record while live; at the end, close the media and forget any watch."""
+        """After a transition: record and analyse while live; at the end, close the media and forget any watch."""
         if state in (S.ENDED, S.DECIDED, S.CANCELLED):
             self.unwatch(public_id)
+        if state is S.LIVE:
+            self.start_proctoring(public_id)
+        else:
+            self.stop_proctoring(public_id)
+        if state in (S.ENDED, S.DECIDED, S.CANCELLED) and self.proctoring is not None:
+            self.proctoring.forget(public_id)
         if self._engine is None:
             return
         if state in (S.ENDED, S.CANCELLED):
@@ -121,6 +145,63 @@ class MediaHub:
                 self._engine.close_session(public_id, reason=state.value)
         else:
             self._engine.record(public_id, state is S.LIVE)
+
+    # --- live proctoring: the sampled frames of a live session go to the analysis pool ---------------------------
+
+    def start_proctoring(self, public_id: str) -> None:
+        """Analyse the session's candidate video at its profile's rate, with the KTP snapshot as the identity
+        reference (idempotent)."""
+        if self.proctoring is None or self._engine is None:
+            return  # no media in this process yet: the first offer (prepare) starts it
+        if not self.proctoring.is_open(public_id):
+            try:
+                self.proctoring.open(public_id, ktp=lambda: self._ktp(public_id))
+            except Exception:  # e.g. the pool is full: the media goes on, the page says the analysis is not running
+                log.exception("the live analysis of %s could not start", public_id)
+                return
+        self._apply_sampling(public_id)
+        self._listen(public_id, True)
+
+    def stop_proctoring(self, public_id: str) -> None:
+        if self.proctoring is not None and self.proctoring.close(public_id):
+            self._apply_sampling(public_id)
+            self._listen(public_id, False)
+
+    def _listen(self, public_id: str, on: bool) -> None:
+        if self._engine is None:
+            return
+        try:
+            self._engine.listen_audio(public_id, on)
+        except Exception:
+            log.debug("could not switch the audio analysis of %s", public_id, exc_info=True)
+
+    def _on_audio(self, session_id: str, packet: bytes, at_utc: float) -> None:
+        if self.proctoring is not None:
+            self.proctoring.offer_audio(session_id, packet, at_utc)
+
+    def _ktp(self, public_id: str) -> bytes | None:
+        from remote_tuk.tuk.identity import find
+
+        with self.db.new_session() as db:
+            session = db.scalar(select(AssessmentSession).where(AssessmentSession.public_id == public_id))
+            row = find(db, session) if session is not None else None
+            if row is None or row.ktp_object is None:
+                return None
+            return bytes(self.evidence.store.read(row.ktp_object, services.SYSTEM))
+
+    def _sampling_fps(self, public_id: str) -> float:
+        with self._lock:
+            watched = public_id in self._frames
+        analysed = self.proctoring.fps(public_id) if self.proctoring is not None else 0.0
+        return max(ANALYSIS_FPS if watched else 0.0, analysed)
+
+    def _apply_sampling(self, public_id: str) -> None:
+        if self._engine is None:
+            return
+        try:
+            self._engine.sample_frames(public_id, self._sampling_fps(public_id))
+        except Exception:
+            log.debug("could not set the sampling of %s", public_id, exc_info=True)
 
     # --- sampled frames for the TUK check ------------------------------------------------------------------------
 
@@ -137,7 +218,7 @@ class MediaHub:
         if old is not None:
             old.cancel()
         timer.start()
-        self.engine.sample_frames(public_id, ANALYSIS_FPS)
+        self.engine.sample_frames(public_id, self._sampling_fps(public_id))
 
     def take_frames(self, public_id: str) -> list[Any]:
         """The frames kept so far; the watch ends (see :meth:`watch`)."""
@@ -153,11 +234,7 @@ class MediaHub:
             timer = self._watch_timers.pop(public_id, None)
         if timer is not None:
             timer.cancel()
-        if self._engine is not None:
-            try:
-                self._engine.sample_frames(public_id, 0)
-            except Exception:
-                log.debug("could not stop sampling %s", public_id, exc_info=True)
+        self._apply_sampling(public_id)  # 0 unless the live analysis still wants frames
 
     def watching(self) -> dict[str, int]:
         """Sessions with a watch, and how many frames each keeps (diagnostics and tests)."""
@@ -169,6 +246,8 @@ class MediaHub:
             kept = self._frames.get(frame.session_id)
             if kept is not None:
                 kept.append(frame)
+        if self.proctoring is not None:
+            self.proctoring.offer(frame)  # returns at once (the pool drops under overload)
 
     # --- engine callbacks (the engine's worker thread) ------------------------------------------------------------
 
@@ -177,6 +256,8 @@ class MediaHub:
             event.type == "peer.left" and event.peer_id == "candidate"
         ):
             self.unwatch(event.session_id)  # the media the watch was for has gone
+        if event.type in ("session.closed", "media.ended"):
+            self.stop_proctoring(event.session_id)  # nothing left to analyse (a rejoin's offer opens it again)
         try:
             page = self._record_event(event)
         except Exception:
@@ -268,6 +349,11 @@ class _Sink:
 
 def room_of(public_id: str) -> str:
     return f"live:{public_id}"
+
+
+def staff_room_of(public_id: str) -> str:
+    """The session's assessor and witness pages (proctoring alerts are not shown to the candidate)."""
+    return f"live:{public_id}:staff"
 
 
 def _utc(ts: float) -> datetime:

@@ -276,3 +276,17 @@ register_type("assessment.fr_ak_06", _("Tinjauan proses asesmen FR.AK.06 (PDF be
               milestone=True, detail=lambda m, f: gettext("versi %(v)s", v=m["version"]) if "version" in m else "")
 register_type("process_review.fr_ak_06", _("Jawaban tinjauan proses asesmen (FR.AK.06)"), lane="assessment")
 register_family("process_review.", _("Tinjauan proses asesmen (FR.AK.06)"))
+
+# live proctoring (remote_tuk.proctoring): findings measured by the server, signals reported by the browser
+register_lane("findings", _("Temuan pengawasan"), "#dc2626", after="events")
+register_type("proctoring.finding", _("Temuan pengawasan (diukur server)"), lane="findings",
+              detail=lambda m, f: f"{m.get('kind', '')} · {m.get('phase', '')}")
+register_type("proctoring.snapshot", _("Cuplikan bingkai temuan pengawasan"), lane="findings",
+              detail=lambda m, f: str(m.get("kind", "")))
+register_type("proctoring.browser_signal", _("Sinyal pengawasan (dilaporkan peramban)"), lane="findings",
+              detail=lambda m, f: str(m.get("kind", "")))
+register_type("proctoring.finding_label", _("Label asesor atas temuan pengawasan"), lane="findings",
+              detail=lambda m, f: f"{m.get('kind', '')} · {m.get('label', '')}")
+register_type("proctoring.quiet_phase", _("Fase tenang diatur asesor"), lane="findings")
+register_type("proctoring.reference", _("Acuan wajah dari foto KTP untuk pengawasan"), lane="findings")
+register_family("proctoring.", _("Pengawasan langsung"))

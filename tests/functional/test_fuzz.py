@@ -407,6 +407,9 @@ EVENTS = [
     ("/live", "chat"),
     ("/live", "control"),
     ("/live", "stats"),
+    ("/live", "signal"),
+    ("/live", "finding_label"),
+    ("/live", "quiet"),
 ]
 
 
@@ -438,6 +441,13 @@ def test_every_socket_event_answers_with_a_refusal_or_success(fuzzed, namespace,
                 "text": TEXT,
                 "action": st.one_of(st.sampled_from(["start", "pause", "resume", "end"]), TEXT),
                 "sdp": st.one_of(TEXT, st.just("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n")),
+                # proctoring (signal, finding_label, quiet)
+                "page": st.one_of(st.just("page-fuzzfuzz"), TEXT),
+                "seq": st.one_of(st.integers(-2, 10**10), JSON_VALUES),
+                "kind": st.one_of(st.sampled_from(["copy", "paste", "tab_hidden", "fullscreen_exit"]), TEXT),
+                "finding": st.one_of(st.integers(-1, 2**32), JSON_VALUES),
+                "label": st.one_of(st.sampled_from(["dismissed", "noted", "confirmed"]), TEXT),
+                "on": JSON_VALUES,
                 "extra": JSON_VALUES,
             },
         ),

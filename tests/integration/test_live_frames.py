@@ -1,5 +1,6 @@
 """Issue 13 #13: the candidate's video is decoded only while somebody needs frames (the TUK check's camera
-measurement), and the frames kept for it are freed afterwards; a live session is never decoded for nothing."""
+measurement, or the live proctoring of issue 14 while the session is live), and the frames kept for it are freed
+afterwards; a session is never decoded for nothing."""
 
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ def test_frames_are_decoded_only_while_wanted_and_then_freed(live_app, cast):
     candidate = app.test_client()
     login(candidate, cast, "asesi_a")
     satisfy_gate(app.config["RTUK"].sqlalchemy_url, sid)
-    for to in ("checking", "ready", "live"):
+    for to in ("checking", "ready"):
         r = assessor.post(f"/api/v1/sessions/{sid}/transition", json={"to": to}, headers={"X-CSRFToken": a_token})
         assert r.status_code == 200
     sock = socketio.test_client(app, namespace="/live", flask_test_client=candidate)
@@ -60,7 +61,7 @@ def test_frames_are_decoded_only_while_wanted_and_then_freed(live_app, cast):
         def decoded() -> int:
             return media.stats(sid)["analysis"]["decoded_frames"]
 
-        assert decoded() == 0  # a live session nobody measures is not decoded
+        assert decoded() == 0  # a session nobody measures (and not live: nothing proctored) is not decoded
 
         # the TUK check's measurement: watch, take the frames, watch again ("a re-measure keeps collecting")
         media.watch(sid)
@@ -69,10 +70,16 @@ def test_frames_are_decoded_only_while_wanted_and_then_freed(live_app, cast):
         assert len(frames) >= 3 and frames[0].i420.shape == (480 * 3 // 2, 640)
         media.watch(sid)
         _wait(lambda: len(media._frames.get(sid) or ()) >= 1, 20)
+        # live: the proctoring analysis decodes at its profile's rate (issue 14), the watch still gets its frames
+        r = assessor.post(f"/api/v1/sessions/{sid}/transition", json={"to": "live"}, headers={"X-CSRFToken": a_token})
+        assert r.status_code == 200
+        assert media.proctoring.is_open(sid)
+        _wait(lambda: media.proctoring.metrics(sid)["processed"] >= 2, 30)
         # the candidate's page leaves (the check page does when its media test is over): decoding stops, frames freed
         assert sock.emit("leave", {"session": sid}, namespace="/live", callback=True)["ok"]
         clients.run(peer.close(), 10)
         _wait(lambda: sid not in media._frames, 10)
         assert media.watching() == {}
+        _wait(lambda: not media.proctoring.is_open(sid), 10)  # the media ended: nothing left to analyse
     finally:
         clients.stop()

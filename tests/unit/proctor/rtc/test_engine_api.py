@@ -139,3 +139,29 @@ def test_a_session_nobody_is_connected_to_is_closed_after_the_idle_time(offers: 
             eng.stop()
     assert [(e.type, dict(e.data).get("reason")) for e in events][-2:] == [("peer.left", "left"),
                                                                           ("session.closed", "idle")]
+
+
+def test_audio_for_analysis_is_asked_per_session_and_needs_a_consumer(engine: MediaEngine, offers) -> None:
+    """Issue 14: the candidate's audio goes to ``on_audio`` only for the sessions the web layer listens to."""
+    from proctor.errors import ProctorError
+
+    with pytest.raises(ProctorError):
+        engine.listen_audio("s1", True)  # this engine has no on_audio
+    got: list[tuple[str, int]] = []
+    with loopback_ice():
+        eng = MediaEngine(RtcSettings(ice_servers=[]), None, None, EngineOptions(call_timeout_s=10),
+                          on_audio=lambda sid, data, utc: got.append((sid, len(data)))).start()
+        try:
+            eng.listen_audio("s1", True)  # before the candidate joins: applied when the session exists
+            eng.candidate_offer("s1", offers["av"])
+            assert eng._sessions["s1"].listen_audio is True
+            eng.listen_audio("s1", False)
+            assert eng._sessions["s1"].listen_audio is False
+            assert "s1" not in eng._wanted  # back to the defaults: nothing remembered
+            eng.listen_audio("s1", True)
+            session = eng._sessions["s1"]
+            assert eng.submit_audio(session, b"\x01\x02", 0.0)
+            eng._frames_pool.submit(lambda: None).result(5)
+            assert got == [("s1", 2)]
+        finally:
+            eng.stop()
