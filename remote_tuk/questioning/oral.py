@@ -12,13 +12,12 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from remote_tuk.accounts.models import User
 from remote_tuk.assessment.models import AssessmentSession, SessionState
 from remote_tuk.db import utcnow
-from remote_tuk.errors import Conflict, Forbidden, ValidationFailed
+from remote_tuk.errors import Forbidden, ValidationFailed
 from remote_tuk.instruments import services as bank
 from remote_tuk.instruments.models import QuestionKind
 from remote_tuk.live.clock import live_elapsed
@@ -26,6 +25,7 @@ from remote_tuk.live.models import Verdict
 from remote_tuk.live.scoring import _kuk_of_session
 from remote_tuk.live.services import InvalidState, append_document, participant
 from remote_tuk.questioning.models import OralQuestion
+from remote_tuk.questioning.services import commit_new
 
 S = SessionState
 ORAL = "oral.question"
@@ -133,13 +133,7 @@ def record(
         answer_summary=answer_summary, verdict=verdict, note=note, media_s=media_s, client_media_s=client_media_s,
         assessor_id=user.id, at=at, log_index=receipt.log_index,
     )
-    db.add(row)
-    try:
-        db.commit()
-    except IntegrityError:
-        db.rollback()
-        raise Conflict("Pertanyaan lisan ini baru saja dicatat; muat ulang.") from None
-    return row
+    return commit_new(db, row, "Pertanyaan lisan ini baru saja dicatat; muat ulang.")
 
 
 def oral_json(q: OralQuestion) -> dict[str, Any]:

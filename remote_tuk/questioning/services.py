@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -46,6 +46,7 @@ from remote_tuk.questioning.models import (
 )
 
 S = SessionState
+T = TypeVar("T")
 OPENED = "written.opened"
 ANSWER = "written.answer"
 CLOSED_ENTRY = "written.closed"
@@ -62,6 +63,17 @@ REASON_LABELS = {
 }
 
 Notify = Callable[[AssessmentSession, dict[str, Any]], None]
+
+
+def commit_new(db: Session, row: T, conflict: str) -> T:
+    """Insert *row*; a unique constraint lost to a concurrent insert is a 409 with *conflict* (the page retries)."""
+    db.add(row)
+    try:
+        db.commit()
+    except IntegrityError:
+        db.rollback()
+        raise Conflict(conflict) from None
+    return row
 
 
 def _role(user: User, session: AssessmentSession) -> str:
@@ -179,13 +191,7 @@ def open_test(
         opened_by_id=user.id,
         log_index=receipt.log_index,
     )
-    db.add(test)
-    try:
-        db.commit()
-    except IntegrityError:
-        db.rollback()
-        raise Conflict("Tes tertulis sesi ini sudah dibuka.") from None
-    return test
+    return commit_new(db, test, "Tes tertulis sesi ini sudah dibuka.")
 
 
 # --- answers ----------------------------------------------------------------------------------------------------
@@ -263,12 +269,7 @@ def save_answer(
         log_index=receipt.log_index,
         entry_hash=receipt.entry_hash,
     )
-    db.add(answer)
-    try:
-        db.commit()
-    except IntegrityError:  # the same question saved twice at once: the page saves again
-        db.rollback()
-        raise Conflict("Jawaban sedang disimpan; coba lagi.") from None
+    commit_new(db, answer, "Jawaban sedang disimpan; coba lagi.")  # the same question saved twice at once
     if notify is not None:
         notify(session, notice(session, test, "progress", answered=answered_count(db, test)))
     return answer
@@ -451,13 +452,7 @@ def score_essay(
         test_id=test.id, uid=uid, kuk_id=rev.kuk_id, version=version, verdict=verdict, note=note,
         assessor_id=user.id, at=at, log_index=receipt.log_index,
     )
-    db.add(row)
-    try:
-        db.commit()
-    except IntegrityError:
-        db.rollback()
-        raise Conflict("Nilai esai ini baru saja disimpan; muat ulang.") from None
-    return row
+    return commit_new(db, row, "Nilai esai ini baru saja disimpan; muat ulang.")
 
 
 # --- views ----------------------------------------------------------------------------------------------------------
