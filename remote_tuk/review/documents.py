@@ -3,7 +3,8 @@
 decisions with their reasons and versions, the KUK marks with the media time and log entry each rests on — never
 from anything typed again. Each PDF is signed with the LSP's key like the SOP dossier (``sop.sign_pdf``: PAdES,
 the demo certificate when none is configured, which the document then says) and stored as evidence in an evidence
-chain of its own (the session's chain is closed when the session is decided), named in the chain's opening.
+chain of its own (the session's chain is closed when the session is decided), linked to the chain of the session
+(FR.AK.02, FR.AK.03) or of each session of the schedule (FR.AK.05, FR.AK.06) so that their bundles hold it.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from remote_tuk.db import utcnow
 from remote_tuk.errors import Conflict, Forbidden, NotFound
 from remote_tuk.live.scoring import decisions, marks
 from remote_tuk.lsp.models import Lsp
+from remote_tuk.records.links import linkable
 from remote_tuk.review.models import AssessmentDocument
 from remote_tuk.views import Zone
 
@@ -250,7 +252,10 @@ def generate(db: Session, settings: Settings, store: Any, facts: dict[str, Any],
     meta = {"form": form, "schedule": schedule.id, "version": version}
     if session is not None:
         meta["session"] = session.public_id
-    store.open_session(chain, meta, actor=actor_ref)
+    # linked to the chain of the session it is about, or of every session of the schedule that has one: each of
+    # those sessions' bundles holds it (docs/BUNDLE-FORMAT.md §4.6)
+    targets = [session.public_id] if session is not None else [s.public_id for s in schedule.sessions]
+    store.open_session(chain, meta, actor=actor_ref, link_to=linkable(store, targets))
     if facts.get("answers_json") is not None:  # FR.AK.06: the reviewer's answers themselves, beside the PDF
         store.append(chain, "process_review.fr_ak_06", facts["answers_json"], metadata=meta, actor=actor_ref,
                      commit_plaintext=True)
