@@ -222,22 +222,29 @@ def _next_version(db: Session, form: str, schedule_id: int, session_id: int | No
     return 1 + int(db.scalar(stmt) or 0)
 
 
-def _may_generate(user: User, schedule: Schedule, form: str = FR_AK_02) -> None:
-    """The assigned assessor or an LSP admin makes the records (FR.AK.06: an LSP admin); an auditor only reads
-    them."""
-    if form == FR_AK_06 and user.role is not Role.LSP_ADMIN:
-        raise Forbidden("Tinjauan proses asesmen (FR.AK.06) dicatat oleh admin LSP.")
+def _may_generate(user: User, schedule: Schedule, form: str = FR_AK_02, process_reviewer: bool = False) -> None:
+    """The assigned assessor or an LSP admin makes the records; FR.AK.06 an LSP admin or the schedule's assigned
+    process reviewer (never the schedule's own assessor); an auditor only reads them."""
+    if form == FR_AK_06:
+        if user.role is Role.LSP_ADMIN:
+            return
+        if process_reviewer and user.role is Role.ASSESSOR and schedule.assessor_id != user.id:
+            return
+        raise Forbidden("Tinjauan proses asesmen (FR.AK.06) dicatat oleh peninjau yang ditugaskan LSP atau admin LSP.")
     if not (user.role is Role.LSP_ADMIN or (user.role is Role.ASSESSOR and schedule.assessor_id == user.id)):
         raise Forbidden("Rekaman asesmen dibuat oleh asesor yang ditugaskan atau admin LSP.")
 
 
-def generate(db: Session, settings: Settings, store: Any, facts: dict[str, Any], *, actor: User) -> AssessmentDocument:
+def generate(db: Session, settings: Settings, store: Any, facts: dict[str, Any], *, actor: User,
+             process_reviewer: bool = False) -> AssessmentDocument:
+    """Render, sign and store one document. ``process_reviewer``: the caller checked that *actor* is the schedule's
+    assigned process reviewer (FR.AK.06 only)."""
     from sop import load_signer
 
     form = facts["form"]
     schedule: Schedule = facts["schedule"]
     session: AssessmentSession | None = facts.get("session")
-    _may_generate(actor, schedule, form)
+    _may_generate(actor, schedule, form, process_reviewer)
     signer = load_signer(settings.sop, demo_dir=settings.var_dir / "sop")
     version = _next_version(db, form, schedule.id, session.id if session else None)
     now = utcnow()

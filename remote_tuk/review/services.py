@@ -45,14 +45,17 @@ class NotReviewable(Conflict):
 
 def session_for_review(db: Session, user: User, public_id: str) -> AssessmentSession:
     """The session if *user* may review it (its assessor, an LSP admin, an auditor granted its schedule, the reviewer
-    of an appeal against it) and it has ended; anyone else gets the 404 of a session that does not exist."""
+    of an appeal against it, the schedule's assigned process reviewer) and it has ended; anyone else gets the 404 of
+    a session that does not exist."""
     if user.role not in REVIEWERS:
         raise NotFound("Sesi tidak ditemukan.")
     from remote_tuk.appeals.services import is_reviewer  # appeals build on the review room
+    from remote_tuk.review.process import is_process_reviewer
 
     session = db.scalar(select(AssessmentSession).where(AssessmentSession.public_id == public_id)) \
         if _PUBLIC_ID.fullmatch(public_id) else None
-    if session is None or not (assessment.can_view_session(db, user, session) or is_reviewer(db, user, session)):
+    if session is None or not (assessment.can_view_session(db, user, session) or is_reviewer(db, user, session)
+                               or is_process_reviewer(db, user, session.schedule)):
         raise NotFound("Sesi tidak ditemukan.")
     if session.state not in REVIEWABLE:
         raise NotReviewable("Ruang tinjauan tersedia setelah sesi selesai.")
