@@ -46,6 +46,15 @@ def is_process_reviewer(db: Session, user: User, schedule: Schedule) -> bool:
     return row is not None and row.reviewer_id == user.id
 
 
+def assigned_to(db: Session, user: User) -> list[Schedule]:
+    """The schedules whose process review *user* is assigned (their dashboard lists them)."""
+    if user.role is not Role.ASSESSOR:
+        return []
+    return [s for s in db.scalars(select(Schedule).join(ProcessReviewer, ProcessReviewer.schedule_id == Schedule.id)
+                                  .where(ProcessReviewer.reviewer_id == user.id).order_by(Schedule.starts_at.desc()))
+            if s.assessor_id != user.id]
+
+
 def schedule_for_process(db: Session, user: User, schedule_id: int) -> Schedule:
     """The schedule for its process-review page: whoever may see it, and its assigned reviewer (404 otherwise)."""
     try:

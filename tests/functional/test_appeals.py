@@ -231,6 +231,13 @@ def test_the_session_bundle_holds_the_appeal_and_the_records_and_verifies(app, c
 
     r = _post(people("asesor_a"), f"/sesi/{cast.session_a}/dokumen/fr-ak-02", {})
     assert r.status_code in (200, 201), r.get_json()
+    assert people("admin").get(r.get_json()["url"]).status_code == 200
+    with app.app_context():  # a read of a linked chain's document is a read of the session's evidence
+        from remote_tuk.extensions import db
+        from remote_tuk.privacy.services import read_log
+
+        reads = read_log(db.session, evidence.store, session=cast.session_a)
+    assert ("assessment.fr_ak_02", "lsp_admin") in {(x.item_type, x.actor_role) for x in reads}
     appeal = _post(people("asesi_a"), f"/sesi/{cast.session_a}/banding", {"reasons": REASONS}).get_json()["appeal"]
 
     # while the appeal is open the bundle names it as not yet included, and verifies

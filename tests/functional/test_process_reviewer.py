@@ -44,7 +44,9 @@ def test_the_assigned_reviewer_records_fr_ak_06_and_the_original_assessor_is_ref
     page = admin.get(url).get_data(as_text=True)
     assert f'data-process-reviewer="{cast.users["asesor_b"]}"' in page and "data-process-reviewer-form" in page
 
-    # the reviewer sees the page with the checklist and studies the sessions in the review room
+    # the reviewer finds it on their dashboard, sees the page with the checklist and studies the sessions
+    assert f'data-process-review-link="{cast.schedule_a}"' in reviewer.get("/asesor/").get_data(as_text=True)
+    assert "data-process-reviews" not in original.get("/asesor/").get_data(as_text=True)
     page = reviewer.get(url).get_data(as_text=True)
     assert "data-process-form" in page and "data-process-reviewer-form" not in page
     assert reviewer.get(f"/sesi/{cast.session_a}/tinjauan").status_code == 200
