@@ -248,10 +248,12 @@ def _verify_bundle(path: str | Path | BinaryIO, verifier_key: str | VerifierKey,
         #          its own (as STEP 7), and its link must name an entry of the session's chain by seq, log index and
         #          hash, the chain's head when the linked chain was opened.
         linked: dict[str, list[tuple[dict[str, Any], bytes, int]]] = {}
+        openings: dict[str, dict[str, Any]] = {}
         for e, _, _ in entries:
             if e["chain"] != session_id and e["seq"] == 0 and e["kind"] == "open" \
                     and any(link["chain"] == session_id for link in e.get("links", [])):
                 linked.setdefault(e["chain"], [])
+                openings.setdefault(e["chain"], e)
         for e, leaf, ln in entries:
             if e["chain"] in linked:
                 linked[e["chain"]].append((e, leaf, ln))
@@ -259,7 +261,7 @@ def _verify_bundle(path: str | Path | BinaryIO, verifier_key: str | VerifierKey,
         leaf_of = {e["log_index"]: leaf for e, leaf, _ in chain}
         for name, members in linked.items():
             _check_chain(members, name, report, what=f"linked chain {name!r}: ")
-            opening = members[0][0]
+            opening = openings[name]
             for link in opening["links"]:
                 if link["chain"] != session_id:
                     report.notes.append(f"linked chain {name!r} also links to {link['chain']!r} (seq {link['seq']}),"

@@ -248,3 +248,16 @@ def test_links_are_taken_by_the_store_and_refused_when_wrong(store):
         store.open_session("M", link_to=["L"])
     with pytest.raises(SessionError):
         store.open_session("N", link_to=["_system"])
+
+
+def test_a_linked_opening_moved_after_its_entries_fails_cleanly(linked, tmp_path):
+    path, vkey = linked
+
+    def fn(files):
+        ls = lines(files)
+        (i, _), (j, _) = entries_of(files, "banding-S-1")[0:2]
+        ls[i], ls[j] = ls[j], ls[i]
+        set_lines(files, ls)
+
+    r = verify_bundle(tamper(path, tmp_path / "t.zip", fn), vkey)
+    assert {"entries_out_of_order", "chain_order"} <= r.codes() and "bundle_unreadable" not in r.codes()
