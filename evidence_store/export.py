@@ -1,6 +1,7 @@
-"""A session's bundle (docs/BUNDLE-FORMAT.md): its entries and the system entries about it, one inclusion proof per
-entry against one signed checkpoint, the ciphertexts byte for byte, optionally the data keys wrapped to an auditor's
-X25519 key, and a manifest of SHA-256 sums. Written to a temporary name and renamed, so it appears whole or not."""
+"""A session's bundle (docs/BUNDLE-FORMAT.md): its entries, the entries of every chain linked to it (appeals,
+assessment records) and the system entries about them, one inclusion proof per entry against one signed checkpoint,
+the ciphertexts byte for byte, optionally the data keys wrapped to an auditor's X25519 key, and a manifest of SHA-256
+sums. Written to a temporary name and renamed, so it appears whole or not."""
 
 from __future__ import annotations
 
@@ -32,7 +33,14 @@ def export_bundle(store: EvidenceStore, session_id: str, out_path: str | Path,
             raise SessionError(f"unknown session {session_id}")
         cp = store.log.checkpoint()
         size = int(cp.split(b"\n")[1])
-        indices = sorted(i for i in st.chains[session_id] + st.related.get(session_id, []) if i < size)
+        # every chain linked to the session (docs/BUNDLE-FORMAT.md §4.6) that was closed at this checkpoint, whole;
+        # one still open (an appeal under review) is named in the manifest and comes in a later bundle
+        linked, linked_open = [], []
+        for chain in st.linked.get(session_id, []):
+            whole = st.heads[chain].closed and st.chains[chain][-1] < size
+            (linked if whole else linked_open).append(chain)
+        chains = [session_id, *linked]
+        indices = sorted(i for c in chains for i in st.chains[c] + st.related.get(c, []) if i < size)
         lines = store.log.read_lines(indices)
         proofs = {i: st.tree.inclusion_proof(i, size) for i in indices}
     signer = store.signer  # the name the checkpoint above carries
@@ -51,7 +59,7 @@ def export_bundle(store: EvidenceStore, session_id: str, out_path: str | Path,
             add(f"proofs/{i}.tlog-proof", format_tlog_proof(i, proofs[i], cp))
         wrapped: dict[str, Any] = {}
         for e in entries:
-            if e["kind"] != "item" or e["chain"] != session_id:
+            if e["kind"] != "item" or e["chain"] not in chains:
                 continue
             key = e["object"]["key"]
             h = hashlib.sha256()
@@ -71,7 +79,8 @@ def export_bundle(store: EvidenceStore, session_id: str, out_path: str | Path,
             add("keys.json", json.dumps(wrapped, sort_keys=True, indent=1).encode())
         manifest = {"format": BUNDLE_FORMAT, "session_id": session_id, "origin": signer.name,
                     "checkpoint_size": size, "verifier_key": str(signer.verifier_key),
-                    "entries": len(lines), "auditor_wrap": AUDITOR_WRAP_ALG if auditor_public_key else None,
+                    "entries": len(lines), "linked_chains": linked, "linked_open": linked_open,
+                    "auditor_wrap": AUDITOR_WRAP_ALG if auditor_public_key else None,
                     "files": dict(sorted(files.items()))}
         zf.writestr("manifest.json", json.dumps(manifest, sort_keys=True, indent=1).encode())
     with open(tmp, "rb+") as fh:

@@ -92,6 +92,8 @@ class LogState:
     heads: dict[str, ChainHead] = field(default_factory=dict)
     chains: dict[str, list[int]] = field(default_factory=dict)  # chain -> log indices
     related: dict[str, list[int]] = field(default_factory=dict)  # session id -> system-chain indices about it
+    linked: dict[str, list[str]] = field(default_factory=dict)  # session chain -> chains whose opening links to it
+    links: dict[str, list[str]] = field(default_factory=dict)  # linked chain -> the session chains it links to
     objects: dict[str, int] = field(default_factory=dict)  # object key -> log index of its item entry
     stored: dict[str, str | None] = field(default_factory=dict)  # object key -> version, from object_stored entries
     quarantined: set[str] = field(default_factory=set)
@@ -215,6 +217,10 @@ class TransparencyLog:
         kind = e["kind"]
         if kind == "close":
             head.closed = True
+        elif kind == "open" and e.get("links"):
+            st.links[chain] = [link["chain"] for link in e["links"]]
+            for target in st.links[chain]:
+                st.linked.setdefault(target, []).append(chain)
         st.chains.setdefault(chain, []).append(idx)
         if chain == SYSTEM_CHAIN and e.get("session_id"):
             st.related.setdefault(e["session_id"], []).append(idx)

@@ -17,7 +17,7 @@ import threading
 import time
 import uuid
 from base64 import b64encode
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -54,6 +54,9 @@ from .verifier import (
     commitment_matches,
     decrypt_stream,
 )
+
+#: how many session chains one chain may link to (a schedule's report links to each of its sessions)
+MAX_LINKS = 500
 
 __all__ = ["SYSTEM_ACTOR", "Actor", "EvidenceStore", "Receipt", "load_or_create_signing_key"]
 
@@ -170,17 +173,38 @@ class EvidenceStore:
     # sessions
     # ------------------------------------------------------------------------------------------------------------
     def open_session(self, session_id: str, meta: dict[str, Any] | None = None,
-                     actor: Actor = SYSTEM_ACTOR) -> Receipt:
+                     actor: Actor = SYSTEM_ACTOR, link_to: Sequence[str] = ()) -> Receipt:
+        """Open a chain. ``link_to`` names session chains this one belongs to (an appeal, an assessment record):
+        its opening then carries, per session, a link to that chain's head at this moment (seq, log index, entry
+        hash), taken under the log's lock, and the session's bundle includes this chain (docs/BUNDLE-FORMAT.md §4.6).
+        """
         check_id(session_id, "session_id")
         if session_id == SYSTEM_CHAIN:
             raise ValueError(f"{SYSTEM_CHAIN!r} is the log's own chain, not a session id")
         check_canonical(meta or {}, "meta")
+        targets = list(dict.fromkeys(link_to))
+        if len(targets) > MAX_LINKS:
+            raise ValueError(f"a chain links to at most {MAX_LINKS} sessions")
+        for target in targets:
+            check_id(target, "link_to")
 
         def build(st: LogState) -> dict[str, Any]:
             if session_id in st.heads:
                 raise SessionError(f"session {session_id} already exists")
-            return {"chain": session_id, "kind": "open", "session_id": session_id, "metadata": meta or {},
-                    "actor": actor_fields(actor)}
+            links = []
+            for target in targets:
+                head = st.heads.get(target)
+                if head is None or target == SYSTEM_CHAIN or target == session_id:
+                    raise SessionError(f"cannot link to {target}: no such session chain")
+                if target in st.links:
+                    raise SessionError(f"cannot link to {target}: it is itself a linked chain")
+                links.append({"chain": target, "seq": head.seq, "log_index": st.chains[target][-1],
+                              "hash": head.leaf})
+            entry = {"chain": session_id, "kind": "open", "session_id": session_id, "metadata": meta or {},
+                     "actor": actor_fields(actor)}
+            if links:
+                entry["links"] = links
+            return entry
 
         idx, h, _ = self.log.append(build)
         return Receipt(idx, h)
@@ -334,12 +358,21 @@ class EvidenceStore:
     # ------------------------------------------------------------------------------------------------------------
     # reading
     # ------------------------------------------------------------------------------------------------------------
-    def list_entries(self, session_id: str, include_related: bool = True) -> list[dict[str, Any]]:
+    def list_entries(self, session_id: str, include_related: bool = True,
+                     include_linked: bool = False) -> list[dict[str, Any]]:
+        """The chain's entries in log order; with ``include_related`` the system entries about it (reads, ...);
+        with ``include_linked`` also the entries of every chain linked to it and the system entries about those."""
         with self.log.locked() as st:
-            idx = list(st.chains.get(session_id, []))
+            chains = [session_id, *(st.linked.get(session_id, []) if include_linked else [])]
+            idx = [i for c in chains for i in st.chains.get(c, [])]
             if include_related:
-                idx = sorted(idx + st.related.get(session_id, []))
-            return [json.loads(line) for line in self.log.read_lines(idx)]
+                idx += [i for c in chains for i in st.related.get(c, [])]
+            return [json.loads(line) for line in self.log.read_lines(sorted(idx))]
+
+    def linked_chains(self, session_id: str) -> list[str]:
+        """The chains whose opening links to this session's chain, in the order they were opened."""
+        with self.log.locked() as st:
+            return list(st.linked.get(session_id, []))
 
     def _item_entry(self, object_key: str) -> dict[str, Any]:
         with self.log.locked() as st:

@@ -25,7 +25,10 @@ from .objects import commitment_matches, decrypt_stream
 from .proofs import InclusionCache, leaf_hash, parse_tlog_proof
 from .report import Report
 
-BUNDLE_FORMAT = "rtuk-evidence-bundle/1"
+BUNDLE_FORMAT = "rtuk-evidence-bundle/2"
+#: /1 bundles (before linked chains) hold no linked chain and verify by the same steps
+ACCEPTED_FORMATS = ("rtuk-evidence-bundle/1", BUNDLE_FORMAT)
+MAX_LINKS = 500
 MAX_BUNDLE_FILES = 2_000_000
 MAX_TEXT_FILE = 512 * 1024 * 1024
 ENTRY_KINDS = {"open", "item", "close", "read", "key_shred", "object_stored", "quarantine", "kek_rotate"}
@@ -47,6 +50,16 @@ def _entry_problem(e: dict[str, Any]) -> str | None:
     prev = e.get("prev")
     if not (prev is None or (isinstance(prev, str) and _HEX64.match(prev))):
         return "field 'prev' is not null or 64 hex digits"
+    if "links" in e:
+        links = e["links"]
+        if e["kind"] != "open" or not isinstance(links, list) or not 0 < len(links) <= MAX_LINKS:
+            return f"'links' must be a list of 1 to {MAX_LINKS} links on an opening entry"
+        for link in links:
+            if not isinstance(link, dict) or not isinstance(link.get("chain"), str) \
+                    or not isinstance(link.get("hash"), str) or not _HEX64.match(link["hash"]) \
+                    or any(not isinstance(link.get(k), int) or isinstance(link.get(k), bool)
+                           for k in ("seq", "log_index")):
+                return "a link is not {chain, seq, log_index, hash}"
     if e["kind"] == "item":
         obj = e.get("object")
         if not isinstance(obj, dict) or not isinstance(obj.get("key"), str) or not isinstance(obj.get("size"), int) \
@@ -135,8 +148,8 @@ def _verify_bundle(path: str | Path | BinaryIO, verifier_key: str | VerifierKey,
             manifest = json.loads(read("manifest.json", 64 << 20), object_pairs_hook=no_duplicate_keys)
         except ValueError as exc:
             raise VerificationError("manifest_malformed", f"manifest.json: {exc}") from None
-        if not isinstance(manifest, dict) or manifest.get("format") != BUNDLE_FORMAT:
-            raise VerificationError("manifest_malformed", f"manifest format is not {BUNDLE_FORMAT}")
+        if not isinstance(manifest, dict) or manifest.get("format") not in ACCEPTED_FORMATS:
+            raise VerificationError("manifest_malformed", f"manifest format is not {' or '.join(ACCEPTED_FORMATS)}")
         files = manifest.get("files")
         session_id = manifest.get("session_id")
         if not isinstance(files, dict) or not isinstance(session_id, str):
@@ -226,20 +239,66 @@ def _verify_bundle(path: str | Path | BinaryIO, verifier_key: str | VerifierKey,
         report.steps.append("STEP 6 log order checked")
 
         # STEP 7: the session's hash chain: open at seq 0, consecutive seq, prev = previous entry's leaf hash,
-        #         close last, stating the count and the last hash. Other-chain entries must concern this session.
+        #         close last, stating the count and the last hash.
         chain = [(e, leaf, ln) for e, leaf, ln in entries if e["chain"] == session_id]
-        for e, _, lineno in entries:
-            if e["chain"] != session_id and e.get("session_id") != session_id:
-                report.fail("entry_foreign_session", f"entries.jsonl line {lineno}: entry belongs to session "
-                            f"{e.get('session_id')!r} (chain {e['chain']!r}), the bundle is for {session_id!r}")
-            if e["chain"] == session_id and e.get("session_id") != session_id:
-                report.fail("entry_foreign_session", f"entries.jsonl line {lineno}: entry in chain {session_id!r} "
-                            f"names session {e.get('session_id')!r}")
         _check_chain(chain, session_id, report)
         report.steps.append(f"STEP 7 hash chain of session {session_id} checked ({len(chain)} entries)")
 
+        # STEP 7a: linked chains: a chain whose opening entry (seq 0) links to the session is checked as a chain of
+        #          its own (as STEP 7), and its link must name an entry of the session's chain by seq, log index and
+        #          hash, the chain's head when the linked chain was opened.
+        linked: dict[str, list[tuple[dict[str, Any], bytes, int]]] = {}
+        openings: dict[str, dict[str, Any]] = {}
+        for e, _, _ in entries:
+            if e["chain"] != session_id and e["seq"] == 0 and e["kind"] == "open" \
+                    and any(link["chain"] == session_id for link in e.get("links", [])):
+                linked.setdefault(e["chain"], [])
+                openings.setdefault(e["chain"], e)
+        for e, leaf, ln in entries:
+            if e["chain"] in linked:
+                linked[e["chain"]].append((e, leaf, ln))
+        by_seq = {e["seq"]: e for e, _, _ in chain}
+        leaf_of = {e["log_index"]: leaf for e, leaf, _ in chain}
+        for name, members in linked.items():
+            _check_chain(members, name, report, what=f"linked chain {name!r}: ")
+            opening = openings[name]
+            for link in opening["links"]:
+                if link["chain"] != session_id:
+                    report.notes.append(f"linked chain {name!r} also links to {link['chain']!r} (seq {link['seq']}),"
+                                        " which this bundle does not hold")
+                    continue
+                _check_link(name, opening, link, by_seq, leaf_of, report)
+            metadata = opening.get("metadata") if isinstance(opening.get("metadata"), dict) else {}
+            what = " ".join(str(metadata[k]) for k in ("form", "kind") if isinstance(metadata.get(k), str))
+            report.linked.append(f"{name} ({what or 'linked'}): {len(members)} entries, "
+                                 f"{sum(1 for e, _, _ in members if e['kind'] == 'item')} items")
+        listed = manifest.get("linked_chains", [])
+        if not isinstance(listed, list) or not all(isinstance(x, str) for x in listed):
+            report.fail("manifest_malformed", "manifest 'linked_chains' is not a list of chain names")
+            listed = []
+        for name in listed:
+            if name not in linked:
+                report.fail("linked_chain_missing", f"the manifest names linked chain {name!r}, but the bundle holds "
+                            "no opening entry of it linking to the session (its entries were removed)")
+        for name in sorted(set(linked) - set(listed)):
+            report.fail("linked_chain_unlisted", f"linked chain {name!r} is in entries.jsonl but not in the "
+                        "manifest's 'linked_chains'")
+        # every entry concerns the session or one of its linked chains
+        ours = {session_id, *linked}
+        for e, _, lineno in entries:
+            if e["chain"] not in ours and e.get("session_id") not in ours:
+                report.fail("entry_foreign_session", f"entries.jsonl line {lineno}: entry belongs to session "
+                            f"{e.get('session_id')!r} (chain {e['chain']!r}), the bundle is for {session_id!r} "
+                            "and the chains linked to it")
+            if e["chain"] in ours and e.get("session_id") != e["chain"]:
+                report.fail("entry_foreign_session", f"entries.jsonl line {lineno}: entry in chain {e['chain']!r} "
+                            f"names session {e.get('session_id')!r}")
+        report.steps.append(f"STEP 7a {len(linked)} linked chain(s) checked, each linked into the session's chain")
+
         # STEP 8: ciphertexts: present, size and SHA-256 as logged (no keys needed).
         items = [e for e, _, _ in chain if e["kind"] == "item"]
+        items += sorted((e for members in linked.values() for e, _, _ in members if e["kind"] == "item"),
+                        key=lambda e: e["log_index"])
         report.items = len(items)
         for e in items:
             obj = e["object"]
@@ -304,7 +363,7 @@ def _verify_bundle(path: str | Path | BinaryIO, verifier_key: str | VerifierKey,
                                  item_stem(e))
             try:
                 with zf.open(oname) as fh:
-                    decrypt_stream(fh, dk, sink, expect={"object_id": obj.get("id", ""), "session_id": session_id,
+                    decrypt_stream(fh, dk, sink, expect={"object_id": obj.get("id", ""), "session_id": e["chain"],
                                                          "type": e.get("type", ""), "key_id": kid})
             except VerificationError as exc:
                 sink.discard()
@@ -327,42 +386,68 @@ def _verify_bundle(path: str | Path | BinaryIO, verifier_key: str | VerifierKey,
                             f"{len(report.shredded)} crypto-shredded")
 
 
-def _check_chain(chain: list[tuple[dict[str, Any], bytes, int]], session_id: str, report: Report) -> None:
+def _check_link(name: str, opening: dict[str, Any], link: dict[str, Any], by_seq: dict[int, dict[str, Any]],
+                leaf_of: dict[int, bytes], report: Report) -> None:
+    """A linked chain's link names the session chain's head when it was opened: that entry is in the session's chain
+    with the same log index and entry hash, before the opening, and the session's next entry (if any) after it."""
+    target = by_seq.get(link["seq"])
+    where = f"linked chain {name!r} links to seq {link['seq']} (log index {link['log_index']})"
+    if target is None or target["log_index"] != link["log_index"]:
+        report.fail("link_broken", f"{where}, which the session's chain does not hold")
+    elif leaf_of[target["log_index"]].hex() != link["hash"]:
+        report.fail("link_broken", f"{where}, but that entry's hash differs from the link's (the entry or the link "
+                    "was altered)")
+    elif target["log_index"] >= opening["log_index"]:
+        report.fail("link_broken", f"{where}, which comes after the linked chain's opening")
+    else:
+        following = by_seq.get(link["seq"] + 1)
+        if following is not None and following["log_index"] < opening["log_index"]:
+            report.fail("link_not_head", f"{where}, but seq {link['seq'] + 1} was logged before the linked chain "
+                        "was opened: the link does not name the session's head at that time")
+
+
+def _check_chain(chain: list[tuple[dict[str, Any], bytes, int]], session_id: str, report: Report,
+                 what: str = "") -> None:
+    """One hash chain (STEP 7); ``what`` starts each failure's message (which chain, when it is not the session's)."""
     if not chain:
         report.fail("chain_empty", f"the bundle holds no entry of session {session_id!r}")
         return
+
+    def fail(code: str, message: str) -> None:
+        report.fail(code, what + message)
+
     prev_leaf: bytes | None = None
     expected_seq = 0
     closed = False
     for e, leaf, lineno in chain:
         if closed:
-            report.fail("chain_after_close", f"entries.jsonl line {lineno}: seq {e['seq']} follows the close entry")
+            fail("chain_after_close", f"entries.jsonl line {lineno}: seq {e['seq']} follows the close entry")
         if e["seq"] != expected_seq:
             if e["seq"] > expected_seq:
-                report.fail("chain_gap", f"entries.jsonl line {lineno}: seq {e['seq']} follows seq {expected_seq - 1}; "
-                            f"{e['seq'] - expected_seq} entr{'y is' if e['seq'] - expected_seq == 1 else 'ies are'} "
-                            "missing (deleted)")
+                fail("chain_gap", f"entries.jsonl line {lineno}: seq {e['seq']} follows seq {expected_seq - 1}; "
+                     f"{e['seq'] - expected_seq} entr{'y is' if e['seq'] - expected_seq == 1 else 'ies are'} "
+                     "missing (deleted)")
             else:
-                report.fail("chain_order", f"entries.jsonl line {lineno}: seq {e['seq']} after seq "
-                            f"{expected_seq - 1} (entries reordered or duplicated)")
+                fail("chain_order", f"entries.jsonl line {lineno}: seq {e['seq']} after seq "
+                     f"{expected_seq - 1} (entries reordered or duplicated)")
         expected_seq = e["seq"] + 1
         if e["seq"] == 0:
             if e["kind"] != "open" or e.get("prev") is not None:
-                report.fail("chain_no_open", f"entries.jsonl line {lineno}: seq 0 is not an opening entry")
+                fail("chain_no_open", f"entries.jsonl line {lineno}: seq 0 is not an opening entry")
         elif prev_leaf is not None and e.get("prev") != prev_leaf.hex():
-            report.fail("chain_broken", f"entries.jsonl line {lineno}: prev hash of seq {e['seq']} is not the hash "
-                        "of the entry before it (an entry was altered, replaced or removed)")
+            fail("chain_broken", f"entries.jsonl line {lineno}: prev hash of seq {e['seq']} is not the hash "
+                 "of the entry before it (an entry was altered, replaced or removed)")
         if e["kind"] == "close":
             closed = True
             if e.get("count") != e["seq"]:
-                report.fail("close_count_mismatch", f"close entry states {e.get('count')} entries, the chain has "
-                            f"{e['seq']} before it")
+                fail("close_count_mismatch", f"close entry states {e.get('count')} entries, the chain has "
+                     f"{e['seq']} before it")
             if e.get("last_hash") != e.get("prev"):
-                report.fail("close_hash_mismatch", "close entry's last_hash is not the hash of the entry before it")
+                fail("close_hash_mismatch", "close entry's last_hash is not the hash of the entry before it")
         prev_leaf = leaf
     if chain[0][0]["seq"] != 0:
-        report.fail("chain_no_open", f"the chain starts at seq {chain[0][0]['seq']}, the opening entry is missing")
+        fail("chain_no_open", f"the chain starts at seq {chain[0][0]['seq']}, the opening entry is missing")
     if not closed:
-        report.fail("chain_not_closed", f"the chain ends at seq {expected_seq - 1} without a close entry "
-                    "(truncated tail, or the session is still open)")
+        fail("chain_not_closed", f"the chain ends at seq {expected_seq - 1} without a close entry "
+             "(truncated tail, or the session is still open)")
 

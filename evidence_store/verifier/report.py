@@ -15,6 +15,8 @@ class Report:
     objects_checked: int = 0
     decrypted: int = 0
     shredded: list[str] = field(default_factory=list)
+    #: the chains linked to the session that the bundle holds (appeals, assessment records), one line each
+    linked: list[str] = field(default_factory=list)
     failures: list[VerificationError] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     steps: list[str] = field(default_factory=list)
@@ -32,10 +34,11 @@ class Report:
 
     def render(self) -> str:
         lines = [*self.steps]
+        lines += [f"LINKED {x}" for x in self.linked]
         lines += [f"NOTE {n}" for n in self.notes]
         lines += [f"FAIL {f.code}: {f.message}" for f in self.failures]
         verdict = "VERIFIED" if self.ok else f"NOT VERIFIED ({len(self.failures)} failure(s))"
         lines.append(f"{verdict}: session {self.session_id}, {self.entries} entries, {self.items} items, "
                      f"{self.objects_checked} ciphertexts checked, {self.decrypted} decrypted, "
-                     f"{len(self.shredded)} shredded")
+                     f"{len(self.shredded)} shredded, {len(self.linked)} linked chain(s)")
         return "\n".join(lines)

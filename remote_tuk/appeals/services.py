@@ -2,10 +2,10 @@
 reasons; an LSP admin assigns a reviewer who is not the original assessor; the reviewer studies the session in the
 review room and decides (upheld / rejected, with reasons); the candidate sees the outcome on their dashboard.
 
-Every step is a document in the appeal's own evidence chain (the session's chain is closed at its decision), whose
-opening names the session and the head of the session's chain. A decided session's unit verdicts change only here:
-an upheld appeal writes each changed verdict as a new version of the unit decision (the old one is kept), logged in
-the appeal's chain.
+Every step is a document in the appeal's own evidence chain (the session's chain is closed at its decision), linked
+to the session's chain (its opening names that chain's head; the session's bundle holds it). A decided session's
+unit verdicts change only here: an upheld appeal writes each changed verdict as a new version of the unit decision
+(the old one is kept), logged in the appeal's chain.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from remote_tuk.audit import services as audit
 from remote_tuk.db import utcnow
 from remote_tuk.errors import Conflict, NotFound, ValidationFailed
 from remote_tuk.live.models import UnitDecision, Verdict
+from remote_tuk.records.links import linkable
 
 S = SessionState
 SUBMITTED, ASSIGNED, DECIDED = "appeal.submitted", "appeal.assigned", "appeal.decided"
@@ -72,14 +73,6 @@ def window_ends(db: Session, session: AssessmentSession) -> datetime | None:
 # --- evidence -------------------------------------------------------------------------------------------------------
 
 
-def _chain_head(store: Any, public_id: str) -> dict[str, Any]:
-    with store.log.locked() as st:
-        head = st.heads.get(public_id)
-    if head is None:
-        return {}
-    return {"seq": head.seq, "leaf": head.leaf, "closed": head.closed}
-
-
 def _append(store: Any, appeal: Appeal, type_: str, doc: dict[str, Any], by: User) -> int:
     receipt = store.append(
         appeal.evidence_chain, type_,
@@ -112,9 +105,9 @@ def submit(db: Session, store: Any, user: User, public_id: str, data: SubmitIn, 
         raise AppealRefused("Banding untuk sesi ini sedang diproses.")
     n = 1 + int(db.scalar(select(func.count()).select_from(Appeal).where(Appeal.session_id == session.id)) or 0)
     chain = f"banding-{session.public_id}-{n}"
-    store.open_session(chain, {"kind": "appeal", "form": "FR.AK.04", "session": session.public_id,
-                               "session_chain": _chain_head(store, session.public_id)},
-                       actor=(user.role.value, str(user.id)))
+    # linked to the session's chain: its opening names that chain's head, and the session's bundle holds it
+    store.open_session(chain, {"kind": "appeal", "form": "FR.AK.04", "session": session.public_id},
+                       actor=(user.role.value, str(user.id)), link_to=linkable(store, [session.public_id]))
     appeal = Appeal(session_id=session.id, candidate_id=user.id, reasons=data.reasons, evidence_chain=chain,
                     submitted_at=now, submitted_log_index=0)
     appeal.session = session

@@ -22,8 +22,11 @@ bp = Blueprint("assessment", __name__)
 @bp.get("/asesor/")
 @roles_required(Role.ASSESSOR)
 def assessor_dashboard() -> Any:
+    from remote_tuk.review.process import assigned_to  # the review of the process builds on the schedules
+
     return render_template(
-        "assessment/assessor_dashboard.html", schedules=services.schedules_for(db.session, current())
+        "assessment/assessor_dashboard.html", schedules=services.schedules_for(db.session, current()),
+        process_reviews=assigned_to(db.session, current()),
     )
 
 

@@ -93,6 +93,12 @@ class Run:
         return self.chunk_offsets[0][0], self.chunk_offsets[-1][0]
 
 
+#: a stretch without a video frame at least this long inside one recorder run is a hole (chunks missing inside the
+#: run: the frames of the chunks before and after keep their times, so the picture jumps): the review room plays the
+#: server's copy there. A recorder gives a frame every 1/30 s even of a still picture.
+RUN_HOLE_S = 0.5
+
+
 @dataclass
 class RunOutcome:
     first_seq: int
@@ -102,6 +108,8 @@ class RunOutcome:
     packets: int = 0
     error: str | None = None
     bad_seq: int | None = None
+    #: stretches inside the run with no video frame (chunks missing inside the run), on the session clock
+    holes: list[tuple[float, float]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -110,6 +118,8 @@ class RunOutcome:
             "end_ms": int(self.end_s * 1000),
             "packets": self.packets,
         }
+        if self.holes:
+            out["holes_ms"] = [[int(a * 1000), int(b * 1000)] for a, b in self.holes]
         if self.error:
             out["error"] = self.error
             out["bad_seq"] = self.bad_seq
@@ -179,6 +189,7 @@ def join_runs(runs: Sequence[Run]) -> Joined:
             offset = max(run.start_s, end_s)
             outcome.placed_s = offset
             run_end = offset
+            video_end: float | None = None  # where the last video frame of this run ends
             wanted = [st for st in src.streams if st.type in outputs]
             try:
                 for packet in src.demux(*wanted):
@@ -194,6 +205,11 @@ def join_runs(runs: Sequence[Run]) -> Joined:
                         packet.dts = floor + 1
                         packet.pts = max(packet.pts, packet.dts)
                     last_dts[kind] = packet.dts
+                    if kind == "video":
+                        at = float(packet.pts * tb)
+                        if video_end is not None and at - video_end >= RUN_HOLE_S:
+                            outcome.holes.append((round(video_end, 3), round(at, 3)))
+                        video_end = max(video_end or 0.0, float((packet.pts + (packet.duration or 0)) * tb))
                     run_end = max(run_end, float((packet.pts + (packet.duration or 0)) * tb))
                     packet.stream = outputs[kind]
                     dst.mux(packet)

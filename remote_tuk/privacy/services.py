@@ -294,7 +294,8 @@ def read_log(
     db: Session, store: Any, *, candidate_id: int | None = None, session: str | None = None, limit: int = 300
 ) -> list[Read]:
     """Every logged read of evidence items of the chosen sessions (a candidate's, one, or the latest 50), newest
-    first. The evidence store logs each read in its ``_system`` chain with the reader and the item."""
+    first. The evidence store logs each read in its ``_system`` chain with the reader and the item; reads of the
+    chains linked to a session (its appeals' and assessment records' documents) count as reads of that session."""
     stmt = select(AssessmentSession).order_by(AssessmentSession.state_changed_at.desc())
     if candidate_id is not None:
         stmt = stmt.where(AssessmentSession.candidate_id == candidate_id)
@@ -303,7 +304,7 @@ def read_log(
     sessions = list(db.scalars(stmt.limit(50 if candidate_id is None and not session else 1000)))
     out: list[Read] = []
     for s in sessions:
-        entries = store.list_entries(s.public_id)
+        entries = store.list_entries(s.public_id, include_linked=True)
         types = {e["log_index"]: e.get("type", e["kind"]) for e in entries if e["kind"] == "item"}
         for e in entries:
             if e["kind"] != "read":

@@ -37,6 +37,20 @@ def _entries(public_id: str) -> list[dict[str, Any]]:
     return store.list_entries(public_id) if known else []
 
 
+def _linked(public_id: str, fmt: Any) -> list[dict[str, Any]]:
+    """The chains linked to the session (appeals, assessment records, the feedback acknowledgement), each with its
+    rows; the session's bundle holds every one of them that is closed."""
+    store = evidence.store
+    out = []
+    for chain in store.linked_chains(public_id):
+        entries = store.list_entries(chain, include_related=False)
+        rows = services.rows(entries, fmt)
+        meta = entries[0].get("metadata") or {} if entries else {}
+        out.append({"chain": chain, "form": str(meta.get("form") or meta.get("kind") or ""), "rows": rows,
+                     "closed": bool(rows) and rows[-1].kind == "close"})
+    return out
+
+
 @bp.get("/sesi/<public_id>/bukti")
 @viewers
 def evidence_page(public_id: str) -> Any:
@@ -64,6 +78,7 @@ def evidence_page(public_id: str) -> Any:
         zone=fmt.zone,
         actor_labels=services.ACTOR_LABELS,
         documents=review_documents.for_session(db.session, session),
+        linked=_linked(public_id, fmt),
     )
 
 

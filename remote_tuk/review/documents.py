@@ -3,7 +3,8 @@
 decisions with their reasons and versions, the KUK marks with the media time and log entry each rests on — never
 from anything typed again. Each PDF is signed with the LSP's key like the SOP dossier (``sop.sign_pdf``: PAdES,
 the demo certificate when none is configured, which the document then says) and stored as evidence in an evidence
-chain of its own (the session's chain is closed when the session is decided), named in the chain's opening.
+chain of its own (the session's chain is closed when the session is decided), linked to the chain of the session
+(FR.AK.02, FR.AK.03) or of each session of the schedule (FR.AK.05, FR.AK.06) so that their bundles hold it.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from remote_tuk.db import utcnow
 from remote_tuk.errors import Conflict, Forbidden, NotFound
 from remote_tuk.live.scoring import decisions, marks
 from remote_tuk.lsp.models import Lsp
+from remote_tuk.records.links import linkable
 from remote_tuk.review.models import AssessmentDocument
 from remote_tuk.views import Zone
 
@@ -220,22 +222,29 @@ def _next_version(db: Session, form: str, schedule_id: int, session_id: int | No
     return 1 + int(db.scalar(stmt) or 0)
 
 
-def _may_generate(user: User, schedule: Schedule, form: str = FR_AK_02) -> None:
-    """The assigned assessor or an LSP admin makes the records (FR.AK.06: an LSP admin); an auditor only reads
-    them."""
-    if form == FR_AK_06 and user.role is not Role.LSP_ADMIN:
-        raise Forbidden("Tinjauan proses asesmen (FR.AK.06) dicatat oleh admin LSP.")
+def _may_generate(user: User, schedule: Schedule, form: str = FR_AK_02, process_reviewer: bool = False) -> None:
+    """The assigned assessor or an LSP admin makes the records; FR.AK.06 an LSP admin or the schedule's assigned
+    process reviewer (never the schedule's own assessor); an auditor only reads them."""
+    if form == FR_AK_06:
+        if user.role is Role.LSP_ADMIN:
+            return
+        if process_reviewer and user.role is Role.ASSESSOR and schedule.assessor_id != user.id:
+            return
+        raise Forbidden("Tinjauan proses asesmen (FR.AK.06) dicatat oleh peninjau yang ditugaskan LSP atau admin LSP.")
     if not (user.role is Role.LSP_ADMIN or (user.role is Role.ASSESSOR and schedule.assessor_id == user.id)):
         raise Forbidden("Rekaman asesmen dibuat oleh asesor yang ditugaskan atau admin LSP.")
 
 
-def generate(db: Session, settings: Settings, store: Any, facts: dict[str, Any], *, actor: User) -> AssessmentDocument:
+def generate(db: Session, settings: Settings, store: Any, facts: dict[str, Any], *, actor: User,
+             process_reviewer: bool = False) -> AssessmentDocument:
+    """Render, sign and store one document. ``process_reviewer``: the caller checked that *actor* is the schedule's
+    assigned process reviewer (FR.AK.06 only)."""
     from sop import load_signer
 
     form = facts["form"]
     schedule: Schedule = facts["schedule"]
     session: AssessmentSession | None = facts.get("session")
-    _may_generate(actor, schedule, form)
+    _may_generate(actor, schedule, form, process_reviewer)
     signer = load_signer(settings.sop, demo_dir=settings.var_dir / "sop")
     version = _next_version(db, form, schedule.id, session.id if session else None)
     now = utcnow()
@@ -250,7 +259,10 @@ def generate(db: Session, settings: Settings, store: Any, facts: dict[str, Any],
     meta = {"form": form, "schedule": schedule.id, "version": version}
     if session is not None:
         meta["session"] = session.public_id
-    store.open_session(chain, meta, actor=actor_ref)
+    # linked to the chain of the session it is about, or of every session of the schedule that has one: each of
+    # those sessions' bundles holds it (docs/BUNDLE-FORMAT.md §4.6)
+    targets = [session.public_id] if session is not None else [s.public_id for s in schedule.sessions]
+    store.open_session(chain, meta, actor=actor_ref, link_to=linkable(store, targets))
     if facts.get("answers_json") is not None:  # FR.AK.06: the reviewer's answers themselves, beside the PDF
         store.append(chain, "process_review.fr_ak_06", facts["answers_json"], metadata=meta, actor=actor_ref,
                      commit_plaintext=True)

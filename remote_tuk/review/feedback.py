@@ -1,7 +1,8 @@
 """Feedback to the candidate (FR.AK.03; issue 15 #2): after the decision the candidate reads their result per unit
 with the assessor's reasons on their own page, made from the recorded decisions (nothing typed again), and
 acknowledges it, with a comment if they wish. The acknowledgement names the SHA-256 of exactly what was shown and is
-a document in an evidence chain of its own (the session's chain is closed at the decision)."""
+a document in an evidence chain of its own (the session's chain is closed at the decision), linked to the session's
+chain so that the session's bundle holds it."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from remote_tuk.audit import services as audit
 from remote_tuk.db import utcnow
 from remote_tuk.errors import Conflict, NotFound
 from remote_tuk.live.scoring import decisions
+from remote_tuk.records.links import linkable
 from remote_tuk.review.models import FeedbackAck
 from remote_tuk.review.schemas import AckIn
 
@@ -63,7 +65,8 @@ def acknowledge(db: Session, store: Any, user: User, public_id: str, data: AckIn
     now = utcnow()
     chain = f"umpanbalik-{session.public_id}"
     actor = (user.role.value, str(user.id))
-    store.open_session(chain, {"kind": "feedback", "form": "FR.AK.03", "session": session.public_id}, actor=actor)
+    store.open_session(chain, {"kind": "feedback", "form": "FR.AK.03", "session": session.public_id}, actor=actor,
+                       link_to=linkable(store, [session.public_id]))
     doc = {"feedback": shown["units"], "feedback_sha256": shown["sha256"], "comment": data.comment,
            "acknowledged": True, "at": now.isoformat()}
     receipt = store.append(chain, "feedback.fr_ak_03_ack",

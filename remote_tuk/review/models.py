@@ -69,3 +69,17 @@ class ProcessReview(Base):
     recommendations: Mapped[str] = mapped_column(Text)
     document_id: Mapped[int] = mapped_column(ForeignKey("assessment_documents.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ProcessReviewer(Base):
+    """The reviewer the LSP assigns to review a schedule's assessment process (FR.AK.06): an active assessor who is
+    not the schedule's own assessor. One per schedule; assigning another replaces them (the audit log keeps who and
+    when)."""
+
+    __tablename__ = "process_reviewers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    schedule_id: Mapped[int] = mapped_column(ForeignKey("schedules.id", ondelete="CASCADE"), unique=True)
+    reviewer_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    assigned_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    assigned_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,4 +1,6 @@
-"""The review of the assessment process per schedule (FR.AK.06; issue 15 #4): the LSP's reviewer answers, for each
+"""The review of the assessment process per schedule (FR.AK.06; issue 15 #4): the reviewer the LSP assigns to the
+schedule (an active assessor who is not the schedule's own assessor; :func:`assign_reviewer`), or an LSP admin,
+answers, for each
 principle of assessment (valid, reliable, flexible, fair) and each rule of evidence (valid, authentic, current,
 sufficient), whether it was met, with a note, and writes findings and recommendations. What the recorded data says
 about the schedule (candidates, outcomes, appeals, lost video, recordings with missing chunks) is put beside the
@@ -18,14 +20,81 @@ from remote_tuk.accounts.models import Role, User
 from remote_tuk.appeals.models import Appeal
 from remote_tuk.assessment import services as assessment
 from remote_tuk.assessment.models import Schedule, SessionState
-from remote_tuk.errors import Forbidden
+from remote_tuk.audit import services as audit
+from remote_tuk.db import utcnow
+from remote_tuk.errors import Forbidden, NotFound, ValidationFailed
 from remote_tuk.live.models import Downtime, SessionRecording
 from remote_tuk.live.scoring import decisions
 from remote_tuk.review import documents
-from remote_tuk.review.models import ProcessReview
-from remote_tuk.review.schemas import PROCESS_CHECKS, ProcessReviewIn
+from remote_tuk.review.models import ProcessReview, ProcessReviewer
+from remote_tuk.review.schemas import PROCESS_CHECKS, ProcessReviewerIn, ProcessReviewIn
 
 S = SessionState
+PROCESS_REVIEWER_ASSIGNED = "process_reviewer_assigned"
+audit.KIND_LABELS.setdefault(PROCESS_REVIEWER_ASSIGNED, "Peninjau proses asesmen (FR.AK.06) ditugaskan")
+
+
+def reviewer_of(db: Session, schedule: Schedule) -> ProcessReviewer | None:
+    return db.scalar(select(ProcessReviewer).where(ProcessReviewer.schedule_id == schedule.id))
+
+
+def is_process_reviewer(db: Session, user: User, schedule: Schedule) -> bool:
+    """Whether *user* is the schedule's assigned process reviewer (and not, meanwhile, its own assessor)."""
+    if user.role is not Role.ASSESSOR or schedule.assessor_id == user.id:
+        return False
+    row = reviewer_of(db, schedule)
+    return row is not None and row.reviewer_id == user.id
+
+
+def assigned_to(db: Session, user: User) -> list[Schedule]:
+    """The schedules whose process review *user* is assigned (their dashboard lists them)."""
+    if user.role is not Role.ASSESSOR:
+        return []
+    return [s for s in db.scalars(select(Schedule).join(ProcessReviewer, ProcessReviewer.schedule_id == Schedule.id)
+                                  .where(ProcessReviewer.reviewer_id == user.id).order_by(Schedule.starts_at.desc()))
+            if s.assessor_id != user.id]
+
+
+def schedule_for_process(db: Session, user: User, schedule_id: int) -> Schedule:
+    """The schedule for its process-review page: whoever may see it, and its assigned reviewer (404 otherwise)."""
+    try:
+        return assessment.get_schedule_for(db, user, schedule_id)
+    except NotFound:
+        schedule = db.get(Schedule, schedule_id)
+        if schedule is None or not is_process_reviewer(db, user, schedule):
+            raise
+        return schedule
+
+
+def may_record(db: Session, user: User, schedule: Schedule) -> bool:
+    return user.role is Role.LSP_ADMIN or is_process_reviewer(db, user, schedule)
+
+
+def candidates(db: Session, schedule: Schedule) -> list[User]:
+    """Who may be assigned: active assessors other than the schedule's own."""
+    return [u for u in db.scalars(select(User).where(User.role == Role.ASSESSOR, User.active.is_(True))
+                                  .order_by(User.full_name)) if u.id != schedule.assessor_id]
+
+
+def assign_reviewer(db: Session, user: User, schedule_id: int, data: ProcessReviewerIn) -> ProcessReviewer:
+    """An LSP admin names the schedule's process reviewer: an active assessor who is not the schedule's assessor."""
+    schedule = assessment.get_schedule_for(db, user, schedule_id)  # 404 for those who may not see it
+    if user.role is not Role.LSP_ADMIN:
+        raise Forbidden("Peninjau proses asesmen ditugaskan oleh admin LSP.")
+    reviewer = db.get(User, data.reviewer_id)
+    if reviewer is None or reviewer.role is not Role.ASSESSOR or not reviewer.active:
+        raise ValidationFailed("Peninjau harus asesor yang aktif.", details={"reviewer_id": "tidak valid"})
+    if reviewer.id == schedule.assessor_id:
+        raise ValidationFailed("Peninjau proses tidak boleh asesor jadwal ini sendiri.",
+                               details={"reviewer_id": "asesor asli"})
+    row = reviewer_of(db, schedule)
+    if row is None:
+        row = ProcessReviewer(schedule_id=schedule.id, reviewer_id=reviewer.id, assigned_by_id=user.id)
+        db.add(row)
+    row.reviewer_id, row.assigned_by_id, row.assigned_at = reviewer.id, user.id, utcnow()
+    audit.record(db, PROCESS_REVIEWER_ASSIGNED, actor_id=user.id, schedule=schedule.id, reviewer=reviewer.id)
+    db.commit()
+    return row
 
 
 def recorded(db: Session, schedule: Schedule) -> dict[str, Any]:
@@ -49,9 +118,10 @@ def recorded(db: Session, schedule: Schedule) -> dict[str, Any]:
 
 def record(db: Session, settings: Settings, store: Any, user: User, schedule_id: int,
            data: ProcessReviewIn) -> ProcessReview:
-    schedule = assessment.get_schedule_for(db, user, schedule_id)  # 404 for those who may not see it
-    if user.role is not Role.LSP_ADMIN:
-        raise Forbidden("Tinjauan proses asesmen (FR.AK.06) dicatat oleh admin LSP.")
+    schedule = schedule_for_process(db, user, schedule_id)  # 404 for those who may not see it
+    if not may_record(db, user, schedule):  # the schedule's own assessor, an auditor: 403
+        raise Forbidden("Tinjauan proses asesmen (FR.AK.06) dicatat oleh peninjau yang ditugaskan LSP atau "
+                        "admin LSP, bukan oleh asesor jadwal ini.")
     facts_recorded = recorded(db, schedule)
     if not facts_recorded["decided"]:
         raise documents.NotDecided("FR.AK.06 dicatat setelah sedikitnya satu sesi jadwal ini diputuskan.")
@@ -71,7 +141,7 @@ def record(db: Session, settings: Settings, store: Any, user: User, schedule_id:
         "recorded": facts_recorded,
         "answers_json": json.dumps(body, ensure_ascii=False, sort_keys=True).encode(),
     }
-    doc = documents.generate(db, settings, store, facts, actor=user)
+    doc = documents.generate(db, settings, store, facts, actor=user, process_reviewer=user.role is Role.ASSESSOR)
     review = ProcessReview(schedule_id=schedule.id, reviewer_id=user.id, answers=answers, findings=data.findings,
                            recommendations=data.recommendations, document_id=doc.id)
     db.add(review)

@@ -19,7 +19,14 @@ from remote_tuk.extensions import db, evidence
 from remote_tuk.live.services import actor
 from remote_tuk.review import documents, feedback, process, services
 from remote_tuk.review.models import AssessmentDocument
-from remote_tuk.review.schemas import PROCESS_CHECKS, AckIn, IdentityWhat, ProcessReviewIn, SourceIn
+from remote_tuk.review.schemas import (
+    PROCESS_CHECKS,
+    AckIn,
+    IdentityWhat,
+    ProcessReviewerIn,
+    ProcessReviewIn,
+    SourceIn,
+)
 from remote_tuk.validation import parse
 from remote_tuk.views import current_formatter
 
@@ -247,7 +254,7 @@ def process_review(schedule_id: int) -> Any:
     user = current()
     if user.role is Role.CANDIDATE:
         raise NotFound("Jadwal tidak ditemukan.")
-    schedule = assessment.get_schedule_for(db.session, user, schedule_id)
+    schedule = process.schedule_for_process(db.session, user, schedule_id)
     if request.method == "POST":
         body = request.get_json(silent=True) if request.is_json else _process_form(request.form)
         review = process.record(db.session, current_app.config["RTUK"], evidence.store, user, schedule_id,
@@ -261,7 +268,26 @@ def process_review(schedule_id: int) -> Any:
         AssessmentDocument.schedule_id == schedule.id, AssessmentDocument.form == documents.FR_AK_06)
         .order_by(AssessmentDocument.id.desc())))
     return render_template("review/process.html", schedule=schedule, checks=PROCESS_CHECKS, reviews=reviews,
-                           recorded=process.recorded(db.session, schedule))
+                           recorded=process.recorded(db.session, schedule),
+                           may_record=process.may_record(db.session, user, schedule),
+                           reviewer=process.reviewer_of(db.session, schedule),
+                           candidates=process.candidates(db.session, schedule) if user.role is Role.LSP_ADMIN else [])
+
+
+@bp.post("/jadwal/<int:schedule_id>/tinjauan-proses/peninjau")
+@signed_in
+def process_reviewer(schedule_id: int) -> Any:
+    """The LSP admin assigns the schedule's process reviewer (not the schedule's own assessor: 422)."""
+    user = current()
+    if user.role is Role.CANDIDATE:
+        raise NotFound("Jadwal tidak ditemukan.")
+    body = request.get_json(silent=True) if request.is_json else {"reviewer_id": request.form.get("reviewer_id")}
+    row = process.assign_reviewer(db.session, user, schedule_id,
+                                  parse(ProcessReviewerIn, body if isinstance(body, dict) else {}))
+    if request.is_json or request.accept_mimetypes.best == "application/json":
+        return jsonify({"schedule": schedule_id, "reviewer_id": row.reviewer_id})
+    flash(_("Peninjau proses asesmen ditugaskan."), "success")
+    return redirect(url_for("review.process_review", schedule_id=schedule_id))
 
 
 def bundle_response(chain: str, filename: str, user: Any, **details: Any) -> Response:

@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from remote_tuk.validation import DbId
+
 
 class SourceIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -63,3 +65,11 @@ class ProcessReviewIn(BaseModel):
         if set(v) != set(PROCESS_CHECKS):
             raise ValueError("setiap prinsip asesmen dan aturan bukti dijawab, tidak lebih")
         return v
+
+
+class ProcessReviewerIn(BaseModel):
+    """The LSP admin's choice of the schedule's process reviewer (FR.AK.06)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reviewer_id: DbId

@@ -45,14 +45,17 @@ class NotReviewable(Conflict):
 
 def session_for_review(db: Session, user: User, public_id: str) -> AssessmentSession:
     """The session if *user* may review it (its assessor, an LSP admin, an auditor granted its schedule, the reviewer
-    of an appeal against it) and it has ended; anyone else gets the 404 of a session that does not exist."""
+    of an appeal against it, the schedule's assigned process reviewer) and it has ended; anyone else gets the 404 of
+    a session that does not exist."""
     if user.role not in REVIEWERS:
         raise NotFound("Sesi tidak ditemukan.")
     from remote_tuk.appeals.services import is_reviewer  # appeals build on the review room
+    from remote_tuk.review.process import is_process_reviewer
 
     session = db.scalar(select(AssessmentSession).where(AssessmentSession.public_id == public_id)) \
         if _PUBLIC_ID.fullmatch(public_id) else None
-    if session is None or not (assessment.can_view_session(db, user, session) or is_reviewer(db, user, session)):
+    if session is None or not (assessment.can_view_session(db, user, session) or is_reviewer(db, user, session)
+                               or is_process_reviewer(db, user, session.schedule)):
         raise NotFound("Sesi tidak ditemukan.")
     if session.state not in REVIEWABLE:
         raise NotReviewable("Ruang tinjauan tersedia setelah sesi selesai.")
@@ -214,9 +217,10 @@ def media_clock(seconds: float) -> str:
 
 def browser_holes(store: Any, session: AssessmentSession, rec: SessionRecording, *,
                   min_s: float = 0.5) -> list[list[float]]:
-    """Where on the session clock the joined browser recording has no picture: before its first recorder run and
-    between runs (a page reload, a recorder restart), from the runs its join logged (``metadata.runs``). The player
-    takes the server's copy there. Chunks missing inside a run are not placed on the clock and are not included."""
+    """Where on the session clock the joined browser recording has no picture: before its first recorder run, between
+    runs (a page reload, a recorder restart) and inside a run where chunks are missing (``holes_ms``: the join saw no
+    video frame there), from the runs its join logged (``metadata.runs``). The player takes the server's copy there.
+    A join made before ``holes_ms`` existed has no inner holes listed."""
     entry = next((e for e in store.list_entries(session.public_id, include_related=False)
                   if e.get("log_index") == rec.log_index), None)
     runs = (entry or {}).get("metadata", {}).get("runs") or []
@@ -227,4 +231,9 @@ def browser_holes(store: Any, session: AssessmentSession, rec: SessionRecording,
         if start - reached >= min_s:
             holes.append([round(reached, 3), round(start, 3)])
         reached = max(reached, end)
-    return holes
+    for r in runs:
+        for hole in (r.get("holes_ms") or []) if isinstance(r, dict) else []:
+            if isinstance(hole, list) and len(hole) == 2 and all(isinstance(x, int) for x in hole) \
+                    and (hole[1] - hole[0]) / 1000 >= min_s:
+                holes.append([round(hole[0] / 1000, 3), round(hole[1] / 1000, 3)])
+    return sorted(holes)

@@ -20,6 +20,8 @@ from tests.e2e.conftest import CHROMIUM, Server, chromium_available
 RECORDING_S = 30 * 60
 #: where the two KUK marks point (seconds of session media time)
 MARK_AT = (900.0, 1500.0)
+#: where chunks are missing inside the browser recording's second run (26:40–26:43), as the join says
+INNER_HOLE_MS = (1_600_000, 1_603_000)
 
 
 def long_webm(seconds: int = RECORDING_S, fps: int = 1, size: tuple[int, int] = (64, 48), noise: bool = False) -> bytes:
@@ -52,7 +54,8 @@ def write_reviewed_session(server: Server, webm: bytes | None = None, seconds: i
     """Session A: live, two KUK marks at :data:`MARK_AT` on the session clock, ended; its joined recording (the
     synthetic 30 minutes) stored through the evidence store as the live joins store theirs. *with_hole*: the browser
     recording's join says its second recorder run began at 20:00 after the first ended at 10:00 (no picture between,
-    where the first mark is), and the server's copy is stored too (the same file: one clock)."""
+    where the first mark is) and lost chunks inside it (:data:`INNER_HOLE_MS`), and the server's copy is stored too
+    (the same file: one clock)."""
     from sqlalchemy import select
 
     from remote_tuk.accounts.models import User
@@ -88,7 +91,8 @@ def write_reviewed_session(server: Server, webm: bytes | None = None, seconds: i
         s.expire(sess, ["transitions"])
         assessment.transition(s, sess, SessionState.ENDED, actor=asr)
         runs = [{"seqs": [0, 299], "placed_ms": 0, "end_ms": 600_000, "packets": 600},
-                {"seqs": [300, 899], "placed_ms": 1_200_000, "end_ms": seconds * 1000, "packets": 600}]
+                {"seqs": [300, 899], "placed_ms": 1_200_000, "end_ms": seconds * 1000, "packets": 600,
+                 "holes_ms": [list(INNER_HOLE_MS)]}]  # chunks missing inside the second run
         r = live.append_item(store, sess, live.FULL, webm, metadata={"version": 1, **({"runs": runs} if with_hole
                                                                                      else {})},
                              actor=live.SYSTEM, candidate_id=str(sess.candidate_id))

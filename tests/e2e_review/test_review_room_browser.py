@@ -56,6 +56,27 @@ def test_clicking_a_mark_seeks_the_player_in_a_long_recording(review_server, pag
     assert page.is_hidden("[data-review-item=mark]")
 
 
+def test_playing_through_chunks_missing_inside_a_run_takes_the_servers_copy_and_comes_back(review_server, page):
+    from tests.e2e_review.conftest import INNER_HOLE_MS
+
+    server, _ = review_server
+    start, end = INNER_HOLE_MS[0] / 1000, INNER_HOLE_MS[1] / 1000
+    sign_in(page, server.url(), "auditor_a")
+    page.goto(f"{server.url()}/sesi/{server.cast.session_a}/tinjauan#t={start - 2:.0f}")
+    player = "document.querySelector('[data-review-player]')"
+    page.wait_for_function(f"() => {player}.readyState >= 1 && Math.abs({player}.currentTime - {start - 2}) < 1",
+                           timeout=30_000)
+    assert page.evaluate(f"() => {player}.currentSrc").endswith("/rekaman/browser.webm")
+    page.evaluate(f"() => {{ const v = {player}; v.muted = true; v.play(); }}")
+    # into the hole: the server's copy plays, at the same media time
+    page.wait_for_function(f"() => {player}.currentSrc.endsWith('/rekaman/server.webm') && {player}.readyState >= 1 "
+                           f"&& {player}.currentTime > {start - 1}", timeout=30_000)
+    assert _current_time(page) <= end + 2
+    # past its end: back to the browser recording, still playing, past the hole
+    page.wait_for_function(f"() => {player}.currentSrc.endsWith('/rekaman/browser.webm') && !{player}.paused "
+                           f"&& {player}.currentTime > {end}", timeout=30_000)
+
+
 def test_the_candidate_gets_the_not_found_page(review_server, page):
     server, _ = review_server
     sign_in(page, server.url(), "asesi_a")

@@ -95,7 +95,12 @@ def test_the_whole_appeal_upheld(app, cast, decided, people):
     assert [e.get("type") or e["kind"] for e in entries] == [
         "open", "appeal.submitted", "appeal.assigned", "assessment.unit_decision", "appeal.decided", "close"]
     assert entries[0]["metadata"]["session"] == cast.session_a
-    assert entries[0]["metadata"]["session_chain"]["closed"] is True  # linked to the session's closed chain
+    with app.app_context():  # linked to the session's closed chain, at its head (the close entry)
+        session_chain = evidence.store.list_entries(cast.session_a, include_related=False)
+    head = session_chain[-1]
+    assert entries[0]["links"] == [{"chain": cast.session_a, "seq": head["seq"], "log_index": head["log_index"],
+                                    "hash": entries[0]["links"][0]["hash"]}]
+    assert session_chain[-1]["kind"] == "close"
 
     # a decision on a closed appeal is refused; so is a second assignment
     r = _post(people("asesor_b"), f"/banding/{appeal['id']}/keputusan", {"outcome": "rejected", "reasons": REASONS})
@@ -213,3 +218,64 @@ def test_the_auditor_sees_the_appeal_read_only_and_verifies_its_bundle(app, cast
     for who in ("asesi_a", "asesi_b", "auditor_b"):
         assert people(who).get(url).status_code == 404, who
     assert people("admin").get("/banding/999999/bundel.zip").status_code == 404
+
+
+def test_the_session_bundle_holds_the_appeal_and_the_records_and_verifies(app, cast, decided, people, tmp_path):
+    """Every step of the appeal and every record is linked to the session's chain: the session's own bundle (the
+    admin's "download bundle") holds them, the evidence page lists them, and the verifier checks them."""
+    import json
+    import zipfile
+
+    from evidence_store.verifier import verify_bundle
+    from remote_tuk.extensions import evidence
+
+    r = _post(people("asesor_a"), f"/sesi/{cast.session_a}/dokumen/fr-ak-02", {})
+    assert r.status_code in (200, 201), r.get_json()
+    assert people("admin").get(r.get_json()["url"]).status_code == 200
+    with app.app_context():  # a read of a linked chain's document is a read of the session's evidence
+        from remote_tuk.extensions import db
+        from remote_tuk.privacy.services import read_log
+
+        reads = read_log(db.session, evidence.store, session=cast.session_a)
+    assert ("assessment.fr_ak_02", "lsp_admin") in {(x.item_type, x.actor_role) for x in reads}
+    appeal = _post(people("asesi_a"), f"/sesi/{cast.session_a}/banding", {"reasons": REASONS}).get_json()["appeal"]
+
+    # while the appeal is open the bundle names it as not yet included, and verifies
+    r = people("admin").post(f"/sesi/{cast.session_a}/bukti/bundel.zip",
+                             data={"csrf_token": csrf_token(people("admin"), f"/sesi/{cast.session_a}/bukti")})
+    assert r.status_code == 200
+    (tmp_path / "open.zip").write_bytes(r.data)
+    with zipfile.ZipFile(tmp_path / "open.zip") as zf:
+        manifest = json.loads(zf.read("manifest.json"))
+    assert manifest["linked_open"] == [appeal["evidence_chain"]]
+    with app.app_context():
+        key = evidence.store.status()["verifier_key"]
+    report = verify_bundle(tmp_path / "open.zip", key)
+    assert report.ok, report.render()
+    assert [x.split(" ")[0] for x in report.linked] == [f"frak02-{cast.session_a}-v1"]
+
+    _post(people("admin"), f"/banding/{appeal['id']}/penelaah", {"reviewer_id": cast.users["asesor_b"]})
+    r = _post(people("asesor_b"), f"/banding/{appeal['id']}/keputusan",
+              {"outcome": "upheld", "reasons": "Rekaman menit ke-12 menunjukkan kinerja yang diminta.",
+               "changes": [{"unit_id": _last_unit(app, cast), "verdict": "K"}]})
+    assert r.status_code == 200
+
+    page = people("admin").get(f"/sesi/{cast.session_a}/bukti").get_data(as_text=True)
+    assert f'data-linked-chain="{appeal["evidence_chain"]}"' in page
+    assert f'data-linked-chain="frak02-{cast.session_a}-v1"' in page
+    for code in ("appeal.submitted", "appeal.assigned", "assessment.unit_decision", "appeal.decided"):
+        assert f'data-code="{code}" data-linked-entry="{appeal["evidence_chain"]}"' in page, code
+
+    r = people("auditor_a").get(f"/sesi/{cast.session_a}/bukti/bundel.zip")
+    assert r.status_code == 200
+    (tmp_path / "s.zip").write_bytes(r.data)
+    report = verify_bundle(tmp_path / "s.zip", key)
+    assert report.ok, report.render()
+    assert sorted(x.split(" ")[0] for x in report.linked) == sorted([f"frak02-{cast.session_a}-v1",
+                                                                     appeal["evidence_chain"]])
+    appeal_line = next(x for x in report.linked if x.startswith(appeal["evidence_chain"]))
+    assert "FR.AK.04" in appeal_line and "6 entries, 4 items" in appeal_line
+    with zipfile.ZipFile(tmp_path / "s.zip") as zf:
+        types = [json.loads(x).get("type") for x in zf.read("entries.jsonl").splitlines()
+                 if json.loads(x)["chain"] == appeal["evidence_chain"]]
+    assert types == [None, "appeal.submitted", "appeal.assigned", "assessment.unit_decision", "appeal.decided", None]

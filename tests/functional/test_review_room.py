@@ -187,3 +187,17 @@ def test_the_browser_recordings_holes_are_before_and_between_its_runs():
     holes = browser_holes(store, SimpleNamespace(public_id="x"), SimpleNamespace(log_index=5))
     assert holes == [[0.0, 1.0], [9.0, 12.0]]
     assert browser_holes(store, SimpleNamespace(public_id="x"), SimpleNamespace(log_index=4)) == []
+
+
+def test_the_browser_recordings_holes_inside_a_run_are_listed_too():
+    from types import SimpleNamespace
+
+    from remote_tuk.review.services import browser_holes
+
+    runs = [{"placed_ms": 0, "end_ms": 9000, "packets": 3,
+             "holes_ms": [[6000, 8000], [1000, 1200], "x", [1, 2, 3], [2000, 3000.5]]},  # too short, malformed
+            {"placed_ms": 12000, "end_ms": 15000, "packets": 1}]
+    store = SimpleNamespace(list_entries=lambda sid, include_related=False: [
+        {"log_index": 5, "metadata": {"runs": runs}}])
+    holes = browser_holes(store, SimpleNamespace(public_id="x"), SimpleNamespace(log_index=5))
+    assert holes == [[6.0, 8.0], [9.0, 12.0]]

@@ -1,6 +1,7 @@
 // review.js — the review room (issue 15 #1): a timeline item seeks the player to its media time; filters by kind;
-// a track under the video with a tick per item; when the browser recording cannot play a moment (it ends before it,
-// or fails), the player switches to the server's copy at the same media time.
+// a track under the video with a tick per item; when the browser recording cannot play a moment (it has no picture
+// there: before or between its recorder runs, chunks missing inside a run; it ends before it, or fails), the player
+// switches to the server's copy at the same media time, and back to the browser recording when playback leaves a hole.
 (function () {
   "use strict";
   const player = document.querySelector("[data-review-player]");
@@ -10,16 +11,26 @@
 
   function use(source, at) {
     if (!player || !sources[source] || current === source) return false;
+    const playing = !player.paused;
     current = source;
+    player.dataset.reviewPlaying = source;
     player.src = sources[source].url;
-    player.addEventListener("loadedmetadata", () => { player.currentTime = at; }, { once: true });
+    player.addEventListener("loadedmetadata", () => {
+      player.currentTime = at;
+      if (playing) player.play().catch(() => {});
+    }, { once: true });
     return true;
   }
 
-  // where the browser recording has no picture (before its first run, between runs): the server's copy plays there
+  // where the browser recording has no picture (before its first run, between runs, chunks missing inside a run):
+  // the server's copy plays there; ``autoHole`` is the hole the player switched for, left by playing past its end
   const holes = (sources.browser && sources.browser.holes) || [];
+  let autoHole = null;
+  function holeAt(t) {
+    return holes.find((h) => t >= h[0] && t < h[1]) || null;
+  }
   function inHole(t) {
-    return holes.some((h) => t >= h[0] && t < h[1]);
+    return holeAt(t) !== null;
   }
 
   function seek(seconds) {
@@ -27,6 +38,7 @@
     const t = Math.max(0, seconds);
     const here = sources[current];
     if (current === "browser" && sources.server && ((here && here.duration_s && t > here.duration_s) || inHole(t))) {
+      autoHole = holeAt(t);
       if (use("server", t)) return;
     }
     if (player.readyState >= 1) player.currentTime = t;
@@ -38,12 +50,24 @@
   });
 
   document.querySelectorAll("[data-review-source]").forEach((el) => {
-    el.addEventListener("click", () => use(el.dataset.reviewSource, player ? player.currentTime : 0));
+    el.addEventListener("click", () => {
+      autoHole = null;
+      use(el.dataset.reviewSource, player ? player.currentTime : 0);
+    });
   });
 
   if (player) {
+    player.dataset.reviewPlaying = current;
     player.addEventListener("timeupdate", () => {
-      if (current === "browser" && sources.server && inHole(player.currentTime + 0.25)) use("server", player.currentTime);
+      const t = player.currentTime;
+      if (current === "browser" && sources.server) {
+        const hole = holeAt(t + 0.25);
+        if (hole && use("server", t)) autoHole = hole;
+      } else if (current === "server" && autoHole && !player.seeking && !player.paused && t >= autoHole[1]
+                 && t < autoHole[1] + 2 && !inHole(t)) {
+        autoHole = null;  // played past the hole: the browser recording has the picture again
+        use("browser", t);
+      }
     });
     player.addEventListener("error", () => {
       if (current === "browser" && sources.server) use("server", player.currentTime || 0);
