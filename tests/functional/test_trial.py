@@ -236,3 +236,24 @@ def test_trial_tokens_do_not_fit_the_real_check(app: Any, cast: Any, cand: Clien
         seq=1,
     )
     assert r.status_code == 422
+
+
+def test_the_dossier_summarises_the_trials(app: Any, cast: Any, cand: Client, login_as: Any) -> None:
+    import shutil
+
+    from tests.components import require
+    from tests.functional.test_dossier import _fill_everything
+
+    require(shutil.which("dot") is not None, "graphviz (dot)", "apt-get install graphviz")
+    admin = login_as("admin")
+    _fill_everything(admin)
+    html = admin.get("/admin/dosir/pratinjau").get_data(as_text=True)
+    assert "Uji coba perangkat asesi sebelum hari asesmen" in html
+    assert "Belum ada data uji coba perangkat asesi" not in html
+    section = html[html.index("data-candidate-trials") :]
+    assert "<td>0</td>" in section  # nobody has tried yet
+    _run(cand)  # fails on bandwidth (not measured through the API)
+    html = admin.get("/admin/dosir/pratinjau").get_data(as_text=True)
+    section = html[html.index("data-candidate-trials") : html.index("</table>", html.index("data-candidate-trials"))]
+    rows = [c.split("</td>")[0] for c in section.split("<td>")[1:]]
+    assert rows[0] == "2" and rows[1] == "1" and rows[2].startswith("0 (0% dari yang menyelesaikan)"), rows
