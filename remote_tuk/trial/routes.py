@@ -59,7 +59,7 @@ def _urls(public_id: str) -> dict[str, str]:
 def page(public_id: str) -> Any:
     user = current()
     session = _session(public_id)
-    services._candidate(user, session)
+    services.require_candidate(user, session)
     services.require_open(session)
     profile = tuk.profile_for(db.session, session)
     consent = consent_pages.check_page_data(session, profile)
@@ -230,7 +230,7 @@ def recording(public_id: str) -> Any:
 def status(public_id: str) -> Any:
     """The candidate's newest finished trial (read only)."""
     session = _session(public_id)
-    services._candidate(current(), session)
+    services.require_candidate(current(), session)
     run = services.newest(db.session, session, finished=True)
     return jsonify({"state": session.state.value, "trial": None if run is None else _run_json(run)})
 

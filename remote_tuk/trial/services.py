@@ -45,7 +45,7 @@ CHECK_TYPE = "trial.check"
 SELFTEST_TYPE = "trial.selftest"
 
 
-def _candidate(user: User, session: AssessmentSession) -> None:
+def require_candidate(user: User, session: AssessmentSession) -> None:
     if live.participant(user, session).role != "candidate":
         raise Forbidden("Uji coba dijalankan oleh asesi sesi ini.")
 
@@ -69,7 +69,7 @@ def newest(db: Session, session: AssessmentSession, *, finished: bool | None = N
 
 def _open_run(db: Session, session: AssessmentSession, user: User) -> TrialRun:
     """The candidate's unfinished trial run of this session, or a new one (a finished run is never changed)."""
-    _candidate(user, session)
+    require_candidate(user, session)
     require_open(session)
     run = newest(db, session, finished=False)
     if run is None:
@@ -90,7 +90,7 @@ def _open_run(db: Session, session: AssessmentSession, user: User) -> TrialRun:
 def preview_consent(db: Session, session: AssessmentSession, user: User, *, kind: str, accept: bool) -> TrialRun | None:
     """The candidate read a consent text in the trial (a preview: nothing is consented, the session's consent stays as
     it was). Declining ends the rehearsal here and writes nothing."""
-    _candidate(user, session)
+    require_candidate(user, session)
     require_open(session)
     if not accept:
         return None
@@ -110,7 +110,7 @@ def start(db: Session, session: AssessmentSession, user: User) -> TrialRun:
 
 def get(db: Session, session: AssessmentSession, user: User, run_id: int, *, finished_ok: bool = False) -> TrialRun:
     """The candidate's own trial run of this session (404 otherwise, also for another candidate's run)."""
-    _candidate(user, session)
+    require_candidate(user, session)
     run = db.get(TrialRun, run_id)
     if run is None or run.session_id != session.id or run.candidate_id != user.id:
         raise NotFound("Uji coba tidak ditemukan.")
