@@ -94,6 +94,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from remote_tuk.questioning import routes as questioning
     from remote_tuk.records.routes import bp as records_bp
     from remote_tuk.review.routes import bp as review_bp
+    from remote_tuk.trial.routes import bp as trial_bp
     from remote_tuk.tuk.profiles import bp as profiles_bp
     from remote_tuk.tuk.routes import bp as tuk_bp
     from remote_tuk.turn.routes import bp as turn_bp
@@ -109,6 +110,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(review_bp)
     app.register_blueprint(appeals_bp)
     app.register_blueprint(tuk_bp)
+    app.register_blueprint(trial_bp)
     app.register_blueprint(profiles_bp)
     app.register_blueprint(instruments_bp)
     app.register_blueprint(apl_bp)

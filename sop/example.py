@@ -9,6 +9,7 @@ from sop.inputs import (
     AccessRule,
     Administrator,
     Assessor,
+    CandidateTrials,
     Capabilities,
     Contact,
     Deployment,
@@ -235,6 +236,9 @@ def example_inputs() -> DossierInputs:
             tuk_check_records=True,
             evidence_export=True,
             two_factor_auth=True,
+        ),
+        candidate_trials=CandidateTrials(
+            candidates=24, tried=21, passed=19, runs=27, selftests_played=21, selftests_sent=12
         ),
         trial_session=TrialSession(
             session_ref="UJI-COBA-2026-11-20-01",

@@ -301,6 +301,22 @@ class TrialSession(_Model):
     verifier_command: str | None = None
 
 
+class CandidateTrials(_Model):
+    """The candidates' trials (uji coba) before the day: how many of the candidates ran one and how many passed the
+    TUK check in their newest trial. Counted per candidate session; a trial never changes the session it rehearses."""
+
+    candidates: int = Field(ge=0, description="Sesi asesi yang dihitung")
+    tried: int = Field(ge=0, description="Asesi yang menyelesaikan uji coba")
+    passed: int = Field(ge=0, description="Asesi yang uji coba terakhirnya lulus pemeriksaan TUK")
+    runs: int = Field(ge=0, description="Jumlah uji coba (termasuk ulangan)")
+    selftests_played: int = Field(default=0, ge=0, description="Asesi yang memutar kembali rekaman uji")
+    selftests_sent: int = Field(default=0, ge=0, description="Asesi yang mengirim rekaman uji sebagai bukti uji coba")
+
+    @property
+    def pass_rate(self) -> float | None:
+        return None if not self.tried else self.passed / self.tried
+
+
 class Deployment(_Model):
     """Where and how the system runs."""
 
@@ -393,3 +409,4 @@ class DossierInputs(_Model):
     deployment: Deployment = Field(default_factory=Deployment)
     capabilities: Capabilities = Field(default_factory=Capabilities)
     trial_session: TrialSession | None = None
+    candidate_trials: CandidateTrials | None = None

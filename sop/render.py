@@ -205,6 +205,7 @@ def render_html(inputs: DossierInputs, signing: SigningLabel, *, png: bool = Tru
         "rules": inputs.access_rules,
         "staff": inputs.personnel,
         "trial": inputs.trial_session,
+        "trials": inputs.candidate_trials,
         "sections": SECTIONS,
         "title": dict(SECTIONS),
         "num": {sid: n for n, (sid, _) in enumerate(SECTIONS, start=1)},

@@ -20,11 +20,13 @@ from remote_tuk.assessment.services import TRANSITIONS
 from remote_tuk.dossier.models import DossierDeclarations
 from remote_tuk.lsp.models import Lsp
 from remote_tuk.lsp.models import Scheme as SchemeModel
+from remote_tuk.trial import services as trial_services
 from remote_tuk.tuk.models import RequirementProfileRecord
 from sop.inputs import (
     AccessRule,
     Administrator,
     Assessor,
+    CandidateTrials,
     Capabilities,
     Contact,
     Deployment,
@@ -197,6 +199,7 @@ def gather(db: Session, settings: Settings, evidence_parameters: dict[str, Any])
             ice_servers=[u for s in settings.rtc.ice_servers for u in _urls(s)],
             message_queue=settings.socketio_message_queue or None,
         ),
+        candidate_trials=_candidate_trials(db),
         capabilities=Capabilities(
             # Only what this build really does; later features switch their flag on when they exist.
             session_recording=True,  # browser MediaRecorder chunks + server-side VP8 segments, both as evidence
@@ -207,6 +210,19 @@ def gather(db: Session, settings: Settings, evidence_parameters: dict[str, Any])
             two_factor_auth=True,
             online_appeal=True,  # FR.AK.04 in the app (remote_tuk/appeals): submitted, assigned, decided, evidence
         ),
+    )
+
+
+def _candidate_trials(db: Session) -> CandidateTrials:
+    """The candidates' trials before the day (remote_tuk/trial), counted over every candidate session."""
+    t = trial_services.summary(db)
+    return CandidateTrials(
+        candidates=t.candidates,
+        tried=t.tried,
+        passed=t.passed,
+        runs=t.runs,
+        selftests_played=t.selftests_played,
+        selftests_sent=t.selftests_sent,
     )
 
 

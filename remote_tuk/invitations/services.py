@@ -52,6 +52,7 @@ CLAIM_LEASE = timedelta(minutes=5)
 JOIN_PATH = "/gabung/{token}"
 SESSION_PATH = "/sesi/{public_id}"
 CHECK_PATH = "/sesi/{public_id}/pemeriksaan"
+TRIAL_PATH = "/sesi/{public_id}/uji-coba"  # the trial before the day (remote_tuk/trial)
 
 _templates = Environment(  # noqa: S701 - plain-text mail, nothing is HTML
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
@@ -397,6 +398,7 @@ def render_mail(
         "end_en": fmt_en.datetime(schedule.ends_at),
         "session_url": base + SESSION_PATH.format(public_id=session.public_id),
         "check_url": base + CHECK_PATH.format(public_id=session.public_id),
+        "trial_url": base + TRIAL_PATH.format(public_id=session.public_id),
     }
     if mail.kind is MailKind.JOIN_LINK:
         link = db.get(JoinLink, mail.join_link_id) if mail.join_link_id else None

@@ -199,6 +199,10 @@ register_type("identity.room_scan", _("Rekaman pemindaian ruangan"), lane="pre_s
 register_type("identity.confirmation", _("Konfirmasi asesor atas identitas atau ruangan"), lane="pre_session",
               detail=lambda m, f: {"id": gettext("identitas"), "room": gettext("ruangan")}.get(m.get("what"), ""))
 register_family("identity.", _("Identitas asesi"))
+# the trial (uji coba, remote_tuk/trial): in the trial's own chain trial-<id>, never a session's
+register_type("trial.check", _("Hasil pemeriksaan TUK pada uji coba"), lane="pre_session")
+register_type("trial.selftest", _("Rekaman uji pada uji coba"), lane="pre_session")
+register_family("trial.", _("Uji coba"))
 
 register_type("recording.browser_chunk", _("Potongan rekaman peramban"), lane="recording_browser",
               detail=lambda m, f: gettext("potongan ke-%(n)s", n=m["seq"]))

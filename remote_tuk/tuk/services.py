@@ -264,21 +264,28 @@ def _threshold(req: dict[str, Any]) -> str:
     return "ya"
 
 
-def finish_check(db: Session, store: Any, session: AssessmentSession, check: TukCheck) -> TukCheck:
-    profile = TukRequirementProfile.model_validate(check.profile)
+#: what an assessor's own check leaves out: it is about their connection and devices for talking
+ASSESSOR_SKIPS = frozenset(
+    {
+        "face_visible",
+        "lighting",
+        "camera_resolution",
+        "camera_fps",
+        "camera_not_virtual",
+        "single_display",
+        "fullscreen",
+    }
+)
+
+
+def evaluate(profile: TukRequirementProfile, measurements: dict[str, Any], skip: Any = ()) -> list[dict[str, Any]]:
+    """Every requirement of *profile* (less the keys in *skip*) judged against *measurements*: the results as the
+    check pages and the evidence show them. Shared by the real check and the trial (remote_tuk/trial)."""
     results = []
     for req in profile.model_dump()["requirements"]:
-        if check.role == "assessor" and req["key"] in (
-            "face_visible",
-            "lighting",
-            "camera_resolution",
-            "camera_fps",
-            "camera_not_virtual",
-            "single_display",
-            "fullscreen",
-        ):
-            continue  # the assessor's own check is about their connection and devices for talking
-        m = (check.measurements or {}).get(req["key"])
+        if req["key"] in skip:
+            continue
+        m = (measurements or {}).get(req["key"])
         value, status, threshold = _evaluate(req, m)
         ok = status == "pass" or (status == "unmeasurable" and req.get("if_unmeasurable") == "accept")
         label, hint = texts.REQUIREMENTS.get(req["key"], (req["key"], ""))
@@ -301,6 +308,12 @@ def finish_check(db: Session, store: Any, session: AssessmentSession, check: Tuk
                 "measured": status in ("pass", "fail"),
             }
         )
+    return results
+
+
+def finish_check(db: Session, store: Any, session: AssessmentSession, check: TukCheck) -> TukCheck:
+    profile = TukRequirementProfile.model_validate(check.profile)
+    results = evaluate(profile, check.measurements or {}, ASSESSOR_SKIPS if check.role == "assessor" else ())
     now = utcnow()
     check.results = results
     check.passed = all(r["pass"] for r in results if r["mandatory"])

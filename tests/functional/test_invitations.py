@@ -176,6 +176,7 @@ def test_invitation_arrives_decodes_and_its_link_works_once(app, cast, login_as,
     body = _body(message)
     assert body.index("Yth. Asesi A") < body.index("English") < body.index("Dear Asesi A")
     assert "WITA" in body  # times in the LSP's zone
+    assert body.count(f"/sesi/{cast.session_a}/uji-coba") == 2  # the trial before the day, in both languages
     links = LINK_RE.findall(body)
     assert len(set(links)) == 1
     token = links[0].rsplit("/", 1)[1]

@@ -3,7 +3,7 @@
 // gate status. The assessor gets their own connection check, the candidate's results and the confirmations.
 // An ES module (no build step); its parts are in static/js/tuk/. The page's progress is mirrored in #tuk's data
 // attributes, which the end-to-end tests read.
-import { $, $$, data, isCandidate, root, t } from "./tuk/page.js";
+import { $, $$, data, isCandidate, isTrial, root, t } from "./tuk/page.js";
 import { errorBox, overall, show, showError } from "./tuk/ui.js";
 import { currentCheckId, resumeFromStatus, setupCheck } from "./tuk/check.js";
 import { setupConsent } from "./tuk/consent.js";
@@ -12,10 +12,12 @@ import { measureDownload, measureUpload } from "./tuk/network.js";
 import { latestStatus, pollNow, startPolling } from "./tuk/status.js";
 import { setupIdentity } from "./tuk/identity.js";
 import { setupAssessor } from "./tuk/assessor.js";
+import { setupTrial } from "./tuk/trial.js";
 
 function boot() {
   setupCheck();
-  if (isCandidate) setupIdentity();
+  if (isTrial) setupTrial();
+  else if (isCandidate) setupIdentity();
   else setupAssessor();
   // Once the session is live (or over) the check is not run again: its media test would replace the live connection.
   const PAST_CHECK = ["live", "paused", "ended", "decided", "cancelled"];

@@ -1,6 +1,6 @@
 // The whole check, step by step (devices, network, media, results) as one run started by a click, and a candidate's
 // return to a still valid result. Each step reports to the server as it goes (docs/TUK-CHECK.md).
-import { $, $$, data, isCandidate, root, sleep, t, urls } from "./page.js";
+import { $, $$, data, isCandidate, isTrial, root, sleep, t, urls } from "./page.js";
 import { getJson, postJson } from "./http.js";
 import { currentStream, deviceChecks, ensureAudioContext, requestFullscreen } from "./devices.js";
 import { measureDownload, measureUpload } from "./network.js";
@@ -29,7 +29,7 @@ async function runCheck(fullscreenPromise) {
     item(list, "info", t("starting"), "");
     checkId = (await postJson(urls.start, {})).check_id;
     root.dataset.checkId = String(checkId);
-    if (isCandidate && ["scheduled", "ready"].includes(data.state)) drawState("checking");
+    if (isCandidate && !isTrial && ["scheduled", "ready"].includes(data.state)) drawState("checking");
     const values = await deviceChecks(list, fullscreenPromise);
     await postJson(urls.browser, { check_id: checkId, values });
 
@@ -42,15 +42,20 @@ async function runCheck(fullscreenPromise) {
     }
     try { await measureDownload(checkId); } catch (err) { $("[data-download-note]").textContent = errText(err); }
 
-    show("media");
-    try {
-      await mediaTest(checkId, currentStream());
-    } catch (err) {
-      const note = $("[data-media-note]");
-      if (!isCandidate && err.code === "invalid_state") note.textContent = t("assessor_media_later");
-      else note.textContent = t("media_failed") + " " + errText(err);
-      root.dataset.media = "failed";
-      await sleep(1500);
+    if (isTrial) {
+      // a trial never joins the session's live room: its camera and microphone are tried by the self-test recording
+      root.dataset.media = "skipped";
+    } else {
+      show("media");
+      try {
+        await mediaTest(checkId, currentStream());
+      } catch (err) {
+        const note = $("[data-media-note]");
+        if (!isCandidate && err.code === "invalid_state") note.textContent = t("assessor_media_later");
+        else note.textContent = t("media_failed") + " " + errText(err);
+        root.dataset.media = "failed";
+        await sleep(1500);
+      }
     }
 
     if (root.dataset.media === "measured") $("[data-media-note]").textContent = t("finishing");
@@ -59,7 +64,13 @@ async function runCheck(fullscreenPromise) {
     root.dataset.elapsedMs = String(Math.round(performance.now() - began));
     show("results");
     root.dataset.check = "done";
-    startPolling();
+    if (isTrial && !$("[data-trial-media-note]")) {
+      const note = document.createElement("p");
+      note.className = "small muted";
+      note.dataset.trialMediaNote = "";
+      note.textContent = t("trial_media_skipped");
+      $("[data-results-banner]").after(note);
+    } else if (!isTrial) startPolling();
   } catch (err) {
     root.dataset.check = "error";
     showError(errText(err));

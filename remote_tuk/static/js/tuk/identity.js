@@ -1,8 +1,9 @@
 // Step 6 (candidate): the KTP photo and the room scan, both taken from one camera view. The photo is shown as a small
 // thumbnail beside the live view (not a second full-size copy of the camera) so the candidate can check it is legible.
-import { $, root, sleep, t, urls } from "./page.js";
+import { $, root, t, urls } from "./page.js";
 import { postBytes } from "./http.js";
-import { currentStream, openDevices } from "./devices.js";
+import { openDevices } from "./devices.js";
+import { recordClip } from "./recorder.js";
 import { errText, show, showError } from "./ui.js";
 import { pollNow, startPolling } from "./status.js";
 
@@ -64,28 +65,11 @@ async function recordRoom(seconds) {
   button.disabled = true;
   root.dataset.room = "recording";
   try {
-    await openDevices();
-    const stream = currentStream();
-    const types = ["video/webm;codecs=vp8,opus", "video/webm;codecs=vp8", "video/webm"];
-    const mimeType = types.find((m) => !MediaRecorder.isTypeSupported || MediaRecorder.isTypeSupported(m));
-    if (!mimeType) throw new Error(t("recorder_missing"));
-    const rec = new MediaRecorder(stream, { mimeType, videoBitsPerSecond: 1000000, audioBitsPerSecond: 48000 });
-    const parts = [];
-    rec.ondataavailable = (ev) => { if (ev.data && ev.data.size) parts.push(ev.data); };
-    const stopped = new Promise((resolve) => { rec.onstop = resolve; });
-    rec.start(1000);
-    const start = performance.now();
-    for (;;) {
-      const left = seconds - (performance.now() - start) / 1000;
-      bar.value = Math.min(100, Math.round((100 * (seconds - left)) / seconds));
-      if (left <= 0) break;
-      note.textContent = t("room_recording", { s: Math.ceil(left) });
-      await sleep(Math.min(250, left * 1000));
-    }
-    rec.stop();
-    await stopped;
+    const blob = await recordClip(seconds, (left, done) => {
+      bar.value = Math.round(100 * done);
+      if (left > 0) note.textContent = t("room_recording", { s: Math.ceil(left) });
+    });
     note.textContent = t("room_recorded");
-    const blob = new Blob(parts, { type: "video/webm" });
     await postBytes(urls.room, blob, "video/webm", (done, all) => {
       note.textContent = t("uploading") + " " + Math.round((100 * done) / all) + "%";
       bar.value = Math.round((100 * done) / all);

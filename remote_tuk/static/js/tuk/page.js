@@ -6,6 +6,8 @@ const strings = root ? JSON.parse(root.dataset.i18n || "{}") : {};
 export const urls = data.urls || {};
 export const api = "/api/v1/sessions/" + encodeURIComponent(data.session || "");
 export const isCandidate = data.role === "candidate";
+// The trial (uji coba, remote_tuk/trial): the same steps on the trial's own record; no media test, no gate.
+export const isTrial = Boolean(data.trial);
 
 export const $ = (sel) => root.querySelector(sel);
 export const $$ = (sel) => Array.from(root.querySelectorAll(sel));

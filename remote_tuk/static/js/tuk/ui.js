@@ -1,8 +1,10 @@
 // Drawing the check: the stepper, the error box, the device and gate lists, and the results table.
-import { $, $$, isCandidate, labelOf, root, t } from "./page.js";
+import { $, $$, isCandidate, isTrial, labelOf, root, t } from "./page.js";
 import { formatMbit, formatNumber } from "./numbers.js";
 
-export const STEPS = isCandidate
+export const STEPS = isTrial
+  ? ["consent", "devices", "network", "results", "selftest"]
+  : isCandidate
   ? ["consent", "devices", "network", "media", "results", "identity"]
   : ["devices", "network", "media", "results"];
 export const overall = $("[data-tuk-overall]");
