@@ -1,7 +1,7 @@
 """trial: the candidates' trial runs (uji coba) before the day, kept apart from the real session
 
 Revision ID: 20261204_trial
-Revises: 20261204_proctoring_live
+Revises: 20261204_linked_chains
 Create Date: 2026-12-04 21:00:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import remote_tuk.db
 
 revision = '20261204_trial'
-down_revision = '20261204_proctoring_live'
+down_revision = '20261204_linked_chains'
 branch_labels = None
 depends_on = None
 
