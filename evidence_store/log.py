@@ -104,6 +104,9 @@ class TransparencyLog:
     ``origin`` is that name, or a function asked for it while the log has no checkpoint (the LSP's domain may be
     set after the process started), or None (:data:`DEFAULT_ORIGIN` for a new log)."""
 
+    #: True for a log shared by several machines (:class:`evidence_store.pglog.PgTransparencyLog`)
+    shared = False
+
     def __init__(self, directory: Path, signing_key: Ed25519PrivateKey, *, origin: Origin = None,
                  every_entries: int = 256, every_seconds: int = 60):
         self.dir = Path(directory)
@@ -364,6 +367,10 @@ class TransparencyLog:
         _atomic_write(self.dir / "checkpoint", note)
         self._named = signer.name
         return note
+
+    def checkpoint_sizes(self) -> list[int]:
+        """The tree sizes of every checkpoint written, ascending."""
+        return sorted(int(p.stem) for p in (self.dir / "checkpoints").glob("*.note"))
 
     def checkpoint_at(self, size: int) -> bytes | None:
         try:
