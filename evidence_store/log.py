@@ -125,6 +125,8 @@ class TransparencyLog:
         self._queue: list[_Request] = []
         self._lockfile = open(self.dir / "lock", "a+b")
         self._depth = 0
+        #: group commit at work: how many syncs (commits) wrote how many entries, in this process
+        self.stats = {"commits": 0, "entries": 0}
         with self.locked():
             pass
 
@@ -308,6 +310,8 @@ class TransparencyLog:
                 finally:
                     os.close(fd)
                 st.offset = pos
+                self.stats["commits"] += 1
+                self.stats["entries"] += len(lines)
         except BaseException as exc:
             # the in-memory state may be ahead of the file: rebuild it from the file (torn tail cut) and fail the batch
             self.state = LogState()

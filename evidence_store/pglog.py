@@ -76,6 +76,16 @@ CREATE TABLE IF NOT EXISTS rtuk_evidence.checkpoints (
 """
 
 
+#: a batch's rows and the log's new size, in one statement
+_INSERT = """
+WITH ins AS (
+    INSERT INTO rtuk_evidence.entries (idx, chain, seq, prev, leaf, line)
+    SELECT * FROM unnest(%s::bigint[], %s::text[], %s::bigint[], %s::bytea[], %s::bytea[], %s::bytea[])
+)
+UPDATE rtuk_evidence.head SET size = %s WHERE id = 1
+"""
+
+
 def normalize_url(url: str) -> str:
     """A libpq URL from a SQLAlchemy-style one (``postgresql+psycopg://`` → ``postgresql://``)."""
     scheme, sep, rest = url.partition("://")
@@ -106,17 +116,26 @@ class PgTransparencyLog(TransparencyLog):
         self._qlock = threading.Lock()
         self._queue: list[_Request] = []
         self._depth = 0
+        self.stats = {"commits": 0, "entries": 0}
+        #: (size, time) of the latest checkpoint this process has seen or written
+        self._cp_seen: tuple[int, float] = (0, 0.0)
         self._conn: psycopg.Connection[Any] | None = None
         self._closed = False
         public = signing_key.public_key().public_bytes_raw()
         with self._tlock:
             conn = self._connection()
-            with conn.transaction():
-                conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", (_LOCK_CLASS, _LOCK_SCHEMA))
-                conn.execute(_DDL)
-                conn.execute("INSERT INTO rtuk_evidence.head (id, size, public_key) VALUES (1, 0, %s) "
-                             "ON CONFLICT (id) DO NOTHING", (public,))
+            try:
+                # a plain read first: it waits for no lock, so a node starts while others are appending
                 row = conn.execute("SELECT public_key FROM rtuk_evidence.head WHERE id = 1").fetchone()
+            except psycopg.errors.UndefinedTable:
+                row = None
+            if row is None:  # a new log: its tables, and its head naming the signing key, once
+                with conn.transaction():
+                    conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", (_LOCK_CLASS, _LOCK_SCHEMA))
+                    conn.execute(_DDL)
+                    conn.execute("INSERT INTO rtuk_evidence.head (id, size, public_key) VALUES (1, 0, %s) "
+                                 "ON CONFLICT (id) DO NOTHING", (public,))
+                    row = conn.execute("SELECT public_key FROM rtuk_evidence.head WHERE id = 1").fetchone()
             if row is None or bytes(row[0]) != public:
                 self.close()
                 raise ValueError("the shared evidence log was begun with another signing key: every node must sign "
@@ -192,6 +211,27 @@ class PgTransparencyLog(TransparencyLog):
         return [by_idx[i] for i in indices]
 
     # -- appending -----------------------------------------------------------------------------------------------
+    def append(self, build: Any) -> tuple[int, str, dict[str, Any]]:
+        """As :meth:`TransparencyLog.append`: queued, and written by whichever thread of this process takes the
+        lock next, together with every append queued meanwhile (one transaction, one COMMIT). The catch-up with
+        other nodes happens inside that transaction, under the sequencer lock."""
+        req = _Request(build)
+        with self._qlock:
+            self._queue.append(req)
+        with self._tlock:
+            self._depth += 1
+            try:
+                if not req.done:
+                    with self._qlock:
+                        batch, self._queue = self._queue, []
+                    self._commit(batch, self.state)
+            finally:
+                self._depth -= 1
+        if req.error is not None:
+            raise req.error
+        assert req.result is not None
+        return req.result
+
     def _commit(self, batch: list[_Request], st: LogState) -> None:
         done: list[_Request] = []
         force = False
@@ -201,9 +241,12 @@ class PgTransparencyLog(TransparencyLog):
             with conn.transaction():
                 # the sequencer: the head row stays locked until COMMIT, so indices are handed out one writer
                 # at a time across every process and machine
-                conn.execute("SELECT size FROM rtuk_evidence.head WHERE id = 1 FOR UPDATE")
-                self._catch_up()
+                row = conn.execute("SELECT size FROM rtuk_evidence.head WHERE id = 1 FOR UPDATE").fetchone()
+                if row is None or int(row[0]) != self.state.tree.size:
+                    self._catch_up()  # other nodes appended since this process last looked
                 st = self.state
+                if st.tree.size != (0 if row is None else int(row[0])):
+                    raise RuntimeError(f"evidence log: {st.tree.size} entries stored but the head says {row}")
                 rows: list[tuple[int, str, int, bytes | None, bytes, bytes]] = []
                 for r in batch:
                     try:
@@ -236,12 +279,15 @@ class PgTransparencyLog(TransparencyLog):
                     r.result = (idx, leaf.hex(), e)
                     done.append(r)
                 if rows:
-                    with conn.cursor() as cur:
-                        cur.executemany("INSERT INTO rtuk_evidence.entries (idx, chain, seq, prev, leaf, line) "
-                                        "VALUES (%s, %s, %s, %s, %s, %s)", rows)
-                    conn.execute("UPDATE rtuk_evidence.head SET size = %s WHERE id = 1", (st.tree.size,))
+                    # the batch's rows and the new size in one statement (one round trip)
+                    cols = list(zip(*rows, strict=True))
+                    conn.execute(_INSERT, (list(cols[0]), list(cols[1]), list(cols[2]), list(cols[3]),
+                                           list(cols[4]), list(cols[5]), st.tree.size))
                     wrote = True
             # COMMIT returned: every entry of the batch is durable in PostgreSQL
+            if wrote:
+                self.stats["commits"] += 1
+                self.stats["entries"] += len(rows)
         except BaseException as exc:
             # nothing of this transaction is acknowledged; the in-memory state may be ahead of the database
             self._reset()
@@ -267,7 +313,9 @@ class PgTransparencyLog(TransparencyLog):
         row = self._connection().execute(
             "SELECT size, extract(epoch FROM created_at) FROM rtuk_evidence.checkpoints ORDER BY size DESC LIMIT 1"
         ).fetchone()
-        return (0, 0.0) if row is None else (int(row[0]), float(row[1]))
+        seen = (0, 0.0) if row is None else (int(row[0]), float(row[1]))
+        self._cp_seen = max(self._cp_seen, seen)
+        return seen
 
     def checkpoint_sizes(self) -> list[int]:
         with self._tlock:
@@ -320,11 +368,15 @@ class PgTransparencyLog(TransparencyLog):
             stored = conn.execute("SELECT note FROM rtuk_evidence.checkpoints WHERE size = %s",
                                   (st.tree.size,)).fetchone()
         self._named = signer.name
+        self._cp_seen = max(self._cp_seen, (st.tree.size, time.time()))
         return bytes(stored[0]) if stored is not None else note
 
     def _maybe_checkpoint(self, force: bool = False) -> None:
-        size, at = self._latest_size_and_time()
         n = self.state.tree.size
+        size, at = self._cp_seen
+        if not (n > size and (force or n - size >= self.every_entries or time.time() - at >= self.every_seconds)):
+            return  # not due even by what this process saw last (other nodes only make it less due)
+        size, at = self._latest_size_and_time()
         if n > size and (force or n - size >= self.every_entries or time.time() - at >= self.every_seconds):
             with contextlib.suppress(OriginUnavailable):  # a later checkpoint covers these entries
                 self._write_checkpoint()

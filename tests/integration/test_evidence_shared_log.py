@@ -60,10 +60,11 @@ if hold == "1":
         def __getattr__(self, name):
             return getattr(self.conn, name)
         def execute(self, query, *args, **kw):
+            result = self.conn.execute(query, *args, **kw)
             if "UPDATE rtuk_evidence.head" in str(query):
                 say({"holding": True})
                 time.sleep(120)  # inside the transaction, rows inserted, before COMMIT: the test kills us here
-            return self.conn.execute(query, *args, **kw)
+            return result
     store.log._connection = lambda: Holding(real())
 
 def writer(t):
@@ -211,7 +212,7 @@ def test_a_process_killed_inside_its_transaction_leaves_nothing_visible(shared):
     os.kill(holder.pid, signal.SIGKILL)
     holder.wait(timeout=10)
     holder_acks = [json.loads(x) for x in holder.stdout.read().splitlines() if '"log_index"' in x]
-    assert holder_acks == []  # nothing of the killed batch was acknowledged
+    assert holder_acks == [], (holder_acks, line)  # nothing of the killed batch was acknowledged
     deadline = time.monotonic() + 30
     while len(check_log(url)) < before + 20:  # the other node gets the lock and goes on
         assert time.monotonic() < deadline, "the sequencer stayed locked after the holder died"
