@@ -155,6 +155,12 @@ class PgTransparencyLog(TransparencyLog):
             self._conn = conn = psycopg.connect(self.url, autocommit=True, application_name="rtuk-evidence-log")
         return conn
 
+    def ping(self) -> None:
+        """Raises unless the database answers (readiness probes), on a connection of its own: the log's connection
+        may be busy with a batch."""
+        with psycopg.connect(self.url, connect_timeout=3) as conn:
+            conn.execute("SELECT size FROM rtuk_evidence.head WHERE id = 1")
+
     def close(self) -> None:
         with self._tlock:
             self._closed = True
