@@ -192,6 +192,16 @@ def test_two_processes_with_threads_share_one_log(shared):
     # checkpoints were written by several nodes, all under one name and key; each one is a tree of the stored leaves
     cps = store.log.checkpoint_sizes()
     assert len(cps) >= 3 and cps[-1] == len(check_log(shared["url"]))
+    # the operator's CLI on a third node dumps the whole log, and the verifier checks it (root, every chain)
+    env = dict(os.environ, PYTHONPATH=str(ROOT), RTUK_EVIDENCE_LOG_URL=shared["url"],
+               RTUK_EVIDENCE_SIGNING_KEY_FILE=str(shared["keyfile"]))
+    dump = shared["tmp"] / "dump"
+    subprocess.run([sys.executable, "-m", "evidence_store", "--data-dir", str(shared["tmp"] / "cli"), "dump-log",
+                    "--out-dir", str(dump)], env=env, cwd=ROOT, check=True, capture_output=True)
+    done = subprocess.run([sys.executable, "-m", "evidence_store.verifier", "verify-log", str(dump / "entries.jsonl"),
+                           str(dump / "checkpoint"), "--pubkey", str(store.signer.verifier_key)], env=env, cwd=ROOT,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_a_process_killed_inside_its_transaction_leaves_nothing_visible(shared):
