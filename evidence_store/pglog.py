@@ -152,7 +152,8 @@ class PgTransparencyLog(TransparencyLog):
             if conn is not None:
                 with contextlib.suppress(Exception):
                     conn.close()
-            self._conn = conn = psycopg.connect(self.url, autocommit=True, application_name="rtuk-evidence-log")
+            self._conn = conn = psycopg.connect(self.url, autocommit=True, application_name="rtuk-evidence-log",
+                                                connect_timeout=10)
         return conn
 
     def ping(self) -> None:
@@ -240,60 +241,27 @@ class PgTransparencyLog(TransparencyLog):
 
     def _commit(self, batch: list[_Request], st: LogState) -> None:
         done: list[_Request] = []
-        force = False
-        wrote = False
+        force, wrote = False, 0
         try:
-            conn = self._connection()
-            with conn.transaction():
-                # the sequencer: the head row stays locked until COMMIT, so indices are handed out one writer
-                # at a time across every process and machine
-                row = conn.execute("SELECT size FROM rtuk_evidence.head WHERE id = 1 FOR UPDATE").fetchone()
-                if row is None or int(row[0]) != self.state.tree.size:
-                    self._catch_up()  # other nodes appended since this process last looked
-                st = self.state
-                if st.tree.size != (0 if row is None else int(row[0])):
-                    raise RuntimeError(f"evidence log: {st.tree.size} entries stored but the head says {row}")
-                rows: list[tuple[int, str, int, bytes | None, bytes, bytes]] = []
-                for r in batch:
-                    try:
-                        e = r.build(st)
-                    except Exception as exc:  # noqa: BLE001 - the refusal goes back to that caller
-                        r.error, r.done = exc, True
-                        continue
-                    chain = e["chain"]
-                    head = st.heads.get(chain)
-                    e["v"] = 1
-                    e["log_index"] = st.tree.size
-                    e["seq"] = 0 if head is None else head.seq + 1
-                    e["prev"] = None if head is None else head.leaf
-                    e["server_time"] = utc_now()
-                    if e["kind"] == "close":
-                        e["count"] = e["seq"]
-                        e["last_hash"] = e["prev"]
-                        force = True
-                    try:
-                        line = canonical_json(e)
-                        parse_canonical(line)
-                    except (ValueError, TypeError) as exc:
-                        r.error, r.done = ValueError(f"entry refused, not canonical JSON: {exc}"), True
-                        continue
-                    idx = e["log_index"]
-                    self._ingest(line, idx)
-                    leaf = st.tree.leaf(idx)
-                    rows.append((idx, chain, e["seq"], None if e["prev"] is None else bytes.fromhex(e["prev"]),
-                                 leaf, line))
-                    r.result = (idx, leaf.hex(), e)
-                    done.append(r)
-                if rows:
-                    # the batch's rows and the new size in one statement (one round trip)
-                    cols = list(zip(*rows, strict=True))
-                    conn.execute(_INSERT, (list(cols[0]), list(cols[1]), list(cols[2]), list(cols[3]),
-                                           list(cols[4]), list(cols[5]), st.tree.size))
-                    wrote = True
+            for attempt in (1, 2):
+                started = False  # True once a build ran: from then on the batch is never tried again
+                try:
+                    conn = self._connection()
+                    with conn.transaction():
+                        row = conn.execute("SELECT size FROM rtuk_evidence.head WHERE id = 1 FOR UPDATE").fetchone()
+                        started = True
+                        force, wrote = self._write_batch(conn, batch, done, row)
+                    break
+                except psycopg.OperationalError:
+                    # the connection was lost (PostgreSQL restarted, a network cut) before anything of this batch
+                    # was sent: connect again and take the lock once more; after that, the batch fails
+                    if started or attempt == 2:
+                        raise
+                    self._conn = None
             # COMMIT returned: every entry of the batch is durable in PostgreSQL
             if wrote:
                 self.stats["commits"] += 1
-                self.stats["entries"] += len(rows)
+                self.stats["entries"] += wrote
         except BaseException as exc:
             # nothing of this transaction is acknowledged; the in-memory state may be ahead of the database
             self._reset()
@@ -307,6 +275,56 @@ class PgTransparencyLog(TransparencyLog):
         if wrote:
             with contextlib.suppress(psycopg.Error):  # a later append or the background thread checkpoints
                 self._maybe_checkpoint(force=force)
+
+    def _write_batch(self, conn: psycopg.Connection[Any], batch: list[_Request], done: list[_Request],
+                     row: tuple[Any, ...] | None) -> tuple[bool, int]:
+        """Inside the transaction, holding the sequencer lock: build, insert. Returns (force a checkpoint, how many
+        entries were written)."""
+        force = False
+        # the sequencer: the head row stays locked until COMMIT, so indices are handed out one writer
+        # at a time across every process and machine
+        if row is None or int(row[0]) != self.state.tree.size:
+            self._catch_up()  # other nodes appended since this process last looked
+        st = self.state
+        if st.tree.size != (0 if row is None else int(row[0])):
+            raise RuntimeError(f"evidence log: {st.tree.size} entries stored but the head says {row}")
+        rows: list[tuple[int, str, int, bytes | None, bytes, bytes]] = []
+        for r in batch:
+            try:
+                e = r.build(st)
+            except Exception as exc:  # noqa: BLE001 - the refusal goes back to that caller
+                r.error, r.done = exc, True
+                continue
+            chain = e["chain"]
+            head = st.heads.get(chain)
+            e["v"] = 1
+            e["log_index"] = st.tree.size
+            e["seq"] = 0 if head is None else head.seq + 1
+            e["prev"] = None if head is None else head.leaf
+            e["server_time"] = utc_now()
+            if e["kind"] == "close":
+                e["count"] = e["seq"]
+                e["last_hash"] = e["prev"]
+                force = True
+            try:
+                line = canonical_json(e)
+                parse_canonical(line)
+            except (ValueError, TypeError) as exc:
+                r.error, r.done = ValueError(f"entry refused, not canonical JSON: {exc}"), True
+                continue
+            idx = e["log_index"]
+            self._ingest(line, idx)
+            leaf = st.tree.leaf(idx)
+            rows.append((idx, chain, e["seq"], None if e["prev"] is None else bytes.fromhex(e["prev"]),
+                         leaf, line))
+            r.result = (idx, leaf.hex(), e)
+            done.append(r)
+        if rows:
+            # the batch's rows and the new size in one statement (one round trip)
+            cols = list(zip(*rows, strict=True))
+            conn.execute(_INSERT, (list(cols[0]), list(cols[1]), list(cols[2]), list(cols[3]),
+                                   list(cols[4]), list(cols[5]), st.tree.size))
+        return force, len(rows)
 
     # -- checkpoints ---------------------------------------------------------------------------------------------
     def latest_checkpoint(self) -> bytes | None:

@@ -302,3 +302,17 @@ def test_the_database_refuses_rows_that_break_the_log(log_url):
         conn.execute("UPDATE rtuk_evidence.head SET size = 3")
     log.close()
     check_log(log_url)
+
+
+def test_a_lost_connection_is_not_an_outage(log_url):
+    """PostgreSQL drops the log's connection (a restart, a network cut) between appends: the next append connects
+    again by itself and the log goes on without a gap."""
+    log = PgTransparencyLog(log_url, Ed25519PrivateKey.generate())
+    log.append(lambda st: {"chain": "R", "kind": "open", "session_id": "R"})
+    with psycopg.connect(log_url, autocommit=True) as conn:
+        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                     "WHERE application_name = 'rtuk-evidence-log' AND datname = current_database()")
+    idx, _, e = log.append(lambda st: {"chain": "R", "kind": "note", "session_id": "R"})
+    assert (idx, e["seq"]) == (1, 1)
+    log.close()
+    check_log(log_url)
