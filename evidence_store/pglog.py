@@ -18,8 +18,8 @@ as :class:`~evidence_store.log.TransparencyLog` (same entries, same RFC 9162 tre
 
 An append is acknowledged (returns) only after its COMMIT, so only once PostgreSQL has made it durable; a process
 killed before that leaves nothing visible (the transaction is rolled back). Group commit: each process gathers the
-appends that arrive while one of its transactions is in flight and writes them in the next transaction, with one
-COMMIT (one WAL flush) for all of them; several processes' transactions also share PostgreSQL's WAL flushes.
+appends that arrive while one of its transactions is in flight, or while it waits for the sequencer lock, and writes
+them in one transaction, with one COMMIT (one WAL flush) for all of them.
 """
 
 from __future__ import annotations
@@ -229,9 +229,7 @@ class PgTransparencyLog(TransparencyLog):
             self._depth += 1
             try:
                 if not req.done:
-                    with self._qlock:
-                        batch, self._queue = self._queue, []
-                    self._commit(batch, self.state)
+                    self._commit_queue()
             finally:
                 self._depth -= 1
         if req.error is not None:
@@ -240,16 +238,27 @@ class PgTransparencyLog(TransparencyLog):
         return req.result
 
     def _commit(self, batch: list[_Request], st: LogState) -> None:
+        """The file log's entry point (the caller holds the lock): these requests, with whatever else is queued."""
+        with self._qlock:
+            self._queue.extend(batch)
+        self._commit_queue()
+
+    def _commit_queue(self) -> None:
+        """Write every queued append of this process in one transaction. The queue is taken once the sequencer lock
+        is held, so the appends that arrived while this process waited for another node's COMMIT go in too."""
+        batch: list[_Request] = []
         done: list[_Request] = []
         force, wrote = False, 0
         try:
             for attempt in (1, 2):
-                started = False  # True once a build ran: from then on the batch is never tried again
+                started = False  # True once the batch was taken: from then on it is never tried again
                 try:
                     conn = self._connection()
                     with conn.transaction():
                         row = conn.execute("SELECT size FROM rtuk_evidence.head WHERE id = 1 FOR UPDATE").fetchone()
                         started = True
+                        with self._qlock:
+                            batch, self._queue = self._queue, []
                         force, wrote = self._write_batch(conn, batch, done, row)
                     break
                 except psycopg.OperationalError:
@@ -264,6 +273,10 @@ class PgTransparencyLog(TransparencyLog):
                 self.stats["entries"] += wrote
         except BaseException as exc:
             # nothing of this transaction is acknowledged; the in-memory state may be ahead of the database
+            if not batch:  # failed before the queue was taken: the appends waiting in it fail with this error
+                with self._qlock:
+                    batch, self._queue = self._queue, []
+                done = list(batch)
             self._reset()
             for r in done:
                 r.result, r.error = None, exc if isinstance(exc, Exception) else RuntimeError(str(exc))
