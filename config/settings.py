@@ -56,6 +56,11 @@ class EvidenceSettings(BaseSettings):
     #: new log after the LSP's domain in its profile (``<domain>/evidence``); a log keeps the name of its first
     #: checkpoint for ever.
     log_origin: str = ""
+    #: The evidence log in PostgreSQL, shared by every app and media node (``postgresql://user@host:5432/db``; the
+    #: tables live in the schema ``rtuk_evidence`` and are created on first use). Empty: the log is a directory on
+    #: this machine (``<dir>/log``), for one machine only. Every node must then sign with the same key
+    #: (``signing_key_file``) and store objects in the same S3 bucket.
+    log_url: str = ""
     checkpoint_every_entries: int = Field(default=256, ge=1, le=1_000_000)
     checkpoint_every_seconds: int = Field(default=60, ge=1, le=86_400)
     chunk_size: int = Field(default=64 * 1024, ge=4096, le=16 * 1024 * 1024)

@@ -79,6 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     cs.add_argument("--new-size", type=int, help="default: the latest checkpoint")
     cs.add_argument("--out-dir", required=True)
     sub.add_parser("drain", help="upload spooled objects now")
+    dl = sub.add_parser("dump-log", help="write the whole log as entries.jsonl + checkpoint (for verify-log; the log "
+                        "in PostgreSQL has no file of its own)")
+    dl.add_argument("--out-dir", required=True)
     g = sub.add_parser("auditor-keygen", help="make an X25519 key pair for an auditor")
     g.add_argument("--out", required=True, help="writes OUT (private, base64) and OUT.pub (public, base64)")
     sv = sub.add_parser("standalone-verifier", help="write the auditor's one-file verifier and print its SHA-256")
@@ -166,6 +169,18 @@ def main(argv: list[str] | None = None) -> int:
                   f"consistency-{args.old_size}-{new_size}.txt")
         elif args.cmd == "recover":
             print(json.dumps(store.last_recovery, indent=2))
+        elif args.cmd == "dump-log":
+            out = Path(args.out_dir)
+            out.mkdir(parents=True, exist_ok=True)
+            note = store.checkpoint()  # signed first: the state below covers at least its size
+            size = int(note.split(b"\n")[1])
+            with open(out / "entries.jsonl", "wb") as fh:
+                for start in range(0, size, 10_000):
+                    for line in store.log.read_lines(list(range(start, min(size, start + 10_000)))):
+                        fh.write(line + b"\n")
+            (out / "checkpoint").write_bytes(note)
+            print(f"wrote {out}/entries.jsonl ({size} entries) and {out}/checkpoint; verifier key: "
+                  f"{store.signer.verifier_key}")
         elif args.cmd == "drain":
             print(f"stored {store.drain_spool()} spooled object(s); {store.spool_depth()} left")
     except Exception as exc:

@@ -106,6 +106,9 @@ class TransparencyLog:
     ``origin`` is that name, or a function asked for it while the log has no checkpoint (the LSP's domain may be
     set after the process started), or None (:data:`DEFAULT_ORIGIN` for a new log)."""
 
+    #: True for a log shared by several machines (:class:`evidence_store.pglog.PgTransparencyLog`)
+    shared = False
+
     def __init__(self, directory: Path, signing_key: Ed25519PrivateKey, *, origin: Origin = None,
                  every_entries: int = 256, every_seconds: int = 60):
         self.dir = Path(directory)
@@ -124,6 +127,8 @@ class TransparencyLog:
         self._queue: list[_Request] = []
         self._lockfile = open(self.dir / "lock", "a+b")
         self._depth = 0
+        #: group commit at work: how many syncs (commits) wrote how many entries, in this process
+        self.stats = {"commits": 0, "entries": 0}
         with self.locked():
             pass
 
@@ -311,6 +316,8 @@ class TransparencyLog:
                 finally:
                     os.close(fd)
                 st.offset = pos
+                self.stats["commits"] += 1
+                self.stats["entries"] += len(lines)
         except BaseException as exc:
             # the in-memory state may be ahead of the file: rebuild it from the file (torn tail cut) and fail the batch
             self.state = LogState()
@@ -370,6 +377,10 @@ class TransparencyLog:
         _atomic_write(self.dir / "checkpoint", note)
         self._named = signer.name
         return note
+
+    def checkpoint_sizes(self) -> list[int]:
+        """The tree sizes of every checkpoint written, ascending."""
+        return sorted(int(p.stem) for p in (self.dir / "checkpoints").glob("*.note"))
 
     def checkpoint_at(self, size: int) -> bytes | None:
         try:

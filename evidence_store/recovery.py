@@ -87,7 +87,13 @@ def recover(store: EvidenceStore, scan_store: bool = True) -> dict[str, Any]:
         if tmp.stem not in in_flight:
             with suppress(FileNotFoundError):  # its append may be removing it too
                 tmp.unlink()
-    if scan_store:
+    if scan_store and store.log.shared:
+        # A log shared by several nodes: another node's append in flight (object stored, entry not yet committed)
+        # or its spool (entry committed, object still on that node's disk) would look like an orphan or a missing
+        # object here. Each node resolves its own interrupted appends from its intents (above); the store-wide
+        # scan is left out (docs/EVIDENCE.md, "One log for all nodes").
+        report["store_scan"] = "skipped: the log is shared by several nodes"
+    elif scan_store:
         _scan_store(store, report)
     return report
 

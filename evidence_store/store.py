@@ -77,7 +77,7 @@ class EvidenceStore:
     def __init__(self, data_dir: Path, backend: ObjectStore, ring: KekRing, signing_key: Ed25519PrivateKey, *,
                  origin: Origin = None, chunk_size: int = 64 * 1024, checkpoint_every_entries: int = 256,
                  checkpoint_every_seconds: int = 60, kek_from_settings: bool = False,
-                 extra_parameters: dict[str, Any] | None = None, recover: bool = True):
+                 extra_parameters: dict[str, Any] | None = None, recover: bool = True, log_url: str | None = None):
         self.dir = Path(data_dir)
         for sub in ("staging", "spool", "pending", "keys"):
             (self.dir / sub).mkdir(parents=True, exist_ok=True)
@@ -86,8 +86,16 @@ class EvidenceStore:
         self.kek_from_settings = kek_from_settings
         self.keys = KeyStore(self.dir / "keys" / "keystore.sqlite3", ring)
         self._slots = IntentSlots(self.dir / "pending")
-        self.log = TransparencyLog(self.dir / "log", signing_key, origin=origin, every_entries=checkpoint_every_entries,
-                                   every_seconds=checkpoint_every_seconds)
+        if log_url:
+            # one log for every node (evidence_store/pglog.py): sequencing and storage in PostgreSQL
+            from .pglog import PgTransparencyLog
+
+            self.log: TransparencyLog = PgTransparencyLog(log_url, signing_key, origin=origin,
+                                                          every_entries=checkpoint_every_entries,
+                                                          every_seconds=checkpoint_every_seconds)
+        else:
+            self.log = TransparencyLog(self.dir / "log", signing_key, origin=origin,
+                                       every_entries=checkpoint_every_entries, every_seconds=checkpoint_every_seconds)
         named = self.log.name_on_disk()
         if isinstance(origin, str) and named is not None and named != origin:
             self.log.close()
@@ -141,7 +149,7 @@ class EvidenceStore:
                                      "object_lock_mode": evidence.object_lock_mode if evidence.backend == "s3"
                                      else None,
                                      "legal_hold": evidence.legal_hold if evidence.backend == "s3" else None},
-                   **kw)
+                   log_url=evidence.log_url or None, **kw)
 
     def close(self) -> None:
         self._stop.set()
@@ -580,6 +588,7 @@ class EvidenceStore:
                            "together with the logged ciphertext SHA-256",
                 "salt": "random per object, stored wrapped with the data key, destroyed by crypto-shredding"},
             "log": {"hashing": "RFC 9162 (SHA-256, leaf 0x00, node 0x01)",
+                    "storage": "PostgreSQL, shared by every node" if self.log.shared else "a file on this machine",
                     "entry_encoding": "canonical JSON, one line per entry",
                     "checkpoint_format": "C2SP tlog-checkpoint / signed-note", "signature": "Ed25519",
                     "proof_format": "C2SP tlog-proof@v1", "origin": self.signer.name,

@@ -91,13 +91,17 @@ def check_redis(name: str, url: str) -> Check:
 
 
 def check_evidence_log(store: Any) -> Check:
-    """The evidence data directory (log, keys, spool) takes a synced write (an unnamed temporary file)."""
+    """The evidence data directory (keys, spool, and the log unless it is shared) takes a synced write (an unnamed
+    temporary file); a log shared in PostgreSQL (``RTUK_EVIDENCE_LOG_URL``) answers a query too."""
 
     def probe() -> str:
         with tempfile.TemporaryFile(dir=store.dir) as fh:
             fh.write(b"readyz")
             fh.flush()
             os.fsync(fh.fileno())
+        if getattr(store.log, "shared", False):
+            store.log.ping()
+            return f"{store.dir}; log in PostgreSQL"
         return str(store.dir)
 
     return _timed("evidence_log", probe)

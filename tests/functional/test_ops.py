@@ -171,3 +171,38 @@ def test_readyz_follows_the_media_loop(make_app):
         assert _checks(resp)["media_loop"]["status"] == "failed"
     finally:
         media.stop()
+
+
+@pytest.mark.parametrize("backend", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True)
+def test_two_nodes_share_the_evidence_log_in_postgresql(make_app, database, tmp_path):
+    """Two app nodes with their own evidence directories and RTUK_EVIDENCE_LOG_URL set to the app's database (the
+    log's schema beside the app's tables): both are ready, their readiness says where the log is, and a session one
+    node opens and appends to is seen, in order, by the other."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    keyfile = tmp_path / "checkpoint-ed25519.pem"
+    keyfile.write_bytes(Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    evidence = {"log_url": database[0], "signing_key_file": str(keyfile)}
+    app = make_app(evidence=evidence)
+    resp = app.test_client().get("/readyz")
+    assert resp.status_code == 200, resp.get_json()
+    assert _checks(resp)["evidence_log"]["detail"].endswith("log in PostgreSQL")
+    store_a = app.extensions["rtuk_evidence"].store
+    # the second node: its own evidence directory, the same log (as another machine's process would open it)
+    from evidence_store.store import EvidenceStore
+
+    node_b = load_settings(env="testing", database_url=database[0], var_dir=tmp_path / "node-b", evidence=evidence)
+    store_b = EvidenceStore.from_settings(node_b.evidence, data_dir=node_b.evidence_dir)
+    try:
+        assert store_a.log.shared and store_a.dir != store_b.dir
+        store_a.open_session("SHARED-1")
+        store_a.append("SHARED-1", "chat", b"halo", actor=("asesor", "a1"))
+        store_b.append("SHARED-1", "chat", b"halo juga", actor=("asesi", "c1"))
+        entries = store_a.list_entries("SHARED-1")
+        assert [(e["kind"], e["seq"]) for e in entries if e["chain"] == "SHARED-1"] == [
+            ("open", 0), ("item", 1), ("item", 2)]
+        assert store_a.status()["log_size"] == store_b.status()["log_size"]
+    finally:
+        store_b.close()

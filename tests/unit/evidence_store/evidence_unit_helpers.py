@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
+
 from config.settings import EvidenceSettings
 from evidence_store import EvidenceStore
+
+#: the tests of the log's behaviour run against both logs (the ``log_kind`` fixture in conftest.py): the file on one
+#: machine and PostgreSQL (evidence_store/pglog.py, shared by every node)
+BOTH_LOGS = pytest.mark.parametrize("log_kind", ["file", pytest.param("postgresql", marks=pytest.mark.postgres)])
 
 
 def make_store(tmp_path, recover=True, origin=None, **overrides):

@@ -11,7 +11,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from evidence_unit_helpers import leftover_intents, make_store
+from evidence_unit_helpers import BOTH_LOGS, leftover_intents, make_store
 
 from evidence_store.errors import KeyUnavailable, SessionError, StoreUnavailable
 from evidence_store.verifier import verify_bundle
@@ -19,6 +19,7 @@ from evidence_store.verifier import verify_bundle
 ROOT = Path(__file__).resolve().parents[3]
 
 
+@BOTH_LOGS
 def test_append_read_and_entry_fields(store):
     store.open_session("S1", {"scheme": "SKM"})
     rc = store.append("S1", "recording", b"x" * 10000, metadata={"track": "video"}, actor=("asesi", "c1"),
@@ -46,6 +47,7 @@ def test_append_read_and_entry_fields(store):
     assert b"x" * 64 not in raw and raw.startswith(b"RTE1")
 
 
+@BOTH_LOGS
 def test_session_rules(store):
     with pytest.raises(SessionError):
         store.append("nope", "t", b"", actor=("a", "b"))
@@ -59,6 +61,7 @@ def test_session_rules(store):
         store.open_session("../etc")
 
 
+@BOTH_LOGS
 def test_many_threads_one_chain(store, auditor, tmp_path):
     store.open_session("T")
     receipts = []
@@ -232,6 +235,7 @@ class FlakyStore:
         return call
 
 
+@BOTH_LOGS
 def test_spool_during_outage_drains_in_order(store, auditor, tmp_path):
     flaky = FlakyStore(store.backend)
     store.backend = flaky
@@ -299,22 +303,24 @@ def test_kek_from_settings_and_rotation_with_given_key(tmp_path):
     s3.close()
 
 
+@BOTH_LOGS
 def test_checkpoints_every_n_entries_and_consistency(store):
     from evidence_store.verifier import VerifierKey, verify_checkpoint, verify_consistency
 
     store.open_session("N")
     for i in range(20):
         store.append("N", "c", str(i).encode(), actor=("s", "x"))
-    sizes = sorted(int(p.stem) for p in (store.dir / "log" / "checkpoints").glob("*.note"))
+    sizes = store.log.checkpoint_sizes()
     assert sizes == [1, 9, 17]  # the first entry of an empty log is checkpointed at once, then every 8
     key = VerifierKey.parse(str(store.signer.verifier_key))
-    old = verify_checkpoint((store.dir / "log" / "checkpoints" / "9.note").read_bytes(), key)
+    old = verify_checkpoint(store.log.checkpoint_at(9), key)
     new = verify_checkpoint(store.checkpoint(), key)
     assert new.size == 21
     assert verify_consistency(9, 21, old.root, new.root, store.consistency_proof(9, 21))
     assert not verify_consistency(9, 21, new.root, new.root, store.consistency_proof(9, 21))
 
 
+@BOTH_LOGS
 def test_describe_parameters(store):
     p = store.describe_parameters()
     assert p["encryption"]["cipher"] == "AES-256-GCM" and p["encryption"]["data_key_bits"] == 256
@@ -325,6 +331,7 @@ def test_describe_parameters(store):
     json.dumps(p)
 
 
+@BOTH_LOGS
 def test_append_drains_the_spool_first_when_the_store_is_back(store):
     flaky = FlakyStore(store.backend)
     store.backend = flaky
@@ -363,6 +370,7 @@ def test_recovery_defers_when_the_store_is_unreachable(tmp_path):
     s3.close()
 
 
+@BOTH_LOGS
 def test_group_commit_batch_isolates_a_refused_entry(store):
     from evidence_store.log import _Request
 
@@ -384,6 +392,7 @@ def test_group_commit_batch_isolates_a_refused_entry(store):
     assert [e["seq"] for e in entries] == [0, 1, 2] and entries[2]["prev"] == batch[0].result[1]
 
 
+@BOTH_LOGS
 def test_group_commit_refuses_an_entry_that_is_not_canonical_json(store):
     """The log's last guard: a line the verifier would refuse (a float, a lone surrogate) is never written; the rest
     of the batch is."""
