@@ -83,8 +83,11 @@ def parse_offer(sdp: object, role: str, max_bytes: int = MAX_SDP_BYTES) -> Offer
         raise UnsupportedCodec("the audio section does not offer Opus")
 
     video_direction = video[0].direction or "sendrecv"
-    if len(video) == 2 and (video[1].direction or "sendrecv") != video_direction:
-        raise InvalidSdp("the small video layer must have the same direction as the full one")
+    if len(video) == 2:
+        small_direction = video[1].direction or "sendrecv"
+        if small_direction not in (_SENDS if role == "candidate" else _RECEIVES):
+            raise SdpMissingMedia(f"the small video layer is '{small_direction}'; it must "
+                                  f"{'send' if role == 'candidate' else 'receive'}")
     audio_direction = (audio[0].direction or "sendrecv") if audio else None
     if role == "candidate":
         if video_direction not in _SENDS:

@@ -44,8 +44,9 @@ class ReceivedMedia:
     #: the (width, height) of the keyframes each section received
     by_section: dict[int, int] = field(default_factory=dict)
     section_sizes: dict[int, set[tuple[int, int]]] = field(default_factory=dict)
-    #: arrival time of every encoded frame per section
+    #: arrival time of every encoded frame per section, and the encoded bytes per section
     section_arrivals: dict[int, list[float]] = field(default_factory=dict)
+    section_bytes: dict[int, int] = field(default_factory=dict)
 
     def fps(self, last_s: float) -> float:
         """Decoded frames per second over the last *last_s* seconds of arrivals."""
@@ -104,6 +105,7 @@ class SyntheticPeer:
         r = self.received
         r.by_section[section] = r.by_section.get(section, 0) + 1
         r.section_arrivals.setdefault(section, []).append(time.monotonic())
+        r.section_bytes[section] = r.section_bytes.get(section, 0) + len(data)
         if is_vp8_keyframe(data):
             r.section_sizes.setdefault(section, set()).add(vp8_keyframe_size(data))
 
