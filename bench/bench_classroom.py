@@ -223,16 +223,23 @@ def measure(server: Server, tiles: list[Any], warmup: float, window: float) -> d
     time.sleep(warmup)
     a0, b0, f0 = _received(tiles)
     cpu0, t0 = server.call("cpu")
-    busy0 = machine_busy()
+    busy0, client0 = machine_busy(), time.process_time()
     time.sleep(window)
     cpu1, t1 = server.call("cpu")
-    busy1 = machine_busy()
+    busy1, client1 = machine_busy(), time.process_time()
     a1, b1, f1 = _received(tiles)
     wall = t1 - t0
     video_bytes = sum(b1[i].get(s, 0) - b0[i].get(s, 0) for i in range(len(tiles)) for s in b1[i])
     small_fps = [(f1[i].get(1, 0) - f0[i].get(1, 0)) / wall for i in range(1, len(tiles))]
     full_fps = (f1[0].get(0, 0) - f0[0].get(0, 0)) / wall
+    n = len(tiles)
+    small_bytes = [b1[i].get(1, 0) - b0[i].get(1, 0) for i in range(1, n)]
     return {
+        # per stream, to compose the download of a classroom whose client side could not keep up on a loaded machine
+        "full_stream_mbps": (b1[0].get(0, 0) - b0[0].get(0, 0)) * 8 / wall / 1e6,
+        "small_stream_mbps": statistics.mean(small_bytes) * 8 / wall / 1e6 if small_bytes else float("nan"),
+        "audio_stream_mbps": (a1 - a0) * 8 / wall / 1e6 / n,
+        "client_cpu": (client1 - client0) / wall,
         "download_mbps": (video_bytes + a1 - a0) * 8 / wall / 1e6,
         "audio_mbps": (a1 - a0) * 8 / wall / 1e6,
         "focused_fps": full_fps,
@@ -303,7 +310,11 @@ def main() -> None:
                 print(f"  {count:2d} candidates, small layer : {r['download_mbps']:.2f} Mbit/s "
                       f"(audio {r['audio_mbps']:.2f}); focused {r['focused_fps']:.1f} fps; "
                       f"min tile {r['min_tile_fps']:.1f} fps; server CPU {100 * r['server_cpu']:.1f}% of a core "
-                      f"(machine busy {r['machine_busy']:.2f} cores)")
+                      f"(clients {100 * r['client_cpu']:.0f}%, machine busy {r['machine_busy']:.2f} cores)")
+                composed = r["full_stream_mbps"] + (count - 1) * r["small_stream_mbps"] + count * r["audio_stream_mbps"]
+                print(f"      per stream: full {r['full_stream_mbps']:.2f}, small {r['small_stream_mbps']:.3f}, "
+                      f"audio {r['audio_stream_mbps']:.3f} Mbit/s -> full + {count - 1} small + {count} audio = "
+                      f"{composed:.2f} Mbit/s")
             r = classroom_part(10, False, warmup, window, loop, media)
             print(f"  10 candidates, full video everywhere (for comparison): {r['download_mbps']:.2f} Mbit/s; "
                   f"server CPU {100 * r['server_cpu']:.1f}% of a core")

@@ -198,7 +198,7 @@ class LiveNamespace(TrackedNamespace):
         leave_room(room_of(session.public_id))
         leave_room(staff_room_of(session.public_id))
         joined_sockets().pop(request.sid, None)  # type: ignore[attr-defined]
-        if media.running and session.public_id in media.engine.session_ids():
+        if not data.panel and media.running and session.public_id in media.engine.session_ids():
             from proctor.errors import UnknownPeer
 
             try:

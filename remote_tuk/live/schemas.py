@@ -25,7 +25,10 @@ class OfferIn(SessionIn):
 
 
 class LeaveIn(SessionIn):
+    #: a classroom tile closing its media (the page still follows the session)
     tile: bool = False
+    #: the classroom's framed panel leaving: it had no media, so the user's other connections stay
+    panel: bool = False
 
 
 class LayerIn(SessionIn):

@@ -105,3 +105,18 @@ def test_a_witness_in_the_classroom_can_neither_talk_nor_act(app, cast, database
     other = _sock(app, cast, "asesor_b")
     ack = other.emit("layer", {"session": cast.session_a, "full": True}, namespace=NS, callback=True)
     assert not ack["ok"] and ack["error"] == "not_found"
+
+
+def test_tile_and_panel_leave_are_accepted_and_validated(app, cast, database, login_as) -> None:
+    satisfy_gate(database[0], cast.session_a)
+    _move(login_as("asesor_a"), cast, "checking", "ready", "live")
+    sc = _sock(app, cast, "asesor_a")
+    assert sc.emit("join", {"session": cast.session_a}, namespace=NS, callback=True)["ok"]
+    # a tile closing its media keeps following the session (still in its room: the next state change arrives)
+    assert sc.emit("leave", {"session": cast.session_a, "tile": True}, namespace=NS, callback=True)["ok"]
+    sc.get_received(NS)
+    assert sc.emit("control", {"session": cast.session_a, "action": "pause"}, namespace=NS, callback=True)["ok"]
+    assert any(m["name"] == "state" and m["args"][0]["session"] == cast.session_a for m in sc.get_received(NS))
+    assert sc.emit("leave", {"session": cast.session_a, "panel": True}, namespace=NS, callback=True)["ok"]
+    bad = sc.emit("leave", {"session": cast.session_a, "tile": "semua"}, namespace=NS, callback=True)
+    assert not bad["ok"] and bad["error"] == "validation_failed"
