@@ -58,19 +58,28 @@
     return rawEmit(event, payload, timeoutMs);
   }
 
-  socket.on("connect", async () => {
-    for (const tile of tiles.values()) {
+  // Join every session (its room: state, chat, alerts), each retried with back-off like the live page's join; the
+  // media offers do not wait for the joins (an offer needs no room).
+  async function joinTile(tile, epoch) {
+    for (let attempt = 0; socket.connected && epoch === socketEpoch; attempt++) {
       try {
-        const ack = await rawEmit("join", { session: tile.id }, 10000);
+        const ack = await rawEmit("join", { session: tile.id }, 15000);
         probe.joined++;
         tile.readOnly = !!ack.read_only;
         setState(tile, ack.state, ack.label);
         for (const f of ((ack.proctoring && ack.proctoring.findings) || []).slice().reverse()) takeFinding(tile, f);
+        return;
       } catch (err) {
-        tile.note(err.message || err.code);
+        if (err.code && err.code !== "timeout") { tile.note(err.message || err.code); return; }
+        await sleep(Math.min(10000, 1000 * 2 ** attempt));
       }
     }
+  }
+  let socketEpoch = 0;
+  socket.on("connect", () => {
+    const epoch = ++socketEpoch;
     connectedResolve();
+    for (const tile of tiles.values()) joinTile(tile, epoch);
   });
   socket.on("disconnect", () => resetConnected());
 
@@ -493,6 +502,7 @@
     tile.el.classList.toggle("alerting", tile.openCount > 0);
   }
   reorder();
+  for (const tile of tiles.values()) setState(tile, tile.info.state, tile.info.label); // media from the page's state
 
   async function init() {
     if (data.can_talk) {
