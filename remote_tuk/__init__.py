@@ -79,6 +79,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from remote_tuk.appeals.routes import bp as appeals_bp
     from remote_tuk.assessment.events import NAMESPACE, SessionNamespace
     from remote_tuk.assessment.routes import bp as assessment_bp
+    from remote_tuk.classroom.routes import bp as classroom_bp
     from remote_tuk.cli import register_cli
     from remote_tuk.consent.routes import bp as consent_bp
     from remote_tuk.dossier.routes import bp as dossier_bp
@@ -120,6 +121,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(turn_bp)
     app.register_blueprint(invitations_bp)
     app.register_blueprint(questioning.bp)
+    app.register_blueprint(classroom_bp)
     live_events.register(app)
     questioning_evidence.register()  # after the observation marks: written, oral and portfolio evidence per KUK
     from remote_tuk.assessment import services as assessment_services

@@ -12,13 +12,16 @@ from aiortc.mediastreams import MediaStreamError
 
 from proctor.rtc import peers
 from proctor.rtc.options import codecs
-from proctor.rtc.relay import is_vp8_keyframe, request_keyframe_upstream, tap_receiver
+from proctor.rtc.relay import is_vp8_keyframe, own_transport, request_keyframe_upstream, tap_receiver
 from proctor.rtc.session import CANDIDATE, MediaSession, Peer
 from proctor.sink import EVENT_MEDIA_RESUMED, EVENT_MEDIA_STARTED, EVENT_PEER_JOINED
 
 
-async def offer(session: MediaSession, sdp: str, sessions: dict[str, MediaSession]) -> str:
-    """Answer the candidate's offer; a second offer replaces the candidate's connection (rejoin after a drop)."""
+async def offer(session: MediaSession, sdp: str, sessions: dict[str, MediaSession], small: bool = False) -> str:
+    """Answer the candidate's offer; a second offer replaces the candidate's connection (rejoin after a drop).
+
+    With *small* the offer's second video section is the small layer (classroom tiles): forwarded as it comes to
+    the viewers that ask for it, never recorded, decoded or watched for stalls."""
     host = session.host
     pc = peers.new_pc(host.settings)
     peer = Peer(CANDIDATE, "candidate", pc)
@@ -29,6 +32,11 @@ async def offer(session: MediaSession, sdp: str, sessions: dict[str, MediaSessio
     audio_t.setCodecPreferences(codecs("audio", "opus"))
     video_t = pc.addTransceiver("video", direction="recvonly")
     video_t.setCodecPreferences(codecs("video", "vp8"))
+    small_t = None
+    if small:
+        small_t = pc.addTransceiver("video", direction="recvonly")
+        small_t.setCodecPreferences(codecs("video", "vp8"))
+        own_transport(pc, small_t)
     peer.senders["audio"] = audio_t.sender
 
     reencode = host.options.relay_mode == "reencode"
@@ -37,6 +45,10 @@ async def offer(session: MediaSession, sdp: str, sessions: dict[str, MediaSessio
     @pc.on("track")
     def _on_track(track: MediaStreamTrack) -> None:
         receiver = next(t.receiver for t in pc.getTransceivers() if t.receiver.track is track)
+        if small_t is not None and receiver is small_t.receiver:
+            peer.receivers["video_small"] = receiver
+            tap_receiver(receiver, lambda c, d, ts: on_small_video(session, peer, receiver, c, d, ts))
+            return
         peer.receivers[track.kind] = receiver
         if track.kind == "video":
             # Decoding costs a core's share per session: only while somebody wants frames (or to re-encode).
@@ -94,6 +106,13 @@ def on_video(session: MediaSession, peer: Peer, receiver: RTCRtpReceiver, codec:
         if segmenter.wants_keyframe and not keyframe and now - session.last_recorder_pli > 1.0:
             session.last_recorder_pli = now
             host.spawn(request_keyframe_upstream(receiver))
+
+
+def on_small_video(session: MediaSession, peer: Peer, receiver: RTCRtpReceiver, codec: str, data: bytes,
+                   ts: int) -> None:
+    if session.candidate is not peer or session.closed or codec != "VP8":
+        return
+    session.video_small.push(receiver, data, ts, is_vp8_keyframe(data))
 
 
 def on_audio(session: MediaSession, peer: Peer, receiver: RTCRtpReceiver, data: bytes, ts: int) -> None:

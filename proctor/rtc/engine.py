@@ -136,19 +136,26 @@ class MediaEngine:
         A second offer for the same session replaces the candidate's connection (rejoin after a drop); the viewers
         keep their connections and the stream continues.
         """
-        parse_offer(sdp, CANDIDATE, self.options.max_sdp_bytes)
-        return self._call(self._candidate_offer(session_id, sdp))
+        summary = parse_offer(sdp, CANDIDATE, self.options.max_sdp_bytes)
+        return self._call(self._candidate_offer(session_id, sdp, summary.video_sections == 2))
 
-    def viewer_offer(self, session_id: str, viewer_id: str, sdp: str, can_talk: bool) -> str:
+    def viewer_offer(self, session_id: str, viewer_id: str, sdp: str, can_talk: bool, full: bool = True) -> str:
         """An assessor's (``can_talk=True``) or witness's (``False``) offer → answer SDP.
 
         The viewer receives the candidate's video and audio; with ``can_talk`` the viewer's microphone audio is
         forwarded to the candidate. A second offer with the same ``viewer_id`` replaces that viewer's connection.
+        An offer with two video sections receives the small layer in the second (a classroom tile); ``full=False``
+        starts the full video paused until :meth:`viewer_full` turns it on.
         """
         if not viewer_id or viewer_id == CANDIDATE:
             raise UnknownPeer(f"invalid viewer id {viewer_id!r}")
         summary = parse_offer(sdp, "assessor" if can_talk else "witness", self.options.max_sdp_bytes)
-        return self._call(self._viewer_offer(session_id, viewer_id, sdp, can_talk, summary.audio_direction is not None))
+        return self._call(self._viewer_offer(session_id, viewer_id, sdp, can_talk, summary.audio_direction is not None,
+                                             summary.video_sections == 2, full))
+
+    def viewer_full(self, session_id: str, viewer_id: str, on: bool) -> None:
+        """Forward the candidate's full video to *viewer_id* (the classroom's focused tile), or pause it."""
+        self._call(self._viewer_full(session_id, viewer_id, on))
 
     def restart_ice(self, session_id: str, peer_id: str, sdp: str) -> str:
         """Reconnect *peer_id* (``"candidate"`` or a viewer id) with a fresh offer from a NEW RTCPeerConnection.
@@ -162,7 +169,7 @@ class MediaEngine:
         peer = session.viewers.get(peer_id) if session else None
         if peer is None:
             raise UnknownPeer(f"no viewer {peer_id!r} in session {session_id!r}")
-        return self.viewer_offer(session_id, peer_id, sdp, peer.can_talk)
+        return self.viewer_offer(session_id, peer_id, sdp, peer.can_talk, peer.full_on)
 
     def record(self, session_id: str, on: bool) -> None:
         """Record the session's candidate video (IVF segments to the sink) from now on, or stop and hand over the open
@@ -331,12 +338,16 @@ class MediaEngine:
         if "audio" in wanted:
             session.listen_audio = wanted["audio"]
 
-    async def _candidate_offer(self, session_id: str, sdp: str) -> str:
-        return await candidate_media.offer(self._session(session_id, create=True), sdp, self._sessions)
+    async def _candidate_offer(self, session_id: str, sdp: str, small: bool = False) -> str:
+        return await candidate_media.offer(self._session(session_id, create=True), sdp, self._sessions, small)
 
-    async def _viewer_offer(self, session_id: str, viewer_id: str, sdp: str, can_talk: bool, has_audio: bool) -> str:
+    async def _viewer_offer(self, session_id: str, viewer_id: str, sdp: str, can_talk: bool, has_audio: bool,
+                            small: bool = False, full: bool = True) -> str:
         session = self._session(session_id, create=True)
-        return await viewer_media.offer(session, viewer_id, sdp, can_talk, has_audio, self._sessions)
+        return await viewer_media.offer(session, viewer_id, sdp, can_talk, has_audio, self._sessions, small, full)
+
+    async def _viewer_full(self, session_id: str, viewer_id: str, on: bool) -> None:
+        viewer_media.set_full(self._session(session_id), viewer_id, on)
 
     async def _close_viewer(self, session_id: str, viewer_id: str, reason: str) -> None:
         session = self._session(session_id)
@@ -370,6 +381,7 @@ class MediaEngine:
         if session.segmenter is not None:
             session.segmenter.close("close")
         session.video.close()
+        session.video_small.close()
         session.audio.close()
         session.talkback.close()
         self.emit(session, EVENT_SESSION_CLOSED, None, reason=reason)

@@ -24,7 +24,7 @@ from typing import Any
 
 import aiortc
 import av
-from aiortc import MediaStreamTrack, RTCRtpReceiver, RTCRtpSender
+from aiortc import MediaStreamTrack, RTCPeerConnection, RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
 from aiortc.mediastreams import MediaStreamError
 
 logger = logging.getLogger(__name__)
@@ -89,6 +89,26 @@ def check_aiortc_internals() -> None:
         raise RelayHookError("RTCRtpSender._send_keyframe is gone")
     if not callable(getattr(RTCRtpReceiver, "_send_rtcp_pli", None)):
         raise RelayHookError("RTCRtpReceiver._send_rtcp_pli is gone")
+    if not callable(getattr(RTCPeerConnection, _CREATE_DTLS_ATTR, None)):
+        raise RelayHookError(f"RTCPeerConnection.{_CREATE_DTLS_ATTR} is gone")
+
+
+_CREATE_DTLS_ATTR = "_RTCPeerConnection__createDtlsTransport"
+
+
+def own_transport(pc: RTCPeerConnection, transceiver: RTCRtpTransceiver) -> None:
+    """Give a second transceiver of the same kind (the classroom's small video layer) a transport of its own.
+
+    aiortc's default bundle policy (balanced) puts the second video transceiver on the first one's transport and
+    marks it bundled at once; when the offer's BUNDLE group then moves every slave m-line onto the primary (an audio
+    m-line first, as Chromium's candidate page and aiortc offer), the pre-bundled transceiver is skipped and left on
+    the first video's discarded transport: it never sends nor receives. With a transport of its own, it is moved
+    onto the primary like the others (and without BUNDLE it simply uses its own). Call before the remote offer.
+    """
+    dtls = getattr(pc, _CREATE_DTLS_ATTR)()
+    transceiver.receiver.setTransport(dtls)
+    transceiver.sender.setTransport(dtls)
+    transceiver._bundled = False
 
 
 def tap_receiver(receiver: RTCRtpReceiver, on_frame: FrameCallback, decode: bool = False) -> TapQueue:
@@ -150,11 +170,26 @@ class PacketTrack(MediaStreamTrack):
         self._queue: asyncio.Queue[av.Packet | None] = asyncio.Queue()
         self._max_queue = max_queue
         self._need_keyframe = kind == "video"
+        #: A paused track forwards nothing (the classroom's full layer of a candidate who is not in focus).
+        self.paused = False
         self.forwarded = 0
         self.dropped = 0
 
+    def set_paused(self, on: bool) -> None:
+        """Stop forwarding (and drop what is queued), or start again from the next keyframe, asked for at once."""
+        if on == self.paused:
+            return
+        self.paused = on
+        if on:
+            while not self._queue.empty():
+                self._queue.get_nowait()
+        if self.kind == "video":
+            self._need_keyframe = True
+            if not on:
+                self._fanout.want_keyframe(force=True)
+
     def offer(self, packet: av.Packet, keyframe: bool) -> None:
-        if self.readyState != "live":
+        if self.readyState != "live" or self.paused:
             return
         if self._need_keyframe:
             if not keyframe:
@@ -245,10 +280,12 @@ class Fanout:
     def subscribers(self) -> list[PacketTrack]:
         return list(self._subscribers)
 
-    def want_keyframe(self) -> None:
-        """Ask the source for a keyframe, at most once per ``keyframe_interval_s``."""
+    def want_keyframe(self, force: bool = False) -> None:
+        """Ask the source for a keyframe, at most once per ``keyframe_interval_s`` (unless *force*: a viewer
+        switched to this stream now and waits for its first picture)."""
         now = time.monotonic()
-        if self._request_keyframe is None or now - self._last_keyframe_request < self._keyframe_interval_s:
+        recent = now - self._last_keyframe_request < self._keyframe_interval_s
+        if self._request_keyframe is None or (recent and not force):
             return
         self._last_keyframe_request = now
         self._request_keyframe()

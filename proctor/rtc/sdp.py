@@ -24,6 +24,8 @@ class OfferSummary:
 
     audio_direction: str | None
     video_direction: str | None
+    #: 2 when the offer carries the small video layer as a second video section (docs/MEDIA.md, "Classroom").
+    video_sections: int = 1
 
     @property
     def sends_audio(self) -> bool:
@@ -33,8 +35,9 @@ class OfferSummary:
 def parse_offer(sdp: object, role: str, max_bytes: int = MAX_SDP_BYTES) -> OfferSummary:
     """Check that *sdp* is an acceptable offer for *role* (``candidate``, ``assessor`` or ``witness``).
 
-    candidate: one audio (opus) and one video (VP8) section, both sending. viewers: one video (VP8) section that
-    receives, at most one audio (opus) section that receives. Raises a subclass of :class:`InvalidSdp`.
+    candidate: one audio (opus) and one video (VP8) section, both sending, and optionally a second video section (the
+    small layer for the classroom). viewers: one video (VP8) section that receives (a second one receives the small
+    layer), at most one audio (opus) section that receives. Raises a subclass of :class:`InvalidSdp`.
     """
     if not isinstance(sdp, str):
         raise InvalidSdp("the offer must be a string")
@@ -55,8 +58,8 @@ def parse_offer(sdp: object, role: str, max_bytes: int = MAX_SDP_BYTES) -> Offer
     others = [m.kind for m in description.media if m.kind not in ("audio", "video")]
     if others:
         raise InvalidSdp(f"unexpected media section(s): {', '.join(others)}")
-    if len(audio) > 1 or len(video) > 1:
-        raise InvalidSdp("at most one audio and one video section are accepted")
+    if len(audio) > 1 or len(video) > 2:
+        raise InvalidSdp("at most one audio and two video sections (full and small layer) are accepted")
     if not video:
         raise SdpMissingMedia("the offer has no video section")
     if role == "candidate" and not audio:
@@ -73,13 +76,18 @@ def parse_offer(sdp: object, role: str, max_bytes: int = MAX_SDP_BYTES) -> Offer
             raise InvalidSdp(f"the {media.kind} section lists {len(media.ice_candidates)} ICE candidates; "
                              f"at most {MAX_CANDIDATES} are accepted")
 
-    names = {c.name.lower() for c in video[0].rtp.codecs}
-    if "vp8" not in names:
-        raise UnsupportedCodec("the video section does not offer VP8 (the relay forwards VP8 only)")
+    for section in video:
+        if "vp8" not in {c.name.lower() for c in section.rtp.codecs}:
+            raise UnsupportedCodec("the video section does not offer VP8 (the relay forwards VP8 only)")
     if audio and "opus" not in {c.name.lower() for c in audio[0].rtp.codecs}:
         raise UnsupportedCodec("the audio section does not offer Opus")
 
     video_direction = video[0].direction or "sendrecv"
+    if len(video) == 2:
+        small_direction = video[1].direction or "sendrecv"
+        if small_direction not in (_SENDS if role == "candidate" else _RECEIVES):
+            raise SdpMissingMedia(f"the small video layer is '{small_direction}'; it must "
+                                  f"{'send' if role == 'candidate' else 'receive'}")
     audio_direction = (audio[0].direction or "sendrecv") if audio else None
     if role == "candidate":
         if video_direction not in _SENDS:
@@ -93,4 +101,4 @@ def parse_offer(sdp: object, role: str, max_bytes: int = MAX_SDP_BYTES) -> Offer
             raise SdpMissingMedia(f"the viewer's audio is '{audio_direction}'; it must receive")
     else:
         raise ValueError(f"unknown role {role!r}")
-    return OfferSummary(audio_direction=audio_direction, video_direction=video_direction)
+    return OfferSummary(audio_direction=audio_direction, video_direction=video_direction, video_sections=len(video))

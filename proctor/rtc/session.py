@@ -85,6 +85,10 @@ class Peer:
     tracks: list[MediaStreamTrack] = field(default_factory=list)
     closing: bool = False
     last_sent: tuple[float, int] | None = None
+    #: A viewer's track of the candidate's full video, and whether it forwards (the classroom pauses it when the
+    #: candidate is not in focus; the single-session page always has it on).
+    full_track: Any = None
+    full_on: bool = True
 
 
 class MediaSession:
@@ -94,6 +98,8 @@ class MediaSession:
         self.candidate: Peer | None = None
         self.viewers: dict[str, Peer] = {}
         self.video = Fanout("video", request_keyframe=self.request_keyframe)
+        #: The small layer the candidate's page sends as a second video track (classroom tiles); never recorded.
+        self.video_small = Fanout("video", request_keyframe=self.request_small_keyframe)
         self.audio = Fanout("audio")
         self.talkback = Fanout("audio")
         self.talker: object | None = None
@@ -153,6 +159,13 @@ class MediaSession:
             self.segmenter.close(reason)
         self.last_video_mono = None
         self.stalled = False
+
+    def request_small_keyframe(self) -> None:
+        """Ask the candidate for a keyframe of the small layer."""
+        peer = self.candidate
+        receiver = peer.receivers.get("video_small") if peer else None
+        if receiver is not None:
+            self.host.spawn(request_keyframe_upstream(receiver))
 
     def request_keyframe(self) -> None:
         """Ask the candidate for a keyframe (RTCP PLI on the candidate's video receiver)."""

@@ -15,7 +15,7 @@ import aioice.ice
 from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 
-from proctor.rtc.relay import tap_receiver
+from proctor.rtc.relay import is_vp8_keyframe, own_transport, tap_receiver, vp8_keyframe_size
 
 
 @contextlib.contextmanager
@@ -40,6 +40,13 @@ class ReceivedMedia:
     encoded_hashes: list[str] = field(default_factory=list)
     #: per decoded video frame: (arrival monotonic, the frame's luma plane) when keep_luma is set
     lumas: list[tuple[float, Any]] = field(default_factory=list)
+    #: encoded video frames per video section (0: the first, the full video; 1: the classroom's small layer), and
+    #: the (width, height) of the keyframes each section received
+    by_section: dict[int, int] = field(default_factory=dict)
+    section_sizes: dict[int, set[tuple[int, int]]] = field(default_factory=dict)
+    #: arrival time of every encoded frame per section, and the encoded bytes per section
+    section_arrivals: dict[int, list[float]] = field(default_factory=dict)
+    section_bytes: dict[int, int] = field(default_factory=dict)
 
     def fps(self, last_s: float) -> float:
         """Decoded frames per second over the last *last_s* seconds of arrivals."""
@@ -65,12 +72,24 @@ class SyntheticPeer:
         for kind in recv:
             if kind not in kinds_sent:
                 self.pc.addTransceiver(kind, direction="recvonly")
+        seen: set[str] = set()
+        for transceiver in self.pc.getTransceivers():  # a second video (the small layer) as a browser sends it
+            if transceiver.kind in seen:
+                own_transport(self.pc, transceiver)
+            seen.add(transceiver.kind)
 
         @self.pc.on("track")
         def _on_track(track: MediaStreamTrack) -> None:
             receiver = next(t.receiver for t in self.pc.getTransceivers() if t.receiver.track is track)
             if track.kind == "video":
-                tap_receiver(receiver, self._on_encoded, decode=self._decode_video)
+                videos = [t for t in self.pc.getTransceivers() if t.kind == "video"]
+                section = next(i for i, t in enumerate(videos) if t.receiver is receiver)
+
+                def on_encoded(codec: str, data: bytes, ts: int, section: int = section) -> None:
+                    self._on_section(section, data)
+                    self._on_encoded(codec, data, ts)
+
+                tap_receiver(receiver, on_encoded, decode=self._decode_video)
                 if self._decode_video:
                     self._tasks.append(asyncio.ensure_future(self._consume_video(track)))
             else:
@@ -81,6 +100,14 @@ class SyntheticPeer:
         if not self._decode_video:
             self.received.video_arrivals.append(time.monotonic())
             self.received.video_frames += 1
+
+    def _on_section(self, section: int, data: bytes) -> None:
+        r = self.received
+        r.by_section[section] = r.by_section.get(section, 0) + 1
+        r.section_arrivals.setdefault(section, []).append(time.monotonic())
+        r.section_bytes[section] = r.section_bytes.get(section, 0) + len(data)
+        if is_vp8_keyframe(data):
+            r.section_sizes.setdefault(section, set()).add(vp8_keyframe_size(data))
 
     def _count_audio(self, data: bytes) -> None:
         self.received.audio_frames += 1

@@ -7,10 +7,10 @@ import time
 
 from aiortc import MediaStreamTrack, RTCRtpReceiver
 
-from proctor.errors import ProctorError
+from proctor.errors import ProctorError, UnknownPeer
 from proctor.rtc import peers
 from proctor.rtc.options import codecs
-from proctor.rtc.relay import PacketTrack, on_keyframe_request, tap_receiver
+from proctor.rtc.relay import PacketTrack, on_keyframe_request, own_transport, tap_receiver
 from proctor.rtc.session import MediaSession, Peer, Role
 from proctor.sink import EVENT_PEER_JOINED
 
@@ -27,8 +27,13 @@ async def offer(
     can_talk: bool,
     has_audio: bool,
     sessions: dict[str, MediaSession],
+    small: bool = False,
+    full: bool = True,
 ) -> str:
-    """Answer a viewer's offer; a second offer with the same *viewer_id* replaces that viewer's connection."""
+    """Answer a viewer's offer; a second offer with the same *viewer_id* replaces that viewer's connection.
+
+    With *small* the offer's second video section receives the candidate's small layer (a classroom tile); *full*
+    false starts the full video paused (see :func:`set_full`)."""
     host = session.host
     pc = peers.new_pc(host.settings)
     role: Role = "assessor" if can_talk else "witness"
@@ -47,6 +52,18 @@ async def offer(
     peer.senders["video"] = video_t.sender
     if isinstance(video_track, PacketTrack):
         on_keyframe_request(video_t.sender, video_track.request_keyframe)
+        peer.full_track = video_track
+        if not full:
+            video_track.set_paused(True)
+    peer.full_on = full
+    if small:
+        small_track = session.video_small.subscribe()
+        peer.tracks.append(small_track)
+        small_t = pc.addTransceiver(small_track, direction="sendonly")
+        small_t.setCodecPreferences(codecs("video", "vp8"))
+        own_transport(pc, small_t)
+        peer.senders["video_small"] = small_t.sender
+        on_keyframe_request(small_t.sender, small_track.request_keyframe)
 
     if has_audio:
         audio_track = session.audio.subscribe()
@@ -80,6 +97,16 @@ async def offer(
     if session.candidate is not None:
         session.video.want_keyframe()
     return answer
+
+
+def set_full(session: MediaSession, viewer_id: str, on: bool) -> None:
+    """Forward the candidate's full video to this viewer, or pause it (the small layer keeps flowing)."""
+    peer = session.viewers.get(viewer_id)
+    if peer is None:
+        raise UnknownPeer(f"no viewer {viewer_id!r} in session {session.id!r}")
+    peer.full_on = on
+    if isinstance(peer.full_track, PacketTrack):
+        peer.full_track.set_paused(not on)
 
 
 def on_audio(session: MediaSession, peer: Peer, receiver: RTCRtpReceiver, data: bytes, ts: int) -> None:

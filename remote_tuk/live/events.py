@@ -25,7 +25,7 @@ from remote_tuk.extensions import db, evidence, media, socketio
 from remote_tuk.live import recording, scoring, services
 from remote_tuk.live.clock import clock
 from remote_tuk.live.media import NAMESPACE, room_of, staff_room_of
-from remote_tuk.live.schemas import ChatIn, ControlIn, OfferIn, SessionIn
+from remote_tuk.live.schemas import ChatIn, ControlIn, LayerIn, LeaveIn, OfferIn, SessionIn
 from remote_tuk.proctoring import events as proctoring_events
 from remote_tuk.sockets.events import TrackedNamespace
 from remote_tuk.validation import parse
@@ -83,7 +83,8 @@ class LiveNamespace(TrackedNamespace):
             if user.role is Role.CANDIDATE:
                 with contextlib.suppress(ProctorError):  # not connected
                     engine.close_candidate(public_id, reason="access_revoked")
-            for peer in () if user.role is Role.CANDIDATE else (f"assessor-{user.id}", f"witness-{user.id}"):
+            viewers = (f"assessor-{user.id}", f"witness-{user.id}")
+            for peer in () if user.role is Role.CANDIDATE else (*viewers, *(tile_peer(v) for v in viewers)):
                 with contextlib.suppress(ProctorError):  # not connected under that id
                     engine.close_viewer(public_id, peer, reason="access_revoked")
         self.socketio.server.disconnect(sid, namespace=self.namespace)
@@ -92,15 +93,16 @@ class LiveNamespace(TrackedNamespace):
         joined = joined_sockets().pop(request.sid, None)  # type: ignore[attr-defined]
         if joined is None:
             return
-        public_id, user_id = joined
-        try:
-            with db.new_session() as s:
-                session = s.scalar(select(AssessmentSession).where(AssessmentSession.public_id == public_id))
-                user = s.get(User, user_id)
-                if session is not None and user is not None:
-                    _page_event(session, user, "page.disconnected")
-        except Exception:  # a page going away must never raise in the server
-            log.exception("recording the disconnect of a page of %s failed", public_id)
+        # a classroom page follows several sessions on one socket: each of them is told
+        for public_id, user_id in (joined, *_ALSO_JOINED.pop(request.sid, set())):  # type: ignore[attr-defined]
+            try:
+                with db.new_session() as s:
+                    session = s.scalar(select(AssessmentSession).where(AssessmentSession.public_id == public_id))
+                    user = s.get(User, user_id)
+                    if session is not None and user is not None:
+                        _page_event(session, user, "page.disconnected")
+            except Exception:  # a page going away must never raise in the server
+                log.exception("recording the disconnect of a page of %s failed", public_id)
 
     def _session(self, user: User, payload: dict[str, Any], model: Any = SessionIn) -> tuple[Any, AssessmentSession]:
         data = parse(model, payload)
@@ -113,7 +115,11 @@ class LiveNamespace(TrackedNamespace):
         join_room(room_of(session.public_id))
         if part.role != "candidate":
             join_room(staff_room_of(session.public_id))  # proctoring alerts (remote_tuk.proctoring)
-        joined_sockets()[request.sid] = (session.public_id, user.id)  # type: ignore[attr-defined]
+        sid: str = request.sid  # type: ignore[attr-defined]
+        previous = joined_sockets().get(sid)
+        if previous is not None and previous[0] != session.public_id:
+            _ALSO_JOINED.setdefault(sid, set()).add(previous)
+        joined_sockets()[sid] = (session.public_id, user.id)
         written = _page_event(session, user, "page.joined")
         return {
             "proctoring": None if part.role == "candidate" else proctoring_events.staff_view(session),
@@ -147,9 +153,22 @@ class LiveNamespace(TrackedNamespace):
         services.ensure_evidence(evidence.store, session)
         if part.role == "candidate":
             answer = media.engine.candidate_offer(session.public_id, data.sdp)
+        elif data.tile:
+            answer = media.engine.viewer_offer(session.public_id, tile_peer(part.peer_id), data.sdp, part.can_talk,
+                                               full=data.full)
         else:
             answer = media.engine.viewer_offer(session.public_id, part.peer_id, data.sdp, part.can_talk)
         return {"ok": True, "sdp": answer}
+
+    @_guard
+    def on_layer(self, user: User, payload: dict[str, Any]) -> dict[str, Any]:
+        """A classroom tile's full video on or off (the focus moved); nothing else changes, nothing is evidence."""
+        data, session = self._session(user, payload, LayerIn)
+        part = services.participant(user, session)
+        if part.role == "candidate":
+            raise Forbidden("Hanya asesor dan peninjau yang memilih tampilan kelas.")
+        media.engine.viewer_full(session.public_id, tile_peer(part.peer_id), data.full)
+        return {"ok": True}
 
     @_guard
     def on_restart(self, user: User, payload: dict[str, Any]) -> dict[str, Any]:
@@ -161,17 +180,25 @@ class LiveNamespace(TrackedNamespace):
             by=user,
             data={"role": part.role},
         )
-        answer = media.engine.restart_ice(session.public_id, part.peer_id, data.sdp)
+        peer_id = tile_peer(part.peer_id) if data.tile and part.role != "candidate" else part.peer_id
+        answer = media.engine.restart_ice(session.public_id, peer_id, data.sdp)
         return {"ok": True, "sdp": answer}
 
     @_guard
     def on_leave(self, user: User, payload: dict[str, Any]) -> dict[str, Any]:
-        _data, session = self._session(user, payload)
+        data, session = self._session(user, payload, LeaveIn)
         part = services.participant(user, session)
+        if data.tile:  # a classroom tile closes its media; the classroom page still follows the session
+            if part.role != "candidate" and media.running and session.public_id in media.engine.session_ids():
+                from proctor.errors import UnknownPeer
+
+                with contextlib.suppress(UnknownPeer):
+                    media.engine.close_viewer(session.public_id, tile_peer(part.peer_id), reason="left")
+            return {"ok": True}
         leave_room(room_of(session.public_id))
         leave_room(staff_room_of(session.public_id))
         joined_sockets().pop(request.sid, None)  # type: ignore[attr-defined]
-        if media.running and session.public_id in media.engine.session_ids():
+        if not data.panel and media.running and session.public_id in media.engine.session_ids():
             from proctor.errors import UnknownPeer
 
             try:
@@ -188,7 +215,8 @@ class LiveNamespace(TrackedNamespace):
     def on_chat(self, user: User, payload: dict[str, Any]) -> dict[str, Any]:
         data, session = self._session(user, payload, ChatIn)
         msg = services.add_chat(db.session, evidence.store, session, user, data.text)
-        socketio.emit("chat", services.chat_json(msg), to=room_of(session.public_id), namespace=NAMESPACE)
+        socketio.emit("chat", {**services.chat_json(msg), "session": session.public_id}, to=room_of(session.public_id),
+                      namespace=NAMESPACE)
         return {"ok": True}
 
     @_guard
@@ -222,6 +250,11 @@ class LiveNamespace(TrackedNamespace):
         return proctoring_events.on_quiet(user, payload)
 
 
+def tile_peer(peer_id: str) -> str:
+    """The engine's viewer id of a classroom tile: beside the live page's own connection, never replacing it."""
+    return f"{peer_id}-tile"
+
+
 def _page_event(session: AssessmentSession, user: User, kind: str) -> bool:
     """A page joined, left or lost its socket: evidence while the session's chain is open. Once it is closed
     (decided, cancelled) nothing happens in the session that evidence needs — the page is only looking — so nothing
@@ -240,6 +273,8 @@ def _page_event(session: AssessmentSession, user: User, kind: str) -> bool:
 
 
 _JOINED: dict[str, tuple[str, int]] = {}
+#: The sessions a socket joined before its latest one (a classroom page joins every session of its schedule).
+_ALSO_JOINED: dict[str, set[tuple[str, int]]] = {}
 
 
 def joined_sockets() -> dict[str, tuple[str, int]]:

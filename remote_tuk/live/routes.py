@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, render_template, request, url_for
+from flask import Blueprint, current_app, jsonify, make_response, render_template, request, url_for
 from flask_wtf.csrf import generate_csrf
 
 from remote_tuk.accounts.models import Role
@@ -55,8 +55,11 @@ def page(public_id: str) -> Any:
     settings = current_app.config["RTUK"]
     profile = tuk.profile_for(db.session, session)
     fullscreen = next((r for r in profile.requirements if r.key == "fullscreen"), None)
+    # the classroom's focus panel (remote_tuk.classroom): this page without its own media, framed by the classroom
+    panel = request.args.get("panel") == "1" and part.role != "candidate"
     data = {
         "session": session.public_id,
+        "panel": panel,
         "role": part.role,
         "can_talk": part.can_talk,
         "can_control": part.can_control,
@@ -87,7 +90,19 @@ def page(public_id: str) -> Any:
         },
     }
     template = "live/candidate.html" if part.role == "candidate" else "live/assessor.html"
-    return render_template(template, s=session, page_data=data)
+    response = make_response(render_template(template, s=session, page_data=data))
+    if panel:  # framed by the classroom page of this site only
+        response.headers["X-Frame-Options"] = "SAMEORIGIN"
+        response.headers["Content-Security-Policy"] = FRAMED_CSP
+    return response
+
+
+#: The site's policy (remote_tuk.create_app) with ``frame-ancestors 'self'`` instead of ``'none'``.
+FRAMED_CSP = (
+    "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; style-src 'self'; "
+    "script-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'self'"
+)
 
 
 @bp.post("/api/v1/sessions/<public_id>/recording/chunks")

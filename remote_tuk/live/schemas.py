@@ -18,6 +18,23 @@ class SessionIn(BaseModel):
 class OfferIn(SessionIn):
     #: The engine refuses anything over its own limit (32 KiB) with a precise error; this bound is the socket's.
     sdp: str = Field(min_length=10, max_length=64 * 1024)
+    #: A classroom tile (remote_tuk.classroom): a viewer connection of its own beside the live page's, receiving the
+    #: small layer, with the full video on only while ``full`` (the focused candidate).
+    tile: bool = False
+    full: bool = True
+
+
+class LeaveIn(SessionIn):
+    #: a classroom tile closing its media (the page still follows the session)
+    tile: bool = False
+    #: the classroom's framed panel leaving: it had no media, so the user's other connections stay
+    panel: bool = False
+
+
+class LayerIn(SessionIn):
+    """A classroom tile's full video on (the candidate in focus) or off."""
+
+    full: bool
 
 
 class ChatIn(SessionIn):

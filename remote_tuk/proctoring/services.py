@@ -79,6 +79,7 @@ SIGNAL_WINDOW_S = 10.0
 def finding_json(row: Finding, session_public_id: str) -> dict[str, Any]:
     return {
         "id": row.id,
+        "session": session_public_id,  # a classroom page follows several sessions on one socket
         "kind": row.kind,
         "severity": row.severity,
         "source": row.source,

@@ -482,6 +482,12 @@
   window.liveEvidence = { reload: () => { if (L.state === "ended") loadUnitEvidence(); } };
 
   async function init() {
+    if (data.panel) {
+      // The classroom's focus panel: the classroom page carries the media (its tile), this frame the rest.
+      drawControls(); drawDecisions(); drawNext(); loadMarks();
+      if (L.lastJoin) onState(L.state);
+      return false;
+    }
     if (data.can_talk) {
       try {
         mic = await navigator.mediaDevices.getUserMedia({ audio: { echoCancellation: true, noiseSuppression: true } });
@@ -496,8 +502,9 @@
     if (L.lastJoin) onState(L.state);
     pollStats();
     if (data.role === "witness") setInterval(loadMarks, 10000);
+    return true;
   }
-  init().then(() => { ready = true; ensureMedia(); });
+  init().then((media) => { ready = media; ensureMedia(); });
 
   window.liveAssessor = { get pc() { return conn && conn.pc; }, get stats() { return lastStats; } };
 })();

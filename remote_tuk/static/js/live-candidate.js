@@ -28,6 +28,9 @@
   }
 
   // --- media: one RTCPeerConnection to the server, kept alive --------------------------------------------------
+  // The small layer for the assessor's classroom tiles (docs/MEDIA.md, "Classroom"): the camera again, scaled down
+  // by the encoder to 160x120 at <= 8 fps and <= 100 kbit/s, as a second video track; one clone per page.
+  let smallTrack = null;
   async function setupPc(pc) {
     for (const track of stream.getTracks()) {
       const sender = pc.addTrack(track, stream);
@@ -36,6 +39,14 @@
         params.degradationPreference = "maintain-resolution";
         try { await sender.setParameters(params); } catch (e) { /* older browsers */ }
       }
+    }
+    const camera = stream.getVideoTracks()[0];
+    if (camera && data.small_layer !== false) {
+      try {
+        if (!smallTrack || smallTrack.readyState === "ended") smallTrack = camera.clone();
+        pc.addTransceiver(smallTrack, { direction: "sendonly", streams: [stream],
+          sendEncodings: [{ scaleResolutionDownBy: 4, maxFramerate: 8, maxBitrate: 100000 }] });
+      } catch (e) { /* without the small layer the classroom tile stays dark; the session is unaffected */ }
     }
     pc.addEventListener("track", (ev) => {
       if (ev.track.kind !== "audio") return;

@@ -430,7 +430,7 @@
   }
 
   window.addEventListener("pagehide", () => {
-    if (socket.connected) socket.emit("leave", { session: data.session });
+    if (socket.connected) socket.emit("leave", data.panel ? { session: data.session, panel: true } : { session: data.session });
   });
 
   window.Live = {

@@ -14,13 +14,15 @@ from proctor.rtc.sdp import parse_offer
 from proctor.rtc.testing import loopback_ice
 
 
-def _offer(audio: str | None = "sendrecv", video: str | None = "sendrecv") -> str:
+def _offer(audio: str | None = "sendrecv", video: str | None = "sendrecv", *more_video: str) -> str:
     async def make() -> str:
         pc = RTCPeerConnection(ice_configuration(RtcSettings(ice_servers=[])))
         if audio:
             pc.addTransceiver("audio", direction=audio)
         if video:
             pc.addTransceiver("video", direction=video)
+        for direction in more_video:
+            pc.addTransceiver("video", direction=direction)
         await pc.setLocalDescription(await pc.createOffer())
         sdp = pc.localDescription.sdp
         await pc.close()
@@ -37,6 +39,9 @@ def offers() -> dict[str, str]:
         "recv": _offer("recvonly", "recvonly"),
         "video_only_recv": _offer(None, "recvonly"),
         "audio_only": _offer("sendrecv", None),
+        "av_small": _offer("sendrecv", "sendrecv", "sendonly"),  # the candidate's page with the classroom layer
+        "tile": _offer("sendrecv", "recvonly", "recvonly"),  # a classroom tile
+        "three_video": _offer("sendrecv", "sendrecv", "sendonly", "sendonly"),
     }
 
 
@@ -67,6 +72,19 @@ def test_offers_accepted_per_role(offers: dict[str, str]) -> None:
 def test_malformed_offers(sdp, role, error, match) -> None:
     with pytest.raises(error, match=match):
         parse_offer(sdp, role)
+
+
+def test_the_classroom_small_layer_is_a_second_video_section(offers: dict[str, str]) -> None:
+    assert parse_offer(offers["av_small"], "candidate").video_sections == 2
+    assert parse_offer(offers["tile"], "assessor").video_sections == 2
+    assert parse_offer(offers["av"], "candidate").video_sections == 1
+    with pytest.raises(InvalidSdp, match="two video sections"):
+        parse_offer(offers["three_video"], "candidate")
+    with pytest.raises(SdpMissingMedia, match="small video layer is 'recvonly'; it must send"):
+        parse_offer(offers["tile"].replace("a=sendrecv", "a=sendonly").replace("a=recvonly", "a=sendonly", 1),
+                    "candidate")
+    with pytest.raises(SdpMissingMedia, match="small video layer is 'sendonly'; it must receive"):
+        parse_offer(offers["av_small"].replace("a=sendrecv", "a=recvonly"), "witness")
 
 
 def test_wrong_media_for_the_role(offers: dict[str, str]) -> None:

@@ -1,0 +1,1 @@
+"""The assessor's classroom (issue 17): one page over every session of a schedule (docs/CLASSROOM.md)."""
