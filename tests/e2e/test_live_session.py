@@ -44,10 +44,13 @@ PAGE_JS = """async () => {
                banner: banner && !banner.hidden ? banner.textContent : '',
                conn: (root.querySelector('[data-live-conn]') || {}).textContent || ''};
   if (pc) (await pc.getStats()).forEach((s) => {
-    if (s.type === 'media-source' && s.kind === 'video') out.capture_fps = s.framesPerSecond || 0;
+    if (s.type === 'media-source' && s.kind === 'video')
+      out.capture_fps = Math.max(out.capture_fps || 0, s.framesPerSecond || 0);
     if (s.type === 'inbound-rtp') out['in_' + s.kind] = {bytes: s.bytesReceived || 0, frames: s.framesDecoded || 0,
         fps: s.framesPerSecond || 0, w: s.frameWidth || 0, h: s.frameHeight || 0};
-    if (s.type === 'outbound-rtp') out['out_' + s.kind] = {bytes: s.bytesSent || 0, fps: s.framesPerSecond || 0,
+    // the candidate also sends the classroom's small layer (160x120): report the camera's full stream
+    if (s.type === 'outbound-rtp' && !((out['out_' + s.kind] || {}).w > (s.frameWidth || 0)))
+      out['out_' + s.kind] = {bytes: s.bytesSent || 0, fps: s.framesPerSecond || 0,
         w: s.frameWidth || 0, limit: s.qualityLimitationReason || ''};
   });
   return out;
