@@ -1,10 +1,12 @@
-"""The assessor's classroom in real Chromium (issue 17): four candidates and one assessor, in one browser with a
-context each (the machine has two cores; four browsers would starve it).
+"""The assessor's classroom in real Chromium (issue 17): four candidates, each in their own browser whose fake webcam
+shows a different person (the astronaut and three lfw faces), and one assessor.
 
-Every tile plays the candidate's small layer; focusing candidate 2 brings its full video (640x480) and its sound;
-the assessor's voice reaches candidate 2 only (audio energy measured with a WebAudio analyser in every candidate's
-page); a broadcast message reaches all four; a browser alert on candidate 3 raises its tile (not while the pointer is
-over the grid); candidate 4 reloads their page and comes back into the same tile.
+Every tile plays the candidate's small layer and shows that candidate (a 16x12 thumbnail of the tile is nearest to
+its own candidate's camera, so no stream is routed to the wrong tile); focusing candidate 2 brings its full video
+(640x480, candidate 2's face) and its sound; the assessor's voice reaches candidate 2 only (audio energy measured
+with a WebAudio analyser in every candidate's page); a broadcast message reaches all four; a browser alert on
+candidate 3 raises its tile (not while the pointer is over the grid); candidate 4 reloads their page and comes back
+into the same tile.
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
-from tests.e2e.conftest import Server, api, sign_in, wait_until
+from tests.e2e.conftest import CHROMIUM, Server, api, chromium_args, sign_in, wait_until
 from tests.e2e.test_live_session import move, open_live, wait_page
 
 pytestmark = [pytest.mark.chromium, pytest.mark.slow]
@@ -87,19 +90,74 @@ def _tile(page: Any, sid: str) -> dict[str, Any]:
     return next(t for t in _tiles(page) if t["session"] == sid)
 
 
-def test_classroom_four_candidates(tmp_path: Path, browser: Any) -> None:
+# a 16x12 grey thumbnail of what a <video> element shows
+THUMB_JS = """(sel) => {
+  const v = document.querySelector(sel);
+  if (!v || !v.videoWidth) return null;
+  const c = document.createElement('canvas');
+  c.width = 16; c.height = 12;
+  const g = c.getContext('2d');
+  g.drawImage(v, 0, 0, 16, 12);
+  const d = g.getImageData(0, 0, 16, 12).data, out = [];
+  for (let i = 0; i < d.length; i += 4) out.push(0.299 * d[i] + 0.587 * d[i + 1] + 0.114 * d[i + 2]);
+  return out;
+}"""
+
+LFW_PEOPLE = (36, 19, 5)  # three lfw faces besides the astronaut
+
+
+def _cameras(directory: Path) -> tuple[list[Path], list[np.ndarray]]:
+    """Four 10 s webcam clips, one person each, and each person's 16x12 grey thumbnail."""
+    import cv2
+
+    from tests.media import clips
+
+    directory.mkdir(parents=True, exist_ok=True)
+    people = [clips.astronaut(), *[clips.lfw_webcam(k) for k in LFW_PEOPLE]]
+    paths, thumbs = [], []
+    for n, person in enumerate(people):
+        path = directory / f"person{n + 1}.y4m"
+        fps, frames = clips.Y4M_FPS, round(10.0 * clips.Y4M_FPS)
+        with open(path, "wb") as f:
+            f.write(f"YUV4MPEG2 W{clips.WIDTH} H{clips.HEIGHT} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
+            for i in range(frames):  # breathing and sensor noise, as the project's ordinary clips
+                f.write(b"FRAME\n")
+                frame = clips._noisy(clips._breathing(person, i / fps), i)
+                f.write(cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420).tobytes())
+        paths.append(path)
+        grey = cv2.cvtColor(person, cv2.COLOR_BGR2GRAY).astype(np.float32)
+        thumbs.append(cv2.resize(grey, (16, 12), interpolation=cv2.INTER_AREA).ravel())
+    return paths, thumbs
+
+
+def _who(thumb: list[float] | None, thumbs: list[np.ndarray]) -> int:
+    """The index of the person whose camera the thumbnail is nearest to (-1: nothing shown)."""
+    if not thumb:
+        return -1
+    shown = np.asarray(thumb, np.float32)
+    return int(np.argmin([float(np.mean((shown - t) ** 2)) for t in thumbs]))
+
+
+def test_classroom_four_candidates(tmp_path: Path, browser: Any, playwright_instance: Any,
+                                   fake_devices: tuple[Path, Path]) -> None:
+    cameras, thumbs = _cameras(tmp_path / "cameras")
     server = Server(tmp_path / "srv")
     server.tmp.mkdir(parents=True)
     server.prepare()
     extra = _add_candidates(server, 3)
     server.start()
+    browsers = [playwright_instance.chromium.launch(executable_path=CHROMIUM, args=chromium_args(y4m, fake_devices[1]))
+                for y4m in cameras]
     try:
-        _run(server, browser, extra)
+        _run(server, browser, browsers, thumbs, extra)
     finally:
+        for b in browsers:
+            b.close()
         server.stop()
 
 
-def _run(server: Server, browser: Any, extra: list[tuple[str, str]]) -> None:
+def _run(server: Server, browser: Any, browsers: list[Any], thumbs: list[np.ndarray],
+         extra: list[tuple[str, str]]) -> None:
     cast, base = server.cast, server.url()
     people = [("asesi_a", cast.session_a), *extra]  # candidate 1..4
     sids = [sid for _, sid in people]
@@ -108,8 +166,8 @@ def _run(server: Server, browser: Any, extra: list[tuple[str, str]]) -> None:
     for sid in sids:
         move(assessor, sid, "checking", "ready")
     candidates = []
-    for name, sid in people:
-        page = browser.new_context().new_page()
+    for (name, sid), own in zip(people, browsers, strict=True):
+        page = own.new_context().new_page()
         sign_in(page, base, name)
         open_live(page, base, sid)
         candidates.append(page)
@@ -136,6 +194,9 @@ def _run(server: Server, browser: Any, extra: list[tuple[str, str]]) -> None:
         # five Chromium pages with 13 encoders on this shared 2-core machine starve the fake cameras
         assert later[sid] - first[sid] >= 2, (sid, first, later)
     print("tile fps under test load:", {sid[:6]: round((later[sid] - first[sid]) / 3, 1) for sid in sids})
+    # each tile shows its own candidate
+    shown = [_who(assessor.evaluate(THUMB_JS, f'[data-session="{sid}"] video'), thumbs) for sid in sids]
+    assert shown == [0, 1, 2, 3], shown
     assert all(t["focused"] == "0" and t["heard"] == "0" for t in _tiles(assessor))
 
     # 2. focus candidate 2: its full video, its sound; the assessor's microphone to candidate 2 only
@@ -147,6 +208,7 @@ def _run(server: Server, browser: Any, extra: list[tuple[str, str]]) -> None:
     assert focus["session"] == c2 and focus["width"] == 640, focus
     wait_until(lambda: assessor.evaluate("document.querySelector('[data-focus-video]').videoWidth") == 640, 10,
                "the focused video at full size")
+    assert _who(assessor.evaluate(THUMB_JS, "[data-focus-video]"), thumbs) == 1  # candidate 2's face, full size
     tile2 = _tile(assessor, c2)
     assert tile2["heard"] == "1" and tile2["talk"] == "1"
     assert all(t["heard"] == "0" and t["talk"] == "0" for t in _tiles(assessor) if t["session"] != c2)
@@ -173,7 +235,7 @@ def _run(server: Server, browser: Any, extra: list[tuple[str, str]]) -> None:
     assessor.hover(f'[data-session="{sids[0]}"]')
     candidates[2].evaluate("document.dispatchEvent(new Event('copy'))")
     wait_until(lambda: _tile(assessor, c3)["alerts"] >= 1, 20, "the alert on tile 3")
-    assert [t["session"] for t in _tiles(assessor)] == sids  # pointer over the grid: not reordered yet
+    assert [t["session"] for t in _tiles(assessor)] == sids, _tiles(assessor)  # pointer over the grid: not reordered
     assessor.mouse.move(1, 1)
     wait_until(lambda: _tiles(assessor)[0]["session"] == c3, 5, f"tile 3 first: {_tiles(assessor)}")
 
