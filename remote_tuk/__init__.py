@@ -94,6 +94,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from remote_tuk.questioning import routes as questioning
     from remote_tuk.records.routes import bp as records_bp
     from remote_tuk.review.routes import bp as review_bp
+    from remote_tuk.sources.routes import bp as sources_bp
     from remote_tuk.tuk.profiles import bp as profiles_bp
     from remote_tuk.tuk.routes import bp as tuk_bp
     from remote_tuk.turn.routes import bp as turn_bp
@@ -117,6 +118,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(ops_bp)
     app.register_blueprint(turn_bp)
     app.register_blueprint(invitations_bp)
+    app.register_blueprint(sources_bp)
     app.register_blueprint(questioning.bp)
     live_events.register(app)
     questioning_evidence.register()  # after the observation marks: written, oral and portfolio evidence per KUK

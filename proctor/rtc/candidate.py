@@ -17,19 +17,21 @@ from proctor.rtc.session import CANDIDATE, MediaSession, Peer
 from proctor.sink import EVENT_MEDIA_RESUMED, EVENT_MEDIA_STARTED, EVENT_PEER_JOINED
 
 
-async def offer(session: MediaSession, sdp: str, sessions: dict[str, MediaSession]) -> str:
-    """Answer the candidate's offer; a second offer replaces the candidate's connection (rejoin after a drop)."""
+async def offer(session: MediaSession, sdp: str, sessions: dict[str, MediaSession], audio: bool = True) -> str:
+    """Answer the candidate's offer; a second offer replaces the candidate's connection (rejoin after a drop).
+    ``audio=False``: a video-only source (a phone camera, a screen share) that gets no talk-back."""
     host = session.host
     pc = peers.new_pc(host.settings)
     peer = Peer(CANDIDATE, "candidate", pc)
 
-    talkback = session.talkback.subscribe()
-    peer.tracks.append(talkback)
-    audio_t = pc.addTransceiver(talkback, direction="sendrecv")
-    audio_t.setCodecPreferences(codecs("audio", "opus"))
+    if audio:
+        talkback = session.talkback.subscribe()
+        peer.tracks.append(talkback)
+        audio_t = pc.addTransceiver(talkback, direction="sendrecv")
+        audio_t.setCodecPreferences(codecs("audio", "opus"))
+        peer.senders["audio"] = audio_t.sender
     video_t = pc.addTransceiver("video", direction="recvonly")
     video_t.setCodecPreferences(codecs("video", "vp8"))
-    peer.senders["audio"] = audio_t.sender
 
     reencode = host.options.relay_mode == "reencode"
     sampling = host.analysis_on
