@@ -19,6 +19,7 @@ from remote_tuk.live import hooks, joins, scoring, services
 from remote_tuk.live import recording as recordings
 from remote_tuk.live.models import Verdict
 from remote_tuk.live.schemas import ChunkHeadersIn, DecisionIn, MarkIn
+from remote_tuk.sources.pages import sources_page_data
 from remote_tuk.tuk import services as tuk
 from remote_tuk.turn.services import ice_servers_for
 from remote_tuk.validation import parse
@@ -89,32 +90,6 @@ def page(public_id: str) -> Any:
     data["sources"] = sources_page_data(public_id, part.role, profile)
     template = "live/candidate.html" if part.role == "candidate" else "live/assessor.html"
     return render_template(template, s=session, page_data=data)
-
-
-def sources_page_data(public_id: str, role: str, profile: Any) -> dict[str, Any]:
-    """The extra sources on a live or check page (issue 19): the phone link and screen share for the candidate, the
-    subscriptions and status for the assessor and witnesses; ``phone``/``screen`` are None, "advisory" or
-    "mandatory" from the LSP's TUK profile (the phone's QR code is always offered)."""
-
-    def wanted(key: str) -> str | None:
-        req = profile.get(key)
-        return None if req is None else ("mandatory" if req.mandatory else "advisory")
-
-    out: dict[str, Any] = {"phone": wanted("phone_camera"), "screen": wanted("screen_share")}
-    if role == "candidate":
-        out["urls"] = {
-            "phone_link": url_for("sources.new_link", public_id=public_id),
-            "screen_offer": url_for("sources.offer", public_id=public_id, source="screen"),
-            "screen_chunks": url_for("sources.chunks", public_id=public_id, source="screen"),
-            "screen_event": url_for("sources.screen_event", public_id=public_id),
-        }
-    else:
-        out["urls"] = {
-            "watch_phone": url_for("sources.watch", public_id=public_id, source="phone"),
-            "watch_screen": url_for("sources.watch", public_id=public_id, source="screen"),
-            "status": url_for("sources.status", public_id=public_id),
-        }
-    return out
 
 
 @bp.post("/api/v1/sessions/<public_id>/recording/chunks")

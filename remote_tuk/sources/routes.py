@@ -235,7 +235,8 @@ def watch(public_id: str, source: str) -> Any:
 @bp.get("/api/v1/sessions/<public_id>/sources")
 @signed_in
 def status(public_id: str) -> Any:
-    s, _part = _staff(public_id)
+    """The extra sources' state (the assessor's page, and the candidate's check page waiting for the phone)."""
+    s = assessment.get_session_for(db.session, current(), public_id)
     state = media.sources.of(s.public_id)
     counts = services.chunk_status(db.session, s)
     return jsonify({src: {**state[src], **counts[src]} for src in services.SOURCES})

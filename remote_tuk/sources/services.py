@@ -281,6 +281,19 @@ class SourceStatus:
             self._by_session.pop(public_id, None)
 
 
+def check_values(status: dict[str, dict[str, Any]], profile: Any) -> dict[str, bool]:
+    """The TUK check's server-measured values of the extra sources the profile asks for: the phone camera passes
+    when the phone is connected and its video reaches the server now; the screen share when the whole screen is
+    shared and flowing."""
+    out: dict[str, bool] = {}
+    if profile.get("phone_camera") is not None:
+        out["phone_camera"] = bool(status["phone"].get("flowing"))
+    if profile.get("screen_share") is not None:
+        screen = status["screen"]
+        out["screen_share"] = bool(screen.get("flowing")) and screen.get("surface") == "monitor"
+    return out
+
+
 def battery_label(level: float | None) -> str:
     return "unknown" if level is None else f"{round(level * 100)}%"
 

@@ -142,6 +142,13 @@ def record_browser_values(db: Session, check: TukCheck, values: BrowserValues) -
     return values.ignored()
 
 
+def record_server_values(db: Session, check: TukCheck, values: dict[str, Any]) -> None:
+    """Values the server measured itself outside the media step (the phone camera, the screen share)."""
+    for key, value in values.items():
+        _measure(check, key, value, "server")
+    db.commit()
+
+
 def record_upload(db: Session, check: TukCheck, result: UploadResult) -> float:
     _measure(check, "upload_bandwidth", round(result.kbps, 1), "server", detail=result.detail())
     db.commit()
@@ -276,6 +283,8 @@ def finish_check(db: Session, store: Any, session: AssessmentSession, check: Tuk
             "camera_not_virtual",
             "single_display",
             "fullscreen",
+            "phone_camera",
+            "screen_share",
         ):
             continue  # the assessor's own check is about their connection and devices for talking
         m = (check.measurements or {}).get(req["key"])

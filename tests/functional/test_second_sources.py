@@ -158,7 +158,8 @@ def test_only_the_candidate_makes_links_and_shares_the_screen(app, cast, checkin
     # the assessor's status of the sources
     st = assessor.get(f"/api/v1/sessions/{checking}/sources").get_json()
     assert set(st) == {"phone", "screen"} and st["phone"]["chunks"] == 0
-    assert c.get(f"/api/v1/sessions/{checking}/sources").status_code == 403
+    assert c.get(f"/api/v1/sessions/{checking}/sources").status_code == 200  # the check page waits for the phone
+    assert other.get(f"/api/v1/sessions/{checking}/sources").status_code == 404
 
 
 def test_the_screen_share_ending_is_an_alert_for_the_assessor(app, cast, checking, login_as):
@@ -174,3 +175,38 @@ def test_the_screen_share_ending_is_an_alert_for_the_assessor(app, cast, checkin
     again = cand.emit("signal", {**base, "seq": 1, "kind": "screen_share_started", "client_ms": 2},
                       namespace="/live", callback=True)
     assert again["ok"], again
+
+
+def test_a_profile_that_requires_the_phone_camera_is_checked_by_the_server(app, cast):
+    """The TUK check measures the phone camera itself (connected, video reaching the engine): without it the
+    requirement fails and the gate stays closed; with the phone's video flowing it passes."""
+    from config import DEFAULT_TUK_PROFILE
+    from remote_tuk.extensions import db, media
+    from remote_tuk.tuk.models import RequirementProfileRecord
+    from tests.functional.test_tuk_api import Client, started
+
+    data = DEFAULT_TUK_PROFILE.model_dump()
+    data["requirements"].append({"key": "phone_camera", "mandatory": True})
+    data["requirements"].append({"key": "screen_share", "mandatory": False})
+    with app.app_context():
+        db.session.add(RequirementProfileRecord(name="Praktik", data=data, is_default=True))
+        db.session.commit()
+    c = app.test_client()
+    login(c, cast, "asesi_a")
+    cand = Client(c, cast)
+    page = c.get(f"/sesi/{cast.session_a}/pemeriksaan").get_data(as_text=True)
+    assert "data-phone-qr" in page and "Kamera HP (kamera kedua)" in page
+
+    check_id = started(cand)
+    res = {r["key"]: r for r in cand.post("tuk/finish", {"check_id": check_id}).get_json()["results"]}
+    assert res["phone_camera"]["pass"] is False and res["phone_camera"]["source"] == "server"
+    assert res["phone_camera"]["mandatory"] is True and "QR" in res["phone_camera"]["hint"]
+    assert res["screen_share"]["pass"] is False and res["screen_share"]["mandatory"] is False
+
+    # what the engine's events say once the phone's video reaches the server (remote_tuk.live.media)
+    media.sources.update(cast.session_a, "phone", state="connected", flowing=True)
+    media.sources.update(cast.session_a, "screen", state="connected", flowing=True, surface="monitor")
+    check_id = cand.post("tuk/start", {}).get_json()["check_id"]
+    res = {r["key"]: r for r in cand.post("tuk/finish", {"check_id": check_id}).get_json()["results"]}
+    assert res["phone_camera"]["pass"] is True and res["screen_share"]["pass"] is True
+    media.sources.forget(cast.session_a)
