@@ -32,10 +32,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.e2e.conftest import CHROMIUM, Server, chromium_args, sign_in, wait_until  # noqa: E402
-from tests.e2e.test_second_sources import ask_for_phone_and_screen  # noqa: E402
-from tests.e2e.test_live_session import move, open_live  # noqa: E402
-from tests.media.face import write_wav, write_y4m  # noqa: E402
+from tests.e2e.conftest import CHROMIUM, Server, chromium_args, sign_in, wait_until
+from tests.e2e.test_live_session import move, open_live
+from tests.e2e.test_second_sources import ask_for_phone_and_screen
+from tests.media.face import write_wav, write_y4m
 
 TICK = os.sysconf("SC_CLK_TCK")
 
