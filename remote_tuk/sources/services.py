@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from remote_tuk.accounts.models import User
 from remote_tuk.assessment.models import AssessmentSession, SessionState
 from remote_tuk.db import utcnow
-from remote_tuk.errors import Conflict, DomainError, Forbidden, NotFound, PayloadTooLarge, ValidationFailed
+from remote_tuk.errors import DomainError, Forbidden, NotFound, PayloadTooLarge, ValidationFailed
 from remote_tuk.live.recording import (
     ChunkConflict,
     ChunkHashMismatch,
@@ -297,5 +297,3 @@ def check_values(status: dict[str, dict[str, Any]], profile: Any) -> dict[str, b
 def battery_label(level: float | None) -> str:
     return "unknown" if level is None else f"{round(level * 100)}%"
 
-
-__all__ = ["Conflict", "LinkExpired", "LinkGone", "LinkUsed", "SourceStatus"]
