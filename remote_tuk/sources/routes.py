@@ -239,4 +239,5 @@ def status(public_id: str) -> Any:
     s = assessment.get_session_for(db.session, current(), public_id)
     state = media.sources.of(s.public_id)
     counts = services.chunk_status(db.session, s)
-    return jsonify({src: {**state[src], **counts[src]} for src in services.SOURCES})
+    return jsonify({**{src: {**state[src], **counts[src]} for src in services.SOURCES},
+                    "session_state": s.state.value})

@@ -157,7 +157,7 @@ def test_only_the_candidate_makes_links_and_shares_the_screen(app, cast, checkin
     assert r.status_code == 422
     # the assessor's status of the sources
     st = assessor.get(f"/api/v1/sessions/{checking}/sources").get_json()
-    assert set(st) == {"phone", "screen"} and st["phone"]["chunks"] == 0
+    assert set(st) == {"phone", "screen", "session_state"} and st["phone"]["chunks"] == 0
     assert c.get(f"/api/v1/sessions/{checking}/sources").status_code == 200  # the check page waits for the phone
     assert other.get(f"/api/v1/sessions/{checking}/sources").status_code == 404
 

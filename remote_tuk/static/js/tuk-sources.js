@@ -23,6 +23,8 @@
   const link = box.querySelector("[data-phone-link]");
   const stateEl = box.querySelector("[data-phone-state]");
 
+  const ACTIVE = ["checking", "ready", "live", "paused"];
+  let haveLink = false;
   async function newLink() {
     try {
       const out = await postJson(urls.phone_link, {});
@@ -30,8 +32,8 @@
       img.hidden = false;
       link.href = out.url;
       link.hidden = false;
+      haveLink = true;
     } catch (err) {
-      // before the check has started (session scheduled) there is no link yet: asked again on the next poll
       box.dataset.linkError = err.code || "error";
     }
   }
@@ -41,15 +43,15 @@
     try {
       const r = await fetch(urls.status, { credentials: "same-origin", headers: { Accept: "application/json" } });
       const st = await r.json();
+      // a link only once the check has started (before that the session is "scheduled" and has none)
+      if (!haveLink && ACTIVE.includes(st.session_state)) newLink();
       const phone = st.phone || {};
       const s = phone.flowing ? "flowing" : (phone.state === "connected" ? "connected" : "left");
       stateEl.dataset.phoneState = s;
       stateEl.textContent = t("phone_" + s);
       if (s === "flowing") { img.hidden = true; link.hidden = true; }
-      if (img.hidden && s !== "flowing" && box.dataset.linkError) { delete box.dataset.linkError; newLink(); }
     } catch (e) { /* next time */ }
   }
-  newLink();
   poll();
   setInterval(poll, 3000);
 
