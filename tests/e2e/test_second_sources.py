@@ -142,8 +142,14 @@ def test_phone_camera_and_screen_share(make_server: Any, browser: Any) -> None:
         candidate.wait_for_selector('[data-phone-state="flowing"]', timeout=20_000)
 
         # the assessor decodes the phone's video beside the webcam and sees its state and battery
-        view = wait_until(lambda: (lambda v: v if v["frames"] > 30 and v["w"] > 0 else None)(
-            source_view(assessor, "phone")), 40, "the phone's video at the assessor")
+        # (generous: on a 2-core machine shared with other test runs the assessor's decoder can be starved)
+        seen: list[dict[str, Any]] = []
+        try:
+            view = wait_until(lambda: (lambda v: seen.append(v) or (v if v["frames"] > 30 and v["w"] > 0 else None))(
+                source_view(assessor, "phone")), 90, "the phone's video at the assessor")
+        except AssertionError:
+            print("assessor's view of the phone:", seen[-3:])
+            raise
         assert view["state"] == "flowing", view
         battery = wait_until(lambda: source_view(assessor, "phone")["battery"], 20, "the phone's battery")
         assert battery == "unknown" or battery.endswith("%"), battery
@@ -177,7 +183,7 @@ def test_phone_camera_and_screen_share(make_server: Any, browser: Any) -> None:
         candidate.click("[data-screen-share]")
         candidate.wait_for_selector('[data-screen-state="sharing"]', timeout=10_000)
         screen = wait_until(lambda: (lambda v: v if v["frames"] > 10 else None)(source_view(assessor, "screen")),
-                            40, "the screen at the assessor")
+                            90, "the screen at the assessor")
         assert screen["fw"] >= 640, screen
         wait_until(lambda: int(candidate.evaluate("document.getElementById('live').dataset.screenUploaded || 0")) >= 2,
                    30, "screen chunks uploaded")
