@@ -231,13 +231,19 @@
       // the source (re)connected: subscribe again so the relay starts at its first keyframe
       if (ev.type === "peer.joined") setTimeout(() => watch(ev.source), 300);
     });
-    async function refresh() {
+    // Subscribe only to a source that is there (a session without a phone or a screen costs the assessor's page and
+    // the server nothing): on joining if the status says it is connected, and whenever it (re)connects.
+    async function refresh(subscribe) {
       try {
         const st = await L.getJson(urls.status);
-        for (const source of Object.keys(st)) draw(source, st[source]);
+        for (const source of ["phone", "screen"]) {
+          draw(source, st[source]);
+          const s = st[source] || {};
+          if (subscribe && (s.flowing || ["connecting", "connected"].includes(s.state))) watch(source);
+        }
       } catch (e) { /* next time */ }
     }
-    L.onJoined(() => { watch("phone"); watch("screen"); refresh(); });
-    setInterval(refresh, 10000);
+    L.onJoined(() => refresh(true));
+    setInterval(() => refresh(false), 10000);
   }
 })();
