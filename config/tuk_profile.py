@@ -32,6 +32,9 @@ RequirementKey = Literal[
     "lighting",
     "face_visible",
     "battery",
+    # issue 19: the phone as a second camera connected with video flowing; the whole screen shared
+    "phone_camera",
+    "screen_share",
 ]
 
 

@@ -95,6 +95,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from remote_tuk.questioning import routes as questioning
     from remote_tuk.records.routes import bp as records_bp
     from remote_tuk.review.routes import bp as review_bp
+    from remote_tuk.sources.routes import bp as sources_bp
     from remote_tuk.trial.routes import bp as trial_bp
     from remote_tuk.tuk.profiles import bp as profiles_bp
     from remote_tuk.tuk.routes import bp as tuk_bp
@@ -120,6 +121,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(ops_bp)
     app.register_blueprint(turn_bp)
     app.register_blueprint(invitations_bp)
+    app.register_blueprint(sources_bp)
     app.register_blueprint(questioning.bp)
     app.register_blueprint(classroom_bp)
     live_events.register(app)

@@ -16,6 +16,7 @@ from remote_tuk.privacy.models import Erasure, PrivacyPolicy, PrivacyRequest
 from remote_tuk.proctoring.models import Finding
 from remote_tuk.questioning.models import EssayScore, OralQuestion, WrittenAnswer, WrittenTest
 from remote_tuk.review.models import AssessmentDocument, FeedbackAck, ProcessReview
+from remote_tuk.sources.models import SourceChunk, SourceLink
 from remote_tuk.trial.models import TrialRun
 from remote_tuk.tuk.models import (
     Consent,
@@ -79,6 +80,8 @@ __all__ = [
     "SessionState",
     "SessionTransition",
     "SignIn",
+    "SourceChunk",
+    "SourceLink",
     "TrialRun",
     "TukCheck",
     "TukOverride",

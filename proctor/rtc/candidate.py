@@ -17,19 +17,24 @@ from proctor.rtc.session import CANDIDATE, MediaSession, Peer
 from proctor.sink import EVENT_MEDIA_RESUMED, EVENT_MEDIA_STARTED, EVENT_PEER_JOINED
 
 
-async def offer(session: MediaSession, sdp: str, sessions: dict[str, MediaSession], small: bool = False) -> str:
+async def offer(
+    session: MediaSession, sdp: str, sessions: dict[str, MediaSession], small: bool = False, audio: bool = True
+) -> str:
     """Answer the candidate's offer; a second offer replaces the candidate's connection (rejoin after a drop).
 
     With *small* the offer's second video section is the small layer (classroom tiles): forwarded as it comes to
-    the viewers that ask for it, never recorded, decoded or watched for stalls."""
+    the viewers that ask for it, never recorded, decoded or watched for stalls. ``audio=False``: a video-only source
+    (a phone camera, a screen share) that gets no talk-back."""
     host = session.host
     pc = peers.new_pc(host.settings)
     peer = Peer(CANDIDATE, "candidate", pc)
 
-    talkback = session.talkback.subscribe()
-    peer.tracks.append(talkback)
-    audio_t = pc.addTransceiver(talkback, direction="sendrecv")
-    audio_t.setCodecPreferences(codecs("audio", "opus"))
+    if audio:
+        talkback = session.talkback.subscribe()
+        peer.tracks.append(talkback)
+        audio_t = pc.addTransceiver(talkback, direction="sendrecv")
+        audio_t.setCodecPreferences(codecs("audio", "opus"))
+        peer.senders["audio"] = audio_t.sender
     video_t = pc.addTransceiver("video", direction="recvonly")
     video_t.setCodecPreferences(codecs("video", "vp8"))
     small_t = None
@@ -37,7 +42,6 @@ async def offer(session: MediaSession, sdp: str, sessions: dict[str, MediaSessio
         small_t = pc.addTransceiver("video", direction="recvonly")
         small_t.setCodecPreferences(codecs("video", "vp8"))
         own_transport(pc, small_t)
-    peer.senders["audio"] = audio_t.sender
 
     reencode = host.options.relay_mode == "reencode"
     sampling = host.analysis_on

@@ -24,7 +24,7 @@ import time
 from typing import Any
 
 from config.settings import RtcSettings
-from proctor.errors import ProctorError, SessionClosed, UnknownPeer, UnknownSession
+from proctor.errors import ProctorError, SdpMissingMedia, SessionClosed, UnknownPeer, UnknownSession
 from proctor.recording import Segment
 from proctor.rtc import candidate as candidate_media
 from proctor.rtc import peers
@@ -139,6 +139,16 @@ class MediaEngine:
         summary = parse_offer(sdp, CANDIDATE, self.options.max_sdp_bytes)
         return self._call(self._candidate_offer(session_id, sdp, summary.video_sections == 2))
 
+    def source_offer(self, session_id: str, sdp: str) -> str:
+        """An extra candidate-side source (a phone's rear camera, a screen share): a video-only sending offer → answer.
+
+        The signaling layer gives each extra source its own engine session id (e.g. ``<session>~phone``), so it is
+        relayed, recorded and watched exactly like the candidate's webcam, and viewers subscribe to it with
+        :meth:`viewer_offer` on that id. A second offer replaces the source's connection.
+        """
+        summary = parse_offer(sdp, "source", self.options.max_sdp_bytes)
+        return self._call(self._candidate_offer(session_id, sdp, audio=summary.audio_direction is not None))
+
     def viewer_offer(self, session_id: str, viewer_id: str, sdp: str, can_talk: bool, full: bool = True) -> str:
         """An assessor's (``can_talk=True``) or witness's (``False``) offer → answer SDP.
 
@@ -164,7 +174,10 @@ class MediaEngine:
         the engine swaps connections without touching the session (relay, recording, other peers).
         """
         if peer_id == CANDIDATE:
-            return self.candidate_offer(session_id, sdp)
+            try:
+                return self.candidate_offer(session_id, sdp)
+            except SdpMissingMedia:
+                return self.source_offer(session_id, sdp)  # a video-only source reconnecting
         session = self._sessions.get(session_id)
         peer = session.viewers.get(peer_id) if session else None
         if peer is None:
@@ -338,8 +351,8 @@ class MediaEngine:
         if "audio" in wanted:
             session.listen_audio = wanted["audio"]
 
-    async def _candidate_offer(self, session_id: str, sdp: str, small: bool = False) -> str:
-        return await candidate_media.offer(self._session(session_id, create=True), sdp, self._sessions, small)
+    async def _candidate_offer(self, session_id: str, sdp: str, small: bool = False, audio: bool = True) -> str:
+        return await candidate_media.offer(self._session(session_id, create=True), sdp, self._sessions, small, audio)
 
     async def _viewer_offer(self, session_id: str, viewer_id: str, sdp: str, can_talk: bool, has_audio: bool,
                             small: bool = False, full: bool = True) -> str:

@@ -36,7 +36,8 @@ def parse_offer(sdp: object, role: str, max_bytes: int = MAX_SDP_BYTES) -> Offer
     """Check that *sdp* is an acceptable offer for *role* (``candidate``, ``assessor`` or ``witness``).
 
     candidate: one audio (opus) and one video (VP8) section, both sending, and optionally a second video section (the
-    small layer for the classroom). viewers: one video (VP8) section that receives (a second one receives the small
+    small layer for the classroom). source (a candidate's extra camera or screen): one video (VP8) section that sends,
+    at most one audio section. viewers: one video (VP8) section that receives (a second one receives the small
     layer), at most one audio (opus) section that receives. Raises a subclass of :class:`InvalidSdp`.
     """
     if not isinstance(sdp, str):
@@ -94,6 +95,9 @@ def parse_offer(sdp: object, role: str, max_bytes: int = MAX_SDP_BYTES) -> Offer
             raise SdpMissingMedia(f"the candidate's video is '{video_direction}'; it must send")
         if audio_direction not in _SENDS:
             raise SdpMissingMedia(f"the candidate's audio is '{audio_direction}'; it must send")
+    elif role == "source":
+        if video_direction not in _SENDS:
+            raise SdpMissingMedia(f"the source's video is '{video_direction}'; it must send")
     elif role in ("assessor", "witness"):
         if video_direction not in _RECEIVES:
             raise SdpMissingMedia(f"the viewer's video is '{video_direction}'; it must receive")

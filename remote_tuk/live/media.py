@@ -57,6 +57,10 @@ class MediaHub:
         self.socketio: Any = None
         #: live proctoring (issue 14): the analysis pool fed with the sampled frames of live sessions
         self.proctoring: Any = None
+        #: the extra sources' (phone camera, screen share) latest connection state and battery (issue 19)
+        from remote_tuk.sources.services import SourceStatus
+
+        self.sources = SourceStatus()
 
     def init_app(self, app: Any, settings: Settings, db: Any, evidence: Any, socketio: Any) -> None:
         from remote_tuk.proctoring.runner import LiveProctoring
@@ -138,13 +142,18 @@ class MediaHub:
             self.stop_proctoring(public_id)
         if state in (S.ENDED, S.DECIDED, S.CANCELLED) and self.proctoring is not None:
             self.proctoring.forget(public_id)
+        if state in (S.ENDED, S.DECIDED, S.CANCELLED):
+            self.sources.forget(public_id)
         if self._engine is None:
             return
-        if state in (S.ENDED, S.CANCELLED):
-            if public_id in self._engine.session_ids():
-                self._engine.close_session(public_id, reason=state.value)
-        else:
-            self._engine.record(public_id, state is S.LIVE)
+        from remote_tuk.sources.services import SOURCES, engine_id
+
+        for sid in (public_id, *(engine_id(public_id, s) for s in SOURCES)):
+            if state in (S.ENDED, S.CANCELLED):
+                if sid in self._engine.session_ids():
+                    self._engine.close_session(sid, reason=state.value)
+            elif sid == public_id or sid in self._engine.session_ids():
+                self._engine.record(sid, state is S.LIVE)
 
     # --- live proctoring: the sampled frames of a live session go to the analysis pool ---------------------------
 
@@ -252,6 +261,12 @@ class MediaHub:
     # --- engine callbacks (the engine's worker thread) ------------------------------------------------------------
 
     def _on_event(self, event: Any) -> None:
+        from remote_tuk.sources.services import split_engine_id
+
+        public_id, source = split_engine_id(event.session_id)
+        if source is not None:
+            self._on_source_event(event, public_id, source)
+            return
         if event.type in ("session.closed", "media.ended") or (
             event.type == "peer.left" and event.peer_id == "candidate"
         ):
@@ -311,6 +326,48 @@ class MediaHub:
             }
 
 
+    def _on_source_event(self, event: Any, public_id: str, source: str) -> None:
+        """An extra source's media event (issue 19): evidence as ``source.<event>``, never downtime of the session;
+        the pages are told its state (``source`` to the whole room: the candidate's page shows it is connected)."""
+        if event.peer_id not in ("candidate", None):
+            return  # a viewer of the source (the assessor's page): its own page events cover it
+        data = dict(event.data)
+        if event.type == "peer.state":
+            status = self.sources.update(public_id, source, state=data.get("state"))
+        elif event.type in ("peer.joined", "media.started", "media.resumed"):
+            status = self.sources.update(public_id, source, state="connected" if event.type != "peer.joined"
+                                         else "connecting", flowing=event.type != "peer.joined")
+        elif event.type in ("peer.left", "media.ended", "media.stalled", "session.closed"):
+            status = self.sources.update(public_id, source, state="stalled" if event.type == "media.stalled"
+                                         else "left", flowing=False)
+        else:
+            status = self.sources.of(public_id)[source]
+        try:
+            with self.db.new_session() as db:
+                session = db.scalar(select(AssessmentSession).where(AssessmentSession.public_id == public_id))
+                if session is None or not services.evidence_open(self.evidence.store, session):
+                    return
+                if event.type != "recording.segment":  # the segment itself is the evidence
+                    services.record_event(
+                        self.evidence.store, session, f"source.{event.type}",
+                        data={"source": source, "peer": event.peer_id, "engine_media_s": event.media_s,
+                              "state": session.state.value, **_jsonable(data)},
+                        media_s=clock.clock_at(session, _utc(event.at_utc)),
+                    )
+        except Exception:
+            log.exception("source event %s of %s not recorded", event.type, event.session_id)
+        self.socketio.emit("source", {"source": source, "type": event.type, **_jsonable(status)},
+                           to=room_of(public_id), namespace=NAMESPACE)
+
+    def prepare_source(self, public_id: str, source: str, state: SessionState) -> str:
+        """Before an extra source's offer: its engine session records while the session is live."""
+        from remote_tuk.sources.services import engine_id
+
+        sid = engine_id(public_id, source)
+        self.engine.record(sid, state is S.LIVE)
+        return sid
+
+
 class _Sink:
     """``proctor.sink.EvidenceSink`` over the evidence store (server-side recording segments), placing each segment on
     the session media clock by its server time (the engine's own clock starts at its first packet and restarts with
@@ -320,6 +377,12 @@ class _Sink:
         self.hub = hub
 
     def append(self, session_id: str, type: str, data: bytes, metadata: Mapping[str, Any], media_range: Any) -> Any:
+        from remote_tuk.sources.services import SOURCE_SEGMENT, split_engine_id
+
+        session_id, source = split_engine_id(session_id)
+        if source is not None:
+            # an extra source's server copy: its own type, so the webcam's joins never mix it in
+            type, metadata = SOURCE_SEGMENT, {**metadata, "stream": source}
         with self.hub.db.new_session() as db:
             session = db.scalar(select(AssessmentSession).where(AssessmentSession.public_id == session_id))
             if session is None:

@@ -19,6 +19,7 @@ from remote_tuk.live import hooks, joins, scoring, services
 from remote_tuk.live import recording as recordings
 from remote_tuk.live.models import Verdict
 from remote_tuk.live.schemas import ChunkHeadersIn, DecisionIn, MarkIn
+from remote_tuk.sources.pages import sources_page_data
 from remote_tuk.tuk import services as tuk
 from remote_tuk.turn.services import ice_servers_for
 from remote_tuk.validation import parse
@@ -89,6 +90,7 @@ def page(public_id: str) -> Any:
             "check": url_for("tuk.page", public_id=public_id),
         },
     }
+    data["sources"] = sources_page_data(public_id, part.role, profile)
     template = "live/candidate.html" if part.role == "candidate" else "live/assessor.html"
     response = make_response(render_template(template, s=session, page_data=data))
     if panel:  # framed by the classroom page of this site only

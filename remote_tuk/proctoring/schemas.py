@@ -22,6 +22,8 @@ BrowserSignal = Literal[
     "print",
     "context_menu",
     "extra_screen",
+    "screen_share_ended",
+    "screen_share_started",
     "device_change",
     "track_ended",
     "track_muted",

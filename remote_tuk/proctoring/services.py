@@ -64,9 +64,11 @@ BROWSER_ALERTS: dict[str, tuple[str, str]] = {
     "virtual_camera": ("alert", "Kamera virtual terdeteksi (mis. OBS, ManyCam)."),
     "page_unload": ("warning", "Halaman asesi dimuat ulang atau ditutup."),
     "devtools_open": ("alert", "Alat pengembang peramban terbuka."),
+    "screen_share_ended": ("alert", "Berbagi layar asesi berhenti."),
 }
 #: A signal that ends the most recent open alert of another kind.
-BROWSER_ENDS = {"tab_visible": "tab_hidden", "window_focus": "window_blur", "fullscreen_enter": "fullscreen_exit"}
+BROWSER_ENDS = {"tab_visible": "tab_hidden", "window_focus": "window_blur", "fullscreen_enter": "fullscreen_exit",
+                "screen_share_started": "screen_share_ended"}
 LABELS = {"dismissed": "diabaikan", "noted": "dicatat", "confirmed": "pelanggaran dikonfirmasi"}
 #: Rate limit of browser signals per session: at most MAX in WINDOW_S seconds.
 SIGNAL_MAX = 30

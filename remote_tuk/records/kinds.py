@@ -262,6 +262,22 @@ register_event("recording.conflicts", _("Jumlah potongan rekaman bertentangan be
 register_event("recording.join_failed", _("Penggabungan rekaman peramban gagal"))
 register_family("recording.", _("Perekaman"))
 register_event("session.closed", _("Sesi media ditutup di server"))
+# issue 19: the phone as a second camera and the screen share
+register_type("recording.source_chunk", _("Potongan rekaman sumber tambahan (HP atau layar)"), lane="recording_browser",
+              detail=lambda m, f: gettext("%(s)s, potongan ke-%(n)s", s=m.get("stream", ""), n=m.get("seq", "")))
+register_type("recording.source_segment", _("Segmen rekaman server dari sumber tambahan"), lane="recording_server",
+              detail=lambda m, f: str(m.get("stream", "")))
+register_event("source.link_issued", _("Kode QR kamera HP dibuat"))
+register_event("source.link_used", _("Tautan kamera HP dipakai"))
+register_event("source.link_refused", _("Tautan kamera HP ditolak"))
+register_event("source.peer.joined", _("Sumber tambahan tersambung ke server"))
+register_event("source.peer.left", _("Koneksi sumber tambahan berakhir"))
+register_event("source.media.started", _("Server mulai menerima video sumber tambahan"))
+register_event("source.media.stalled", _("Video sumber tambahan terhenti"))
+register_family("source.", _("Sumber media tambahan (HP, layar)"))
+register_event("screen.share_started", _("Asesi mulai membagikan seluruh layar"))
+register_event("screen.share_refused", _("Berbagi jendela atau tab ditolak"))
+register_family("screen.", _("Berbagi layar"))
 register_family("state.", _("Status sesi"))
 register_type("assessment.fr_ak_02", _("Rekaman asesmen FR.AK.02 (PDF bertanda tangan)"), lane="assessment",
               milestone=True, detail=lambda m, f: gettext("versi %(v)s", v=m["version"]) if "version" in m else "")

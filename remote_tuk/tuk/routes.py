@@ -20,6 +20,8 @@ from remote_tuk.extensions import db, evidence, media, socketio
 from remote_tuk.live import services as live
 from remote_tuk.live.events import joined_sockets
 from remote_tuk.live.media import NAMESPACE
+from remote_tuk.sources.pages import sources_page_data
+from remote_tuk.sources.services import check_values as source_check_values
 from remote_tuk.tuk import bandwidth, identity, services
 from remote_tuk.tuk.edge import json_body as _body
 from remote_tuk.tuk.edge import secret as _secret
@@ -95,6 +97,8 @@ def page(public_id: str) -> Any:
         "ice_servers": ice_servers_for(settings, user, session),
         "ice_gathering_timeout_ms": int(settings.rtc.ice_gathering_timeout_s * 1000),
         "profile": services.profile_for_page(profile),
+        "sources": sources_page_data(public_id, "candidate" if session.candidate_id == user.id else "assessor",
+                                     profile),
         "consent": consent_pages.check_page_data(session, profile),
         "measure": {
             "upload_bytes": UPLOAD_BYTES,
@@ -256,6 +260,10 @@ def finish(public_id: str) -> Any:
     session = _session(public_id)
     data = parse(CheckRef, _body())
     check = services.get_check(db.session, session, current(), data.check_id)
+    if check.role == "candidate":
+        # the phone camera and the screen share (issue 19): measured by the server, from what its engine receives
+        services.record_server_values(db.session, check, source_check_values(
+            media.sources.of(session.public_id), services.profile_for(db.session, session)))
     check = services.finish_check(db.session, evidence.store, session, check)
     if check.role == "candidate":
         media.take_frames(session.public_id)  # frames kept for a media step that did not run are freed too

@@ -142,6 +142,13 @@ def record_browser_values(db: Session, check: TukCheck, values: BrowserValues) -
     return values.ignored()
 
 
+def record_server_values(db: Session, check: TukCheck, values: dict[str, Any]) -> None:
+    """Values the server measured itself outside the media step (the phone camera, the screen share)."""
+    for key, value in values.items():
+        _measure(check, key, value, "server")
+    db.commit()
+
+
 def record_upload(db: Session, check: TukCheck, result: UploadResult) -> float:
     _measure(check, "upload_bandwidth", round(result.kbps, 1), "server", detail=result.detail())
     db.commit()
@@ -274,6 +281,8 @@ ASSESSOR_SKIPS = frozenset(
         "camera_not_virtual",
         "single_display",
         "fullscreen",
+        "phone_camera",
+        "screen_share",
     }
 )
 

@@ -28,4 +28,7 @@ REQUIREMENTS: dict[str, tuple[str, str]] = {
     "lighting": ("Pencahayaan", "Nyalakan lampu di depan wajah; hindari membelakangi jendela."),
     "face_visible": ("Wajah terlihat", "Duduk menghadap kamera; pastikan wajah Anda terlihat utuh dan jelas."),
     "battery": ("Daya baterai", "Sambungkan pengisi daya selama asesmen."),
+    "phone_camera": ("Kamera HP (kamera kedua)",
+                     "Pindai kode QR dengan HP dan arahkan kamera belakangnya ke tangan dan meja kerja Anda."),
+    "screen_share": ("Berbagi seluruh layar", "Bagikan seluruh layar (bukan satu jendela atau tab) saat diminta."),
 }

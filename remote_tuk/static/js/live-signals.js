@@ -11,7 +11,7 @@
   crypto.getRandomValues(rnd);
   const page = "page-" + Array.from(rnd, (b) => b.toString(16).padStart(2, "0")).join("");
   const REPORTED = ["live", "paused"];
-  const ENDS = ["tab_visible", "window_focus", "fullscreen_enter"];
+  const ENDS = ["tab_visible", "window_focus", "fullscreen_enter", "screen_share_started"];
   const VIRTUAL = /\b(obs|manycam|snap camera|xsplit|virtual|droidcam|splitcam|camtwist|mmhmm|e2esoft|vcam)\b/i;
   let seq = 0;
   const last = {};
@@ -29,6 +29,8 @@
       window.liveSignals.refused.push([payload.seq, (err && err.code) || String(err)]);
     });
   }
+
+  window.liveSignals.report = report; // the screen share (live-sources.js) reports its end through here
 
   document.addEventListener("visibilitychange", () => report(document.hidden ? "tab_hidden" : "tab_visible"));
   window.addEventListener("blur", () => report("window_blur"));
