@@ -3,6 +3,7 @@ the alert painted on the assessor's page, through the whole product (server, med
 store, Socket.IO, real Chromium).
 
 Run:  .venv/bin/python bench/bench_proctoring_live.py [--seconds 90] [--signals 20] [--json]
+      .venv/bin/python bench/bench_proctoring_live.py --cpu [--sessions 1|2] [--cpu-seconds 30] [--rounds 2]
 
 A server (``python -m remote_tuk serve``, SQLite, filesystem evidence store, loopback ICE) and Debian Chromium with the
 ``second_face`` test clip as the candidate's camera (tests/media/clips.py: a second face comes into view at 5 s of
@@ -17,6 +18,12 @@ after the next animation frame). All processes run on this machine, so their clo
   dispatched on the candidate's page ``--signals`` times, 1.2 s apart.
 
 Prints p50/p95/max per source, and the server's share (emit time - sample/event time).
+
+``--cpu``: server CPU per session, analysis on (3 frames/s) against pass-through only (``RTUK_RTC_PROCTORING=false``),
+in the same run: the same clip (``ordinary``), ``--sessions`` live sessions (1 or 2: the test cast has two), each
+with its own candidate and assessor page in one Chromium, a warm-up, then the server process's CPU time
+(``/proc/PID/stat`` utime + stime) over ``--cpu-seconds`` and the frames per second every assessor page decodes over
+the same window. The two servers run one after the other, alternately ``--rounds`` times; the figure is the median.
 """
 
 from __future__ import annotations
@@ -24,10 +31,12 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -48,12 +57,112 @@ def summary(values: list[float]) -> dict[str, float | int | None]:
             "max_ms": max(values) if values else None}
 
 
+def _cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class _Server(Server):
+    analysis: bool = True
+
+    def env(self) -> dict[str, str]:
+        return {**super().env(), "RTUK_RTC_PROCTORING": "true" if self.analysis else "false"}
+
+
+def _decoded(page: Any) -> int:
+    return page.evaluate("""async () => { let n = 0; if (window.livePc) (await window.livePc.getStats()).forEach(
+        (s) => { if (s.type === 'inbound-rtp' && s.kind === 'video') n = s.framesDecoded || 0; }); return n; }""")
+
+
+def cpu_run(p: Any, tmp: Path, analysis: bool, sessions: int, seconds: float) -> dict[str, Any]:
+    """One server, *sessions* live sessions with the ordinary clip: server CPU and each assessor's decoded fps."""
+    server = _Server(tmp / f"server-{'on' if analysis else 'off'}-{time.monotonic_ns()}")
+    server.analysis = analysis
+    server.tmp.mkdir(parents=True)
+    server.prepare()
+    server.start()
+    cast, base = server.cast, server.url()
+    clips = ClipFiles(tmp / "clips")
+    browser = p.chromium.launch(executable_path=CHROMIUM,
+                                args=chromium_args(clips.y4m("ordinary"), clips.wav("hum")))
+    pairs = []
+    try:
+        cast_sessions = [(cast.session_a, "asesor_a", "asesi_a"), (cast.session_b, "asesor_b", "asesi_b")]
+        for sid, a_user, c_user in cast_sessions[:sessions]:
+            assessor = browser.new_context().new_page()
+            sign_in(assessor, base, a_user, cast.totp[a_user])
+            for to in ("checking", "ready"):
+                _transition(assessor, sid, to)
+            candidate = browser.new_context().new_page()
+            sign_in(candidate, base, c_user)
+            candidate.goto(f"{base}/sesi/{sid}/langsung")
+            assessor.goto(f"{base}/sesi/{sid}/langsung")
+            wait_until(lambda c=candidate: c.evaluate("window.livePc && window.livePc.connectionState") == "connected",
+                       45, "the candidate's connection")
+            assessor.click("[data-action=start]")
+            wait_until(lambda c=candidate: c.evaluate("Live.state") == "live", 15, "live")
+            pairs.append((assessor, candidate))
+        time.sleep(12)  # encoders ramp up, the analysis warms up
+        pid = server.proc.pid  # type: ignore[union-attr]
+        f0 = [_decoded(a) for a, _ in pairs]
+        c0, t0 = _cpu_s(pid), time.monotonic()
+        time.sleep(seconds)
+        c1, t1 = _cpu_s(pid), time.monotonic()
+        f1 = [_decoded(a) for a, _ in pairs]
+        status = [a.evaluate("(document.querySelector('[data-proctor]') || {dataset: {}}).dataset.analysis || ''")
+                  for a, _ in pairs]
+    finally:
+        browser.close()
+        server.stop()
+    wall = t1 - t0
+    return {"analysis": analysis, "sessions": sessions, "core_pct": round(100 * (c1 - c0) / wall, 1),
+            "core_pct_per_session": round(100 * (c1 - c0) / wall / sessions, 1),
+            "viewer_fps": [round((b - a) / wall, 1) for a, b in zip(f0, f1, strict=True)], "analysis_status": status}
+
+
+def _transition(page: Any, sid: str, to: str) -> None:
+    status = page.evaluate(
+        """async ([url, to]) => (await fetch(url, {method: 'POST', credentials: 'same-origin',
+            headers: {'Content-Type': 'application/json',
+                      'X-CSRFToken': document.querySelector('meta[name=csrf-token]').content},
+            body: JSON.stringify({to})})).status""",
+        [f"/api/v1/sessions/{sid}/transition", to])
+    assert status == 200, (to, status)
+
+
+def cpu_main(args: Any) -> None:
+    from playwright.sync_api import sync_playwright
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-proctoring-cpu-"))
+    runs: list[dict[str, Any]] = []
+    with sync_playwright() as p:
+        for _ in range(args.rounds):
+            for analysis in (True, False):
+                runs.append(cpu_run(p, tmp, analysis, args.sessions, args.cpu_seconds))
+                print(json.dumps(runs[-1]), flush=True)
+    out = {}
+    for analysis in (True, False):
+        mine = sorted(r["core_pct_per_session"] for r in runs if r["analysis"] is analysis)
+        fps = sorted(f for r in runs if r["analysis"] is analysis for f in r["viewer_fps"])
+        out["on" if analysis else "off"] = {"core_pct_per_session_median": mine[len(mine) // 2],
+                                            "viewer_fps_min": fps[0] if fps else None}
+    out["loadavg"] = os.getloadavg()
+    print(json.dumps(out, indent=2))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=90.0, help="how long the live session runs with the clip")
     ap.add_argument("--signals", type=int, default=20)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--cpu", action="store_true", help="server CPU per session, analysis on against off")
+    ap.add_argument("--sessions", type=int, default=1, choices=(1, 2))
+    ap.add_argument("--cpu-seconds", type=float, default=30.0)
+    ap.add_argument("--rounds", type=int, default=2)
     args = ap.parse_args()
+    if args.cpu:
+        cpu_main(args)
+        return
     from playwright.sync_api import sync_playwright
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-proctoring-live-"))

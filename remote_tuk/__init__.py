@@ -90,6 +90,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from remote_tuk.live.routes import bp as live_bp
     from remote_tuk.ops.routes import bp as ops_bp
     from remote_tuk.privacy.routes import bp as privacy_bp
+    from remote_tuk.proctoring.admin import bp as proctoring_profiles_bp
     from remote_tuk.proctoring.routes import bp as proctoring_bp
     from remote_tuk.questioning import evidence as questioning_evidence
     from remote_tuk.questioning import routes as questioning
@@ -108,6 +109,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(dossier_bp)
     app.register_blueprint(live_bp)
     app.register_blueprint(proctoring_bp)
+    app.register_blueprint(proctoring_profiles_bp)
     app.register_blueprint(records_bp)
     app.register_blueprint(review_bp)
     app.register_blueprint(appeals_bp)

@@ -132,6 +132,7 @@ def navigation() -> list[tuple[str, str]]:
             (url_for("admin.users"), _("Pengguna")),
             (url_for("admin.schedules"), _("Jadwal")),
             (url_for("profiles.index"), _("Persyaratan TUK")),
+            (url_for("proctoring_profiles.index"), _("Profil pengawasan")),
             (url_for("instruments.index"), _("Bank soal")),
             (url_for("apl.settings"), _("APL")),
             (url_for("dossier.index"), _("Dosir SOP")),

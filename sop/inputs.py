@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from config.proctoring_profile import ProctoringProfile
 from config.settings import EvidenceSettings, Settings
 from config.tuk_profile import TukRequirementProfile
 
@@ -63,6 +64,10 @@ class Scheme(_Model):
     #: e.g. "KKNI Level II", "Okupasi", "Klaster".
     kind: str | None = None
     units: list[Unit] = Field(default_factory=list)
+    #: The proctoring profile in force for the scheme's live sessions (the LSP's own or the project's default).
+    proctoring: ProctoringProfile | None = None
+    #: Whether ``proctoring`` is the LSP's own profile for this scheme (False: the project's default).
+    proctoring_own: bool = False
 
 
 #: Nested groups of the evidence library's ``describe_parameters()``: key → field (None: not a dossier fact).

@@ -151,6 +151,9 @@ class FrameAnalyzer:
         c = self.config
         self._last_sample_t: float | None = None
         self._last_match_t: float | None = None
+        #: since when the camera has been uncovered (None while covered): a covered camera is also a still picture,
+        #: and that stillness is not "frozen" once the cover is gone
+        self._uncovered_since: float | None = None
         self._frozen = sig.FrozenDetector(
             min_age_s=c.frozen_min_age_s, max_mean_diff=c.frozen_max_mean_diff, window_s=c.frozen_window_s
         )
@@ -250,11 +253,17 @@ class FrameAnalyzer:
 
         check(FindingKind.CAMERA_COVERED, s.covered, s.contrast)
         visible = not s.covered
+        if not visible:
+            self._uncovered_since = None
+        elif self._uncovered_since is None:
+            self._uncovered_since = t
         check(FindingKind.TOO_DARK, visible and s.brightness < c.too_dark_luma, s.brightness)
         frozen = visible and self._frozen.is_frozen()
         # the picture has not changed since the first still difference of the window (less the reference age)
         frozen_cond = self._conditions[FindingKind.FROZEN]
         frozen_since = frozen_cond.since if frozen_cond.since is not None else self._frozen.still_since()
+        if frozen_since is not None and self._uncovered_since is not None:
+            frozen_since = max(frozen_since, self._uncovered_since)  # still while covered is not frozen
         frozen_for = t - frozen_since if frozen and frozen_since is not None else 0.0
         check(FindingKind.FROZEN, frozen, frozen_for, frozen_since)
         # a replay is seen from the first sample of the run of matches, not when the run became long enough

@@ -20,6 +20,7 @@ from remote_tuk.assessment.services import TRANSITIONS
 from remote_tuk.dossier.models import DossierDeclarations
 from remote_tuk.lsp.models import Lsp
 from remote_tuk.lsp.models import Scheme as SchemeModel
+from remote_tuk.proctoring import profiles as proctoring_profiles
 from remote_tuk.trial import services as trial_services
 from remote_tuk.tuk.models import RequirementProfileRecord
 from sop.inputs import (
@@ -168,7 +169,9 @@ def gather(db: Session, settings: Settings, evidence_parameters: dict[str, Any])
             ),
         ),
         schemes=[
-            Scheme(code=s.code, title=s.title, units=[Unit(code=u.code, title=u.title) for u in s.units])
+            Scheme(code=s.code, title=s.title, units=[Unit(code=u.code, title=u.title) for u in s.units],
+                   proctoring=proctoring_profiles.for_scheme(db, s.id),
+                   proctoring_own=proctoring_profiles.is_own(db, s.id))
             for s in schemes
         ],
         tuk_profile=_lsp_profile(db),
@@ -209,6 +212,9 @@ def gather(db: Session, settings: Settings, evidence_parameters: dict[str, Any])
             evidence_export=True,
             two_factor_auth=True,
             online_appeal=True,  # FR.AK.04 in the app (remote_tuk/appeals): submitted, assigned, decided, evidence
+            # live analysis of the candidate's video and audio and the browser's signals, shown to the assessor as
+            # findings (remote_tuk/proctoring), under each scheme's proctoring profile
+            proctoring_signals=True,
         ),
     )
 

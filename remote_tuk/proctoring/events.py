@@ -12,7 +12,7 @@ from remote_tuk.accounts.models import User
 from remote_tuk.assessment import services as assessment
 from remote_tuk.extensions import db, evidence, media, socketio
 from remote_tuk.live.media import NAMESPACE, staff_room_of
-from remote_tuk.proctoring import services
+from remote_tuk.proctoring import profiles, services
 from remote_tuk.proctoring.schemas import LabelIn, QuietIn, SignalIn
 from remote_tuk.tuk import services as tuk
 from remote_tuk.validation import parse
@@ -24,8 +24,11 @@ def signal_gate() -> services.SignalGate:
 
 
 def _fullscreen_required(session: Any) -> bool:
+    """Leaving fullscreen is an alert when the TUK profile requires fullscreen and the scheme's proctoring profile
+    has not turned the alert off."""
     profile = tuk.profile_for(db.session, session)
-    return any(r.key == "fullscreen" for r in profile.requirements)
+    return any(r.key == "fullscreen" for r in profile.requirements) and profiles.for_scheme(
+        db.session, session.schedule.scheme_id).fullscreen_required
 
 
 def on_signal(user: User, payload: dict[str, Any]) -> dict[str, Any]:

@@ -7,8 +7,9 @@ lists and what a label refers to, so that a label can be checked against its ses
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from remote_tuk.db import Base, utcnow
@@ -37,3 +38,15 @@ class Finding(Base):
     labelled_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     labelled_at: Mapped[datetime | None]
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SchemeProctoringProfile(Base):
+    """A scheme's proctoring profile (``config.ProctoringProfile`` as JSON), set by the LSP admin. A scheme without
+    one uses the project's default (``config.DEFAULT_PROCTORING_PROFILE``)."""
+
+    __tablename__ = "scheme_proctoring_profiles"
+
+    scheme_id: Mapped[int] = mapped_column(ForeignKey("schemes.id", ondelete="CASCADE"), primary_key=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

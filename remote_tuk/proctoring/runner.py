@@ -63,6 +63,8 @@ class LiveProctoring:
         self._quiet: dict[str, bool] = {}
         #: session → (server time of the last level sent to the pages, peak dBFS since)
         self._levels: dict[str, tuple[float, float]] = {}
+        #: the profile each analysed session opened with (its scheme's, read when the analysis opened)
+        self._profiles: dict[str, ProctoringProfile] = {}
         self.recorded = 0
         self.failures = 0
 
@@ -86,7 +88,21 @@ class LiveProctoring:
     # --- sessions ---------------------------------------------------------------------------------------------------
 
     def profile_for(self, public_id: str) -> ProctoringProfile:
-        """The session's proctoring profile (the project's default until profiles per scheme are stored)."""
+        """The session's proctoring profile: the one its analysis opened with, else its scheme's as stored now (the
+        LSP admin's, ``remote_tuk.proctoring.profiles``), else the default this hub was given."""
+        with self._lock:
+            opened = self._profiles.get(public_id)
+        return opened if opened is not None else self._scheme_profile(public_id)
+
+    def _scheme_profile(self, public_id: str) -> ProctoringProfile:
+        from remote_tuk.proctoring import profiles
+
+        try:
+            with self._factory() as db:
+                if profiles.is_stored_for_session(db, public_id):
+                    return profiles.for_session(db, public_id)
+        except Exception:
+            log.exception("the proctoring profile of %s could not be read: the default applies", public_id)
         return self.profile
 
     def is_open(self, public_id: str) -> bool:
@@ -103,8 +119,10 @@ class LiveProctoring:
             if public_id in self._origin:
                 return False
         pool = self.pool
-        pool.open_session(public_id, self.profile_for(public_id))
+        profile = self._scheme_profile(public_id)
+        pool.open_session(public_id, profile)
         with self._lock:
+            self._profiles[public_id] = profile
             self._origin[public_id] = time.time()
             self._closed_origin.pop(public_id, None)
             quiet = self._quiet.get(public_id, False)
@@ -124,6 +142,7 @@ class LiveProctoring:
                 self._closed_origin[public_id] = origin
             self._decoders.pop(public_id, None)
             self._levels.pop(public_id, None)
+            self._profiles.pop(public_id, None)
         if origin is None or pool is None:
             return False
         return bool(pool.close_session(public_id, time.time() - origin))

@@ -353,3 +353,55 @@ def test_leaving_fullscreen_without_the_requirement_is_recorded_not_shown(app, c
     assert _received(assessor, "finding") == []
     (doc,) = [_doc(app, e) for e in _entries(app, live_session, "proctoring.browser_signal")]
     assert doc["kind"] == "fullscreen_exit" and doc["alert"] is False
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        ["signal"],  # not an object
+        "copy",
+        42,
+        None,
+        # oversized: far beyond every field's bound (a page would never send it)
+        {"page": "page-" + "a" * 100_000, "seq": 1, "kind": "copy"},
+        {"page": "page-aaaaaaaa", "seq": 1, "kind": "copy", "detail": "x" * 1_000_000},
+        {"page": "page-aaaaaaaa", "seq": 10**12, "kind": "copy"},
+        # forged server-side fields: the server stamps its own time and source
+        {"page": "page-aaaaaaaa", "seq": 1, "kind": "copy", "source": "server"},
+        {"page": "page-aaaaaaaa", "seq": 1, "kind": "copy", "server_at": "2020-01-01T00:00:00+00:00"},
+        {"page": "page-aaaaaaaa", "seq": True, "kind": "copy"},
+    ],
+)
+def test_odd_oversized_and_forged_signal_payloads_are_refused(app, cast, live_session, payload):
+    candidate, _ = _joined(app, cast, "asesi_a", live_session)
+    body = {"session": live_session, **payload} if isinstance(payload, dict) else payload
+    ack = candidate.emit("signal", body, namespace=NS, callback=True)
+    assert ack["ok"] is False and ack["error"] in ("validation_failed", "bad_request"), ack
+    assert isinstance(ack.get("message"), str) and ack["message"]
+    assert _entries(app, live_session, "proctoring.browser_signal") == []
+    # the socket still works: a good signal afterwards is taken
+    assert _signal(candidate, live_session, 1, "copy")["ok"]
+
+
+def test_witness_and_other_sessions_assessor_cannot_label_or_switch_quiet(app, cast, live_session):
+    candidate, _ = _joined(app, cast, "asesi_a", live_session)
+    assessor, _ = _joined(app, cast, "asesor_a", live_session)
+    _signal(candidate, live_session, 1, "paste")
+    finding = _received(assessor, "finding")[-1]
+    witness, _ = _joined(app, cast, "auditor_a", live_session)  # granted the schedule: sees, never labels
+    ack = witness.emit("finding_label", {"session": live_session, "finding": finding["id"], "label": "dismissed"},
+                       namespace=NS, callback=True)
+    assert ack["ok"] is False and ack["error"] == "forbidden"
+    ack = witness.emit("quiet", {"session": live_session, "on": True}, namespace=NS, callback=True)
+    assert ack["ok"] is False and ack["error"] == "forbidden"
+    other = _sock(app, cast, "asesor_b")  # the assessor of session B names session A
+    ack = other.emit("finding_label", {"session": live_session, "finding": finding["id"], "label": "dismissed"},
+                     namespace=NS, callback=True)
+    assert ack["ok"] is False and ack["error"] == "not_found"
+    ack = other.emit("quiet", {"session": live_session, "on": True}, namespace=NS, callback=True)
+    assert ack["ok"] is False and ack["error"] == "not_found"
+    # the candidate cannot switch it off either, nor label
+    ack = candidate.emit("quiet", {"session": live_session, "on": False}, namespace=NS, callback=True)
+    assert ack["ok"] is False and ack["error"] == "forbidden"
+    assert _entries(app, live_session, "proctoring.finding_label") == []
+    assert _entries(app, live_session, "proctoring.quiet_phase") == []

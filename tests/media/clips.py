@@ -203,14 +203,7 @@ def _render(name: str, index: int) -> np.ndarray:
     if name == "face_leaves":
         if not after:
             return _noisy(_breathing(astronaut(), t), index)
-        # the candidate gets up and leaves to the left in 0.2 s; the table behind them stays
-        shift = min(1.0, (t - EVENT_S) / 0.2) * WIDTH
-        person = _warp(_breathing(astronaut(), t), -shift, 0.0)
-        room = _warp(empty_room(), WIDTH - shift, 0.0)
-        frame = room.copy()
-        cut = int(WIDTH - shift)
-        frame[:, :cut] = person[:, :cut]
-        return _noisy(frame, index)
+        return _leaving(t, t - EVENT_S, index)
     if name == "second_face":
         base = _breathing(astronaut(), t)
         return _noisy(_second_face(base) if after else base, index)
@@ -224,7 +217,65 @@ def _render(name: str, index: int) -> np.ndarray:
         return _noisy(_breathing(astronaut(), t), index)
     if name == "looped":
         return _noisy(_moving(astronaut(), t % LOOP_S), index % int(LOOP_S * Y4M_FPS))
+    if name == "sequence":
+        return _sequence(index)
     raise KeyError(name)
+
+
+#: The ``sequence`` clip: one fake webcam with several conditions in turn, ordinary between them (so that each
+#: incident clears before the next begins): (start s, segment). Its conditions are :data:`SEQUENCE_TRUTHS`.
+SEQUENCE: tuple[tuple[float, str], ...] = (
+    (0.0, "ordinary"),
+    (12.0, "second_face"),
+    (16.0, "ordinary"),
+    (21.0, "camera_black"),
+    (26.0, "ordinary"),
+    (31.0, "frozen"),
+    (39.0, "ordinary"),
+    (44.0, "face_leaves"),
+    (50.0, "ordinary"),
+    (55.0, "moving"),  # a person moving about for 10 s ...
+    (65.0, "replay"),  # ... and the same 10 s replayed
+    (75.0, "ordinary"),
+)
+SEQUENCE_S = 80.0
+#: What must start in the ``sequence`` clip, and when its condition begins (clip seconds).
+SEQUENCE_TRUTHS: tuple[Truth, ...] = (
+    Truth("multiple_faces", 12.0),
+    Truth("camera_covered", 21.0),
+    Truth("frozen", 31.0),
+    Truth("no_face", 44.0),
+    Truth("looped", 65.0),
+)
+
+
+def _sequence(index: int) -> np.ndarray:
+    t = index / Y4M_FPS
+    start, what = next((s, w) for s, w in reversed(SEQUENCE) if t >= s)
+    if what == "ordinary":
+        return _noisy(_breathing(astronaut(), t), index)
+    if what == "second_face":
+        return _noisy(_second_face(_breathing(astronaut(), t)), index)
+    if what == "camera_black":
+        return _noisy(np.full((HEIGHT, WIDTH, 3), 4, np.uint8), index)
+    if what == "frozen":  # the last frame before the freeze, repeated exactly
+        return _sequence(round(start * Y4M_FPS) - 1)
+    if what == "face_leaves":
+        return _leaving(t, t - start, index)
+    first = round(55.0 * Y4M_FPS)  # moving, then replay: the same frames (noise included) again
+    k = (index - first) % round(LOOP_S * Y4M_FPS)
+    return _noisy(_moving(astronaut(), k / Y4M_FPS), first + k)
+
+
+def _leaving(t: float, since: float, index: int) -> np.ndarray:
+    """The candidate gets up and leaves to the left in 0.2 s (``since`` s ago); the table behind them stays."""
+    shift = min(1.0, since / 0.2) * WIDTH
+    person = _warp(_breathing(astronaut(), t), -shift, 0.0)
+    room = _warp(empty_room(), WIDTH - shift, 0.0)
+    frame = room.copy()
+    cut = int(WIDTH - shift)
+    frame[:, :cut] = person[:, :cut]
+    return _noisy(frame, index)
 
 
 @lru_cache(maxsize=256)
@@ -243,6 +294,7 @@ CLIPS: dict[str, Clip] = {
     "frozen": Clip("frozen", 15.0, Truth("frozen", EVENT_S)),
     "looped": Clip("looped", 2 * LOOP_S + 5.0, Truth("looped", LOOP_S)),
     "other_person": Clip("other_person", 15.0, Truth("identity_mismatch", 0.0), id_photo=f"lfw{LFW_ID_PHOTO}"),
+    "sequence": Clip("sequence", SEQUENCE_S, id_photo="astronaut"),
 }
 #: Clips on which nothing may be reported (with their ID photo set as the session's reference).
 CLEAN_CLIPS = ("ordinary", "ordinary_lfw")
@@ -350,9 +402,10 @@ class ClipFiles:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
 
-    def y4m(self, name: str) -> Path:
-        path = self.directory / f"{name}.y4m"
-        return path if path.exists() else write_y4m(CLIPS[name], path)
+    def y4m(self, name: str, fps: int = Y4M_FPS) -> Path:
+        """The clip as a y4m file (``fps`` below 30 takes every n-th frame: a smaller file for long clips)."""
+        path = self.directory / (f"{name}.y4m" if fps == Y4M_FPS else f"{name}-{fps}fps.y4m")
+        return path if path.exists() else write_y4m(CLIPS[name], path, fps=fps)
 
     def wav(self, name: str) -> Path:
         """``speech_in_quiet`` (hum, speech, hum), ``hum`` (20 s) or ``silence`` (20 s)."""

@@ -9,6 +9,7 @@ phase that does not line up with the clip's frames.
 from __future__ import annotations
 
 import cv2
+import numpy as np
 import pytest
 
 from config import DEFAULT_PROCTORING_PROFILE
@@ -152,3 +153,37 @@ def test_an_id_photo_declaring_a_huge_picture_is_refused_before_decoding():
     with pytest.raises(ValueError, match="larger than 8 MiB"):
         session.set_reference(b"\xff\xd8\xff" + b"\0" * (8 * 1024 * 1024))
     assert session.reference is None
+
+
+def test_the_sequence_clip_starts_each_of_its_incidents_in_time_and_nothing_else():
+    # the one fake webcam of tests/e2e/test_proctoring_findings.py: its conditions in turn, each clearing before
+    # the next; twice through (as Chromium loops it), every condition starts again on the second pass - the loop
+    # earlier: the whole file is a replay then (its moving stretch matches the one 80 s before, within the 120 s
+    # history), so it starts with the second pass's moving stretch
+    clip = clips.CLIPS["sequence"]
+    events = run_clip(clip, seconds=2 * clips.SEQUENCE_S)
+    starts = [e for e in events if e.phase == "start"]
+    got = [(e.kind.value, round(e.at_s, 2), round(e.start_s, 2)) for e in starts]
+    expected = [(t.kind, t.start_s) for t in clips.SEQUENCE_TRUTHS]
+    expected += [(t.kind, clips.SEQUENCE_S + (55.0 if t.kind == "looped" else t.start_s))
+                 for t in clips.SEQUENCE_TRUTHS]
+    assert len(starts) == len(expected), got
+    for (kind, t0), event in zip(sorted(expected, key=lambda x: x[1]), starts, strict=True):
+        assert event.kind.value == kind, (kind, t0, got)
+        assert t0 <= event.at_s <= t0 + allowed_delay(kind), (kind, t0, got)
+        assert t0 - 0.05 <= event.start_s <= t0 + 1.0, (kind, t0, got)
+
+
+def test_the_still_black_of_a_covered_camera_is_not_frozen_once_uncovered():
+    # through VP8 a black picture is the same frame again and again: the frozen detector sees it as still, but the
+    # camera was covered (an incident of its own); once uncovered, that stillness must not be reported as frozen
+    session = SessionAnalysis(PROFILE, clock=lambda: 0.0)
+    events = []
+    ordinary = clips.CLIPS["ordinary"]
+    black = cv2.cvtColor(np.full((clips.HEIGHT, clips.WIDTH, 3), 4, np.uint8), cv2.COLOR_BGR2YUV_I420)
+    t = 0.0
+    while t < 20.0:
+        frame = black if 5.0 <= t < 11.0 else cv2.cvtColor(ordinary.frame(t), cv2.COLOR_BGR2YUV_I420)
+        events += session.frame(frame, t, "yuv420p")
+        t += 1 / 3
+    assert [e.kind.value for e in events if e.phase == "start"] == ["camera_covered"]
