@@ -33,9 +33,20 @@ from remote_tuk.tuk.identity import webm_seconds
 S = SessionState
 #: a trial is a rehearsal before the day: once the session is live or over there is nothing left to rehearse
 OPEN_STATES = frozenset({S.SCHEDULED, S.CHECKING, S.READY})
-#: measured only by the media test over WebRTC with the server, which a trial does not run (docs/TUK-CHECK.md)
+#: measured only over WebRTC with the server (the media test, the phone camera and the screen share join the real
+#: session's media), which a trial does not run (docs/TUK-CHECK.md)
 MEDIA_KEYS = frozenset(
-    {"camera_resolution", "camera_fps", "lighting", "face_visible", "round_trip_time", "jitter", "packet_loss"}
+    {
+        "camera_resolution",
+        "camera_fps",
+        "lighting",
+        "face_visible",
+        "round_trip_time",
+        "jitter",
+        "packet_loss",
+        "phone_camera",
+        "screen_share",
+    }
 )
 #: the self-test recording: at least this long to count as played back, at most this size when sent
 MIN_SELFTEST_S = 1.0

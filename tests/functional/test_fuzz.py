@@ -410,6 +410,7 @@ EVENTS = [
     ("/live", "signal"),
     ("/live", "finding_label"),
     ("/live", "quiet"),
+    ("/live", "layer"),
 ]
 
 
