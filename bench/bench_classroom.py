@@ -25,11 +25,15 @@ import asyncio
 import fractions
 import multiprocessing as mp
 import statistics
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import av
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `make bench` runs it as a script
 
 from bench.bench_relay import FPS, machine_busy, preencode_clip, preencode_opus
 
