@@ -12,7 +12,13 @@ from aiortc.mediastreams import MediaStreamError
 
 from proctor.rtc import peers
 from proctor.rtc.options import codecs
-from proctor.rtc.relay import is_vp8_keyframe, own_transport, request_keyframe_upstream, tap_receiver
+from proctor.rtc.relay import (
+    is_vp8_keyframe,
+    own_transport,
+    request_keyframe_upstream,
+    share_bandwidth_estimate,
+    tap_receiver,
+)
 from proctor.rtc.session import CANDIDATE, MediaSession, Peer
 from proctor.sink import EVENT_MEDIA_RESUMED, EVENT_MEDIA_STARTED, EVENT_PEER_JOINED
 
@@ -42,6 +48,7 @@ async def offer(
         small_t = pc.addTransceiver("video", direction="recvonly")
         small_t.setCodecPreferences(codecs("video", "vp8"))
         own_transport(pc, small_t)
+        share_bandwidth_estimate(video_t.receiver, small_t.receiver)  # one REMB for what the connection carries
 
     reencode = host.options.relay_mode == "reencode"
     sampling = host.analysis_on
