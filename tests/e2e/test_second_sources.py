@@ -22,6 +22,7 @@ import pytest
 
 from tests.e2e.conftest import CHROMIUM, Server, chromium_args, wait_until
 from tests.e2e.test_live_session import end_session, ready_pair, wait_page
+from tests.media.qr import decode_qr
 
 pytestmark = [pytest.mark.chromium, pytest.mark.slow]
 
@@ -48,7 +49,7 @@ def qr_link(page: Any) -> str:
     img.wait_for(state="visible", timeout=15_000)
     png = img.screenshot()
     gray = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_GRAYSCALE)
-    text, _points, _ = cv2.QRCodeDetector().detectAndDecode(gray)
+    text = decode_qr(gray)
     assert text.startswith("http"), f"no QR code decoded ({text!r})"
     return text
 

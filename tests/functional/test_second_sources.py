@@ -15,6 +15,7 @@ from sqlalchemy import update
 from remote_tuk.extensions import socketio
 from tests.conftest import csrf_token, login, satisfy_gate
 from tests.functional.test_evidence_page import _move
+from tests.media.qr import decode_qr
 
 
 @pytest.fixture
@@ -44,8 +45,7 @@ def _new_link(c, session):
 def _decode_qr(data_uri: str) -> str:
     png = base64.b64decode(data_uri.split(",", 1)[1])
     img = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_GRAYSCALE)
-    text, _points, _ = cv2.QRCodeDetector().detectAndDecode(img)
-    return text
+    return decode_qr(img)
 
 
 def _path(url: str) -> str:
