@@ -133,6 +133,8 @@ class LiveNamespace(TrackedNamespace):
             "chat": services.recent_chat(db.session, session),
             # the candidate's recorder continues its numbering after a page reload
             "next_seq": recording.next_chunk_seq(db.session, session) if part.role == "candidate" else None,
+            # the classroom's small layer is sent only once a classroom tile watches this session (docs/MEDIA.md)
+            "small_layer": session.public_id in _SMALL_WANTED,
             # decided or cancelled: the page may look, nothing more is recorded
             "read_only": not written,
         }
@@ -156,6 +158,10 @@ class LiveNamespace(TrackedNamespace):
         elif data.tile:
             answer = media.engine.viewer_offer(session.public_id, tile_peer(part.peer_id), data.sdp, part.can_talk,
                                                full=data.full)
+            if session.public_id not in _SMALL_WANTED:  # the candidate's page starts sending its small layer
+                _SMALL_WANTED.add(session.public_id)
+                socketio.emit("layer_wanted", {"session": session.public_id}, to=room_of(session.public_id),
+                              namespace=NAMESPACE)
         else:
             answer = media.engine.viewer_offer(session.public_id, part.peer_id, data.sdp, part.can_talk)
         return {"ok": True, "sdp": answer}
@@ -248,6 +254,11 @@ class LiveNamespace(TrackedNamespace):
     @_guard
     def on_quiet(self, user: User, payload: dict[str, Any]) -> dict[str, Any]:
         return proctoring_events.on_quiet(user, payload)
+
+
+#: sessions a classroom tile has watched in this process: their candidate pages send the small layer (a second,
+#: 160x120 encoder); a one-to-one session never pays for it
+_SMALL_WANTED: set[str] = set()
 
 
 def tile_peer(peer_id: str) -> str:

@@ -30,7 +30,21 @@
   // --- media: one RTCPeerConnection to the server, kept alive --------------------------------------------------
   // The small layer for the assessor's classroom tiles (docs/MEDIA.md, "Classroom"): the camera again, scaled down
   // by the encoder to 160x120 at <= 8 fps and <= 100 kbit/s, as a second video track; one clone per page.
+  // It is sent only while wanted: once a classroom tile watches this session (the join answer's `small_layer`, or
+  // the `layer_wanted` event); a one-to-one session never runs the extra encoder.
   let smallTrack = null;
+  let smallSender = null;
+  let smallWanted = false;
+  async function wantSmall() {
+    smallWanted = true;
+    if (!smallSender) return;
+    const params = smallSender.getParameters();
+    if (!params.encodings || !params.encodings.length || params.encodings[0].active) return;
+    params.encodings[0].active = true;
+    try { await smallSender.setParameters(params); } catch (e) { /* the tile stays dark; the session is unaffected */ }
+  }
+  L.onJoined((ack) => { if (ack && ack.small_layer) wantSmall(); });
+  L.socket.on("layer_wanted", (d) => { if (d && d.session === data.session) wantSmall(); });
   async function setupPc(pc) {
     for (const track of stream.getTracks()) {
       const sender = pc.addTrack(track, stream);
@@ -44,8 +58,9 @@
     if (camera && data.small_layer !== false) {
       try {
         if (!smallTrack || smallTrack.readyState === "ended") smallTrack = camera.clone();
-        pc.addTransceiver(smallTrack, { direction: "sendonly", streams: [stream],
-          sendEncodings: [{ scaleResolutionDownBy: 4, maxFramerate: 8, maxBitrate: 100000 }] });
+        smallSender = pc.addTransceiver(smallTrack, { direction: "sendonly", streams: [stream],
+          sendEncodings: [{ active: smallWanted, scaleResolutionDownBy: 4, maxFramerate: 8, maxBitrate: 100000 }],
+        }).sender;
       } catch (e) { /* without the small layer the classroom tile stays dark; the session is unaffected */ }
     }
     pc.addEventListener("track", (ev) => {
