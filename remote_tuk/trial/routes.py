@@ -3,10 +3,9 @@ self-test recording, and the LSP's overview per schedule (docs/TUK-CHECK.md, "Tr
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, render_template, request, stream_with_context
+from flask import Blueprint, jsonify, render_template, request
 from flask_wtf.csrf import generate_csrf
 
 from remote_tuk.accounts.models import Role
@@ -17,7 +16,7 @@ from remote_tuk.consent.schemas import ConsentIn
 from remote_tuk.extensions import db, evidence
 from remote_tuk.trial import services
 from remote_tuk.trial.schemas import PlayedIn
-from remote_tuk.tuk import bandwidth
+from remote_tuk.tuk import bandwidth, edge
 from remote_tuk.tuk import routes as check_routes
 from remote_tuk.tuk import services as tuk
 from remote_tuk.tuk.edge import json_body as _body
@@ -126,25 +125,7 @@ def upload(public_id: str) -> Any:
     session = _session(public_id)
     query = parse(UploadChunkQuery, request.args)
     run_id = services.get(db.session, session, current(), query.check).id
-    db.session.rollback()
-    nbytes = bandwidth.read_chunk(request.stream)
-    chunk = bandwidth.accept_chunk(
-        secret=_secret(),
-        check_id=run_id,
-        seq=query.seq,
-        token=request.headers.get("X-Upload-Token"),
-        nbytes=nbytes,
-        read_done=time.time(),
-        clock=time.time,
-    )
-    return jsonify(
-        {
-            "seq": chunk.seq,
-            "bytes": chunk.bytes,
-            "token": chunk.token,
-            "server_ms": None if chunk.server_s is None else round(chunk.server_s * 1000, 1),
-        }
-    )
+    return jsonify(edge.upload_chunk(_secret(), run_id, query.seq))
 
 
 @bp.post("/api/v1/sessions/<public_id>/trial/upload-result")
@@ -153,8 +134,7 @@ def upload_result(public_id: str) -> Any:
     session = _session(public_id)
     data = parse(UploadResultIn, _body())
     run = services.get(db.session, session, current(), data.check_id)
-    browser_times = {c.seq: (c.bytes, c.ms / 1000) for c in data.chunks}
-    result = bandwidth.finish_upload(secret=_secret(), check_id=run.id, token=data.token, browser=browser_times)
+    result = edge.upload_result(_secret(), run.id, data)
     tuk.record_upload(db.session, run, result)  # type: ignore[arg-type]
     return jsonify({"upload_kbps": round(result.kbps, 1), **result.detail()})
 
@@ -164,14 +144,7 @@ def upload_result(public_id: str) -> Any:
 def download(public_id: str) -> Any:
     session = _session(public_id)
     query = parse(CheckQuery, request.args)
-    run = services.get(db.session, session, current(), query.check)
-    nbytes = check_routes.DOWNLOAD_BYTES
-    body = bandwidth.download_body(secret=_secret(), check_id=run.id, nbytes=nbytes, clock=time.time)
-    return Response(
-        stream_with_context(body),
-        mimetype="application/octet-stream",
-        headers={"Content-Length": str(nbytes), "Cache-Control": "no-store"},
-    )
+    return edge.download(_secret(), services.get(db.session, session, current(), query.check).id)
 
 
 @bp.post("/api/v1/sessions/<public_id>/trial/download-result")
@@ -180,14 +153,7 @@ def download_result(public_id: str) -> Any:
     session = _session(public_id)
     data = parse(DownloadResultIn, _body())
     run = services.get(db.session, session, current(), data.check_id)
-    kbps = bandwidth.download_rate(
-        secret=_secret(),
-        check_id=run.id,
-        token=data.token,
-        nbytes=data.bytes,
-        elapsed_ms=data.elapsed_ms,
-        clock=time.time,
-    )
+    kbps = edge.download_rate(_secret(), run.id, data)
     tuk.record_download(db.session, run, kbps)  # type: ignore[arg-type]
     return jsonify({"download_kbps": round(kbps, 1)})
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, render_template, request, stream_with_context, url_for
+from flask import Blueprint, current_app, jsonify, render_template, request, url_for
 from flask_wtf.csrf import generate_csrf
 
 from remote_tuk.accounts.models import Role
@@ -22,7 +22,7 @@ from remote_tuk.live.events import joined_sockets
 from remote_tuk.live.media import NAMESPACE
 from remote_tuk.sources.pages import sources_page_data
 from remote_tuk.sources.services import check_values as source_check_values
-from remote_tuk.tuk import bandwidth, identity, services
+from remote_tuk.tuk import bandwidth, edge, identity, services
 from remote_tuk.tuk.edge import json_body as _body
 from remote_tuk.tuk.edge import secret as _secret
 from remote_tuk.tuk.edge import session_of as _session
@@ -47,7 +47,7 @@ bp.register_blueprint(identity_bp)  # the KTP photo, the room scan and their con
 UPLOAD_BYTES = 2_000_000
 UPLOAD_FIRST_CHUNK = 64 * 1024
 UPLOAD_CHUNK = 256 * 1024
-DOWNLOAD_BYTES = 4_000_000
+DOWNLOAD_BYTES = edge.DOWNLOAD_BYTES
 MEDIA_SECONDS = 8
 PROBES = 6
 
@@ -143,30 +143,10 @@ def browser(public_id: str) -> Any:
 @bp.post("/api/v1/sessions/<public_id>/tuk/upload")
 @signed_in
 def upload(public_id: str) -> Any:
-    """One chunk of the upload measurement (docs/TUK-CHECK.md): timed by the server from its answer to the previous
-    chunk (whose token it must carry) to the end of its own read of this one. Writes nothing."""
     session = _session(public_id)
     query = parse(UploadChunkQuery, request.args)
     check_id = services.get_check(db.session, session, current(), query.check).id
-    db.session.rollback()  # no transaction stays open while the body arrives
-    nbytes = bandwidth.read_chunk(request.stream)
-    chunk = bandwidth.accept_chunk(
-        secret=_secret(),
-        check_id=check_id,
-        seq=query.seq,
-        token=request.headers.get("X-Upload-Token"),
-        nbytes=nbytes,
-        read_done=time.time(),
-        clock=time.time,
-    )
-    return jsonify(
-        {
-            "seq": chunk.seq,
-            "bytes": chunk.bytes,
-            "token": chunk.token,
-            "server_ms": None if chunk.server_s is None else round(chunk.server_s * 1000, 1),
-        }
-    )
+    return jsonify(edge.upload_chunk(_secret(), check_id, query.seq))
 
 
 @bp.post("/api/v1/sessions/<public_id>/tuk/upload-result")
@@ -175,8 +155,7 @@ def upload_result(public_id: str) -> Any:
     session = _session(public_id)
     data = parse(UploadResultIn, _body())
     check = services.get_check(db.session, session, current(), data.check_id)
-    browser_times = {c.seq: (c.bytes, c.ms / 1000) for c in data.chunks}
-    result = bandwidth.finish_upload(secret=_secret(), check_id=check.id, token=data.token, browser=browser_times)
+    result = edge.upload_result(_secret(), check.id, data)
     services.record_upload(db.session, check, result)
     return jsonify({"upload_kbps": round(result.kbps, 1), **result.detail()})
 
@@ -184,17 +163,9 @@ def upload_result(public_id: str) -> Any:
 @bp.get("/api/v1/sessions/<public_id>/tuk/download")
 @signed_in
 def download(public_id: str) -> Any:
-    """The download measurement's bytes; the last ones are a token with the time the server started sending (the
-    page echoes it with its result). Writes nothing."""
     session = _session(public_id)
     query = parse(CheckQuery, request.args)
-    check = services.get_check(db.session, session, current(), query.check)
-    body = bandwidth.download_body(secret=_secret(), check_id=check.id, nbytes=DOWNLOAD_BYTES, clock=time.time)
-    return Response(
-        stream_with_context(body),
-        mimetype="application/octet-stream",
-        headers={"Content-Length": str(DOWNLOAD_BYTES), "Cache-Control": "no-store"},
-    )
+    return edge.download(_secret(), services.get_check(db.session, session, current(), query.check).id)
 
 
 @bp.post("/api/v1/sessions/<public_id>/tuk/download-result")
@@ -203,14 +174,7 @@ def download_result(public_id: str) -> Any:
     session = _session(public_id)
     data = parse(DownloadResultIn, _body())
     check = services.get_check(db.session, session, current(), data.check_id)
-    kbps = bandwidth.download_rate(
-        secret=_secret(),
-        check_id=check.id,
-        token=data.token,
-        nbytes=data.bytes,
-        elapsed_ms=data.elapsed_ms,
-        clock=time.time,
-    )
+    kbps = edge.download_rate(_secret(), check.id, data)
     services.record_download(db.session, check, kbps)
     return jsonify({"download_kbps": round(kbps, 1)})
 
