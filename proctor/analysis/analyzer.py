@@ -59,6 +59,8 @@ class AnalyzerConfig:
     match_interval_s: float = 3.0
     identity_window_s: float = 60.0
     identity_min_samples: int = 3
+    #: spacing of the comparisons while the identity window has fewer than ``identity_min_samples`` of them
+    identity_warmup_interval_s: float = 1.0
     repeat_s: float = 30.0
     persist_s: dict[FindingKind, float] = field(default_factory=lambda: dict(_DEFAULT_PERSIST_S))
 
@@ -151,6 +153,7 @@ class FrameAnalyzer:
         c = self.config
         self._last_sample_t: float | None = None
         self._last_match_t: float | None = None
+        self._matches = 0  # comparisons made against the current reference
         #: since when the camera has been uncovered (None while covered): a covered camera is also a still picture,
         #: and that stillness is not "frozen" once the cover is gone
         self._uncovered_since: float | None = None
@@ -168,6 +171,7 @@ class FrameAnalyzer:
                 window_s=self.config.identity_window_s,
                 min_samples=self.config.identity_min_samples,
             )
+            self._matches = 0
 
     def set_reference(self, reference: np.ndarray) -> None:
         """The reference face embedding (from the KTP snapshot, see :func:`extract_embedding`)."""
@@ -176,6 +180,7 @@ class FrameAnalyzer:
         )
         with self._lock:
             self._identity = window
+            self._matches = 0
             for kind in (FindingKind.IDENTITY_MISMATCH, FindingKind.IDENTITY_UNCERTAIN):
                 self._conditions[kind] = _Condition()
 
@@ -289,9 +294,15 @@ class FrameAnalyzer:
         c = self.config
         if self._identity is None or s.face_count != 1 or not s.faces[0].frontal:
             return []
-        if self._last_match_t is not None and t - self._last_match_t < c.match_interval_s:
+        # Until the window holds its minimum of comparisons, compare every ``identity_warmup_interval_s`` (an
+        # early verdict for the assessor), then every ``match_interval_s``; half a sample interval of tolerance so
+        # that jittered samples keep the cadence instead of slipping by one sample each time.
+        warming = self._matches < c.identity_min_samples
+        interval = min(c.match_interval_s, c.identity_warmup_interval_s) if warming else c.match_interval_s
+        if self._last_match_t is not None and t - self._last_match_t < interval - 0.5 / c.sample_fps:
             return []
         self._last_match_t = t
+        self._matches += 1
         # Embed from a larger copy than the 320 px analysis image: SFace wants ~112 px faces.
         full = prepare(frame, fmt, max(2 * c.analysis_width, 640)) if prepared.scale < 1.0 else prepared
         face = s.faces[0].scaled(full.scale / prepared.scale) if full is not prepared else s.faces[0]

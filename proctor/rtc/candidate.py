@@ -11,6 +11,7 @@ from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamError
 
 from proctor.rtc import peers
+from proctor.rtc.capture_clock import CaptureClock
 from proctor.rtc.options import codecs
 from proctor.rtc.relay import (
     is_vp8_keyframe,
@@ -134,25 +135,31 @@ def on_audio(session: MediaSession, peer: Peer, receiver: RTCRtpReceiver, data: 
         session.origin_mono, session.origin_utc = now, time.time()
     session.audio_rate.add(now, len(data))
     session.audio.push(receiver, data, ts, False)
+    # timed by capture (the RTP clock), as the video samples: arrival jitter would cut speech into pieces
+    captured = peer.audio_clock.map(ts, now)
     if session.listen_audio:
-        session.host.submit_audio(session, data, time.time())
+        session.host.submit_audio(session, data, time.time() - (now - captured))
 
 
 async def sample_frames(session: MediaSession, track: MediaStreamTrack) -> None:
     """Read the decoded candidate video (decoded in aiortc's decoder thread) and hand some frames on."""
     host = session.host
     next_due = 0.0
+    clock = CaptureClock()  # one per track: a new connection's RTP timestamps start anew
     try:
         while True:
             frame: Any = await track.recv()  # only arrives while the tap feeds the decoder (session.set_sampling)
             session.decoded_frames += 1
             now = time.monotonic()
+            captured = clock.map(frame.pts, now)  # every frame: the least transit delay seen sets the mapping
             fps = session.sample_fps
             if fps <= 0 or now < next_due or session.analysis_busy or session.closed:
                 continue  # not wanted, not due yet, or the analysis is still busy with the previous frame: drop
             next_due = now + 1.0 / fps
             session.analysis_busy = True  # cleared by the frame worker once the callback returns
-            if not host.submit_frame(session, frame, session.media_s(now) or 0.0, time.time()):
+            # timed by capture (the sender's RTP clock), not by when the decoder delivered it: see capture_clock.py
+            media_s = max(0.0, session.media_s(captured) or 0.0)
+            if not host.submit_frame(session, frame, media_s, time.time() - (now - captured)):
                 session.analysis_busy = False
     except MediaStreamError:
         pass

@@ -17,6 +17,7 @@ from aiortc.contrib.media import MediaRelay
 
 from config.settings import RtcSettings
 from proctor.recording import IvfSegmenter, Segment
+from proctor.rtc.capture_clock import CaptureClock
 from proctor.rtc.options import EngineOptions
 from proctor.rtc.relay import Fanout, TapQueue, request_keyframe_upstream
 
@@ -89,6 +90,8 @@ class Peer:
     #: candidate is not in focus; the single-session page always has it on).
     full_track: Any = None
     full_on: bool = True
+    #: When the candidate's audio packets were captured (their RTP clock, 48 kHz), for the voice activity timeline.
+    audio_clock: CaptureClock = field(default_factory=lambda: CaptureClock(rate=48_000))
 
 
 class MediaSession:

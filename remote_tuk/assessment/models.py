@@ -64,7 +64,12 @@ class Schedule(Base):
 
 
 def _public_id() -> str:
-    return secrets.token_urlsafe(12)
+    """A session's public id: 16 URL-safe characters that never start with "-" (a command line would take such an id
+    for an option: ``python -m evidence_store export --session -Xy…`` fails)."""
+    while True:
+        value = secrets.token_urlsafe(12)
+        if not value.startswith("-"):
+            return value
 
 
 class AssessmentSession(Base):

@@ -210,3 +210,31 @@ def test_a_profile_that_requires_the_phone_camera_is_checked_by_the_server(app, 
     res = {r["key"]: r for r in cand.post("tuk/finish", {"check_id": check_id}).get_json()["results"]}
     assert res["phone_camera"]["pass"] is True and res["screen_share"]["pass"] is True
     media.sources.forget(cast.session_a)
+
+
+def _sources_section(html: str) -> str:
+    start = html.index("data-sources ")
+    return html[html.rfind("<section", 0, start): html.index("</section>", start)]
+
+
+def test_the_assessors_sources_panel_folds_away_unless_the_profile_asks_for_a_source(app, cast, checking, login_as):
+    """No empty "Sumber tambahan asesi" boxes on the live page of a session whose TUK profile wants neither the
+    phone nor the screen; with the screen asked for, only its box shows (the phone's appears once it connects)."""
+    from config import DEFAULT_TUK_PROFILE
+    from remote_tuk.extensions import db
+    from remote_tuk.tuk.models import RequirementProfileRecord
+
+    assessor = login_as("asesor_a")
+    section = _sources_section(assessor.get(f"/sesi/{checking}/langsung").get_data(as_text=True))
+    assert re.search(r"<section[^>]*\bhidden\b", section), section
+    assert section.count("hidden") == 3  # the panel and both boxes
+
+    data = DEFAULT_TUK_PROFILE.model_dump()
+    data["requirements"].append({"key": "screen_share", "mandatory": True})
+    with app.app_context():
+        db.session.add(RequirementProfileRecord(name="Dengan layar", data=data, is_default=True))
+        db.session.commit()
+    section = _sources_section(assessor.get(f"/sesi/{checking}/langsung").get_data(as_text=True))
+    assert not re.search(r"<section[^>]*\bhidden\b", section), section
+    assert re.search(r'data-source="screen"[^>]*data-required="mandatory"', section), section
+    assert re.search(r'data-source="phone"[^>]*\bhidden\b', section), section

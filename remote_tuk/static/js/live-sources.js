@@ -217,6 +217,9 @@
       if (!fig || !s) return;
       const st = s.flowing ? "flowing" : (s.state || "none");
       fig.dataset.state = st;
+      // a source the profile does not ask for shows once it has connected at least once
+      if (st !== "none") fig.hidden = false;
+      panel.hidden = Array.from(panel.querySelectorAll("[data-source]")).every((f) => f.hidden);
       fig.querySelector("[data-source-state-text]").textContent = t("source_" + (
         ["flowing", "connected", "connecting", "left", "stalled", "failed"].includes(st) ? st : "none"));
       if (source === "phone") {

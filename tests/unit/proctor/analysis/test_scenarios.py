@@ -156,7 +156,7 @@ def test_an_id_photo_declaring_a_huge_picture_is_refused_before_decoding():
 
 
 def test_the_sequence_clip_starts_each_of_its_incidents_in_time_and_nothing_else():
-    # the one fake webcam of tests/e2e/pending_proctoring_findings.py: its conditions in turn, each clearing before
+    # the one fake webcam of tests/e2e/test_proctoring_findings.py: its conditions in turn, each clearing before
     # the next; twice through (as Chromium loops it), every condition starts again on the second pass - the loop
     # earlier: the whole file is a replay then (its moving stretch matches the one 80 s before, within the 120 s
     # history), so it starts with the second pass's moving stretch
