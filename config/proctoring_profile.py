@@ -67,7 +67,7 @@ class Thresholds(_Strict):
     #: |yaw| in degrees above which the face is turned away.
     turned_away_yaw_deg: float = Field(default=40.0, ge=15.0, le=80.0)
     #: Frozen: mean luma difference against a frame >= 1 s older below which the picture is "not changing".
-    frozen_max_mean_diff: float = Field(default=0.15, ge=0.01, le=2.0)
+    frozen_max_mean_diff: float = Field(default=0.25, ge=0.01, le=2.0)
 
 
 class IdentityRule(_Strict):

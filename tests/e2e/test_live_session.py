@@ -42,7 +42,8 @@ PAGE_JS = """async () => {
   const out = {pc: pc ? pc.connectionState : 'none', media: d.media || '', state: d.state || '',
                recorder: d.recorder || '', uploaded: Number(d.uploaded || 0), pending: Number(d.pending || 0),
                banner: banner && !banner.hidden ? banner.textContent : '',
-               conn: (root.querySelector('[data-live-conn]') || {}).textContent || ''};
+               conn: (root.querySelector('[data-live-conn]') || {}).textContent || '',
+               devices: d.devices || '', closeNote: d.closeNote || ''};
   if (pc) (await pc.getStats()).forEach((s) => {
     if (s.type === 'media-source' && s.kind === 'video')
       out.capture_fps = Math.max(out.capture_fps || 0, s.framesPerSecond || 0);
@@ -254,6 +255,13 @@ def test_live_session_end_to_end(make_server: Any, browser: Any, tmp_path: Path)
         wait_page(candidate, lambda s: s["state"] == "ended" and s["recorder"] == "inactive", 10, "ended")
         done = wait_page(candidate, lambda s: s["pending"] == 0 and s["uploaded"] > 0, 30, "all chunks uploaded")
         live_s = assessor.evaluate("Live.elapsed()")  # the server's clock: live time, pauses excluded
+        # the candidate's camera and microphone are off (every captured track stopped) and the page says the
+        # session is over and everything was sent, so the candidate may close it
+        wait_page(candidate, lambda s: s.get("devices") == "released" and s.get("closeNote") == "done", 10,
+                  "the devices released and the closing note")
+        assert candidate.evaluate("document.getElementById('self-view').srcObject") is None
+        assert "boleh menutup" in candidate.text_content("[data-live-close-note]")
+        assert candidate.locator("[data-sources]").is_hidden()
 
         # The other KUK are marked K too (after the end, before the decision), one click each.
         for other in assessor.locator(".kuk-item").all()[1:]:

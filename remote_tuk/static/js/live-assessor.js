@@ -106,10 +106,11 @@
     push("bitrate", bitrate != null ? bitrate : null);
     push("loss", loss);
     push("rtt", rtt);
-    setText("[data-live-q-bitrate]", bitrate != null ? (bitrate / 1000).toFixed(0) + " kbit/s" : "–");
-    setText("[data-live-q-loss]", loss != null ? loss.toFixed(1) + " %" : "–");
-    setText("[data-live-q-rtt]", rtt != null ? rtt.toFixed(0) + " ms" : "–");
-    setText("[data-live-q-fps]", v.fps != null ? Number(v.fps).toFixed(0) : "–");
+    const num = (x, digits) => window.RtukFormat.number(x, digits); // the page language's separators (0,5 %)
+    setText("[data-live-q-bitrate]", bitrate != null ? num(bitrate / 1000, 0) + " kbit/s" : "–");
+    setText("[data-live-q-loss]", loss != null ? num(loss, 1) + " %" : "–");
+    setText("[data-live-q-rtt]", rtt != null ? num(rtt, 0) + " ms" : "–");
+    setText("[data-live-q-fps]", v.fps != null ? num(Number(v.fps), 0) : "–");
     drawGraph();
   }
 

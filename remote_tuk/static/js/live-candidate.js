@@ -113,6 +113,9 @@
   // stop() makes the recorder "inactive" at once but hands over the last chunk a moment later, just before its
   // "stop" event: until then the page says "stopping", so nobody takes "inactive, nothing pending" for "all uploaded"
   let stopping = false;
+  // the session ended (or was decided or cancelled): what is left is sending the last chunks
+  let closed = false;
+  const closeNote = $("[data-live-close-note]");
   let chunkStart = 0;
   let pumping = false;
   let wake = null;
@@ -129,6 +132,11 @@
     recStateEl.textContent = st === "idle" && ["checking", "ready"].includes(L.state) ? t("waiting_live") : label[st] || st;
     recBox.className = "rec rec-" + st;
     recCountsEl.textContent = t("rec_counts", { done: uploaded, pending: queue.length });
+    if (closed && closeNote) {
+      const sent = !stopping && !queue.length;
+      closeNote.textContent = sent ? t("closed_done") : t("closed_sending", { n: queue.length + (stopping ? 1 : 0) });
+      root.dataset.closeNote = sent ? "done" : "sending";
+    }
     root.dataset.recorder = st;
     root.dataset.uploaded = String(uploaded);
     root.dataset.pending = String(queue.length);
@@ -202,11 +210,30 @@
     if (state === "live") startRecorder();
     else if (state === "paused") pauseRecorder();
     else if (state === "ended" || state === "decided" || state === "cancelled") {
+      closed = true;
       stopRecorder();
       if (conn) conn.stop();
       L.setMediaState("waiting");
       showNote(t("media_closed"));
+      // the camera and microphone go off once the recorder has handed over its last chunk (its "stop" event)
+      if (recorder && stopping) recorder.addEventListener("stop", releaseDevices, { once: true });
+      else releaseDevices();
+      const sources = root.querySelector("[data-sources]");
+      if (sources) sources.hidden = true; // no new phone link for a closed session
+      if (state !== "ended") { // the assessor may still chat while deciding; after that the chat is closed
+        root.querySelectorAll("[data-live-chat-form] input, [data-live-chat-form] button").forEach((el) => {
+          el.disabled = true;
+        });
+      }
+      drawRec();
     }
+  }
+
+  // The session is over: stop every track this page captured, so the camera light goes off.
+  function releaseDevices() {
+    for (const track of [...(stream ? stream.getTracks() : []), ...(smallTrack ? [smallTrack] : [])]) track.stop();
+    selfView.srcObject = null;
+    root.dataset.devices = "released";
   }
 
   function enqueue(blob, start) {
@@ -351,6 +378,10 @@
       mediaFailed = true;
       return;
     }
+    if (["ended", "decided", "cancelled"].includes(L.state)) { // a closed session needs no camera
+      followState(L.state);
+      return;
+    }
     showNote(t("camera_needed"));
     try {
       stream = await navigator.mediaDevices.getUserMedia({
@@ -360,6 +391,10 @@
     } catch (err) {
       mediaFailed = true;
       showNote(t("camera_failed") + " " + (err.message || err.name), true);
+      return;
+    }
+    if (closed) { // the session closed while the browser was asking for the camera
+      releaseDevices();
       return;
     }
     for (const track of stream.getVideoTracks()) track.contentHint = "detail";
