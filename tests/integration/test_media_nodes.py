@@ -90,8 +90,8 @@ class Nodes:
 
 
 @pytest.fixture
-def cluster(settings, tmp_path):
-    """The app (test client; its media calls go to the nodes) and two media nodes."""
+def remote_app(settings):
+    """The app with RTUK_MEDIA_NODES=redis (test client; its media calls go to media nodes under its own prefix)."""
     require(_redis_available(), "Redis", "start redis-server on 127.0.0.1:6379 (apt-get install redis-server)")
     import redis
 
@@ -103,16 +103,9 @@ def cluster(settings, tmp_path):
     settings.media_nodes_url = REDIS_URL
     settings.media_nodes_prefix = prefix
     app = create_app(settings)
-    nodes = Nodes(settings, prefix, tmp_path)
-    registry = app.extensions["rtuk_media"].remote.registry
     try:
-        for name in ("media-1", "media-2"):
-            nodes.start(name)
-        for name in ("media-1", "media-2"):
-            assert _wait(lambda name=name: registry.alive(name), 90), f"{name} did not register:\n{nodes.log(name)}"
-        yield app, nodes, registry
+        yield app
     finally:
-        nodes.stop()
         client = redis.Redis.from_url(REDIS_URL)
         keys = list(client.scan_iter(f"{prefix}:*"))
         if keys:
@@ -122,10 +115,41 @@ def cluster(settings, tmp_path):
         app.extensions["rtuk_db"].dispose()
 
 
+@pytest.fixture
+def cluster(remote_app, settings, tmp_path):
+    """The app and two media nodes."""
+    registry = remote_app.extensions["rtuk_media"].remote.registry
+    nodes = Nodes(settings, registry.prefix, tmp_path)
+    try:
+        for name in ("media-1", "media-2"):
+            nodes.start(name)
+        for name in ("media-1", "media-2"):
+            assert _wait(lambda name=name: registry.alive(name), 90), f"{name} did not register:\n{nodes.log(name)}"
+        yield remote_app, nodes, registry
+    finally:
+        nodes.stop()
+
+
 def _http(app, cast, who):
     c = app.test_client()
     login(c, cast, who)
     return c, csrf_token(c, "/akun/kata-sandi")
+
+
+def _live(app, cast):
+    """The session live, the candidate's and the assessor's pages joined."""
+    assessor_http, a_token = _http(app, cast, "asesor_a")
+    candidate_http, c_token = _http(app, cast, "asesi_a")
+    satisfy_gate(app.config["RTUK"].sqlalchemy_url, cast.session_a)
+    for to in ("checking", "ready", "live"):
+        r = assessor_http.post(f"/api/v1/sessions/{cast.session_a}/transition", json={"to": to},
+                               headers={"X-CSRFToken": a_token})
+        assert r.status_code == 200, r.get_json()
+    cand_sock = socketio.test_client(app, namespace="/live", flask_test_client=candidate_http)
+    asse_sock = socketio.test_client(app, namespace="/live", flask_test_client=assessor_http)
+    assert _emit(cand_sock, "join", {"session": cast.session_a})["ok"]
+    assert _emit(asse_sock, "join", {"session": cast.session_a})["ok"]
+    return (assessor_http, a_token, asse_sock), (candidate_http, c_token, cand_sock)
 
 
 def _emit(sc, event, payload):
@@ -140,17 +164,12 @@ def test_sessions_on_media_nodes_fail_over_when_a_node_is_killed(cluster, cast):
     from proctor.rtc.loop import RtcLoop
     from proctor.rtc.testing import SyntheticPeer
     from remote_tuk.medianode.rpc import RpcClient
-    from tests.media.face import face_track, tone_track
+    from tests.media.face import HEIGHT, WIDTH, face_track, tone_track
 
     app, nodes, registry = cluster
-    remote = app.extensions["rtuk_media"].remote
-    assessor_http, a_token = _http(app, cast, "asesor_a")
-    candidate_http, c_token = _http(app, cast, "asesi_a")
-    satisfy_gate(app.config["RTUK"].sqlalchemy_url, cast.session_a)
-    for to in ("checking", "ready", "live"):
-        r = assessor_http.post(f"/api/v1/sessions/{cast.session_a}/transition", json={"to": to},
-                               headers={"X-CSRFToken": a_token})
-        assert r.status_code == 200, r.get_json()
+    hub = app.extensions["rtuk_media"]
+    remote = hub.remote
+    pid = cast.session_a
 
     clients = RtcLoop("test-clients")
     clients.start()
@@ -171,10 +190,7 @@ def test_sessions_on_media_nodes_fail_over_when_a_node_is_killed(cluster, cast):
         assert _wait(lambda: {n.name: n.sessions for n in registry.nodes()} == {"media-1": 1, "media-2": 0}, 10), \
             registry.nodes()
 
-        cand_sock = socketio.test_client(app, namespace="/live", flask_test_client=candidate_http)
-        asse_sock = socketio.test_client(app, namespace="/live", flask_test_client=assessor_http)
-        assert _emit(cand_sock, "join", {"session": cast.session_a})["ok"]
-        assert _emit(asse_sock, "join", {"session": cast.session_a})["ok"]
+        (assessor_http, a_token, asse_sock), (_candidate_http, _c_token, cand_sock) = _live(app, cast)
 
         def connect(sock, event, **kw):
             p = peer(**kw)
@@ -213,20 +229,52 @@ def test_sessions_on_media_nodes_fail_over_when_a_node_is_killed(cluster, cast):
         print(f"failover: video at the viewer again {recovered_s:.2f} s after kill -9")
         assert {n.name for n in registry.nodes()} == {"media-1"}
 
-        # a call for a session placed nowhere does nothing; with no node alive a page is told 503
-        nodes.procs["media-1"].send_signal(signal.SIGKILL)
-        nodes.procs["media-1"].wait(10)
-        assert _wait(lambda: not registry.nodes(), 10)
-        ack = _emit(cand_sock, "offer", {"session": cast.session_a, "sdp": clients.run(cand.offer(), 10)})
-        assert not ack["ok"] and ack["error"] == "media_unavailable", ack
-        screen = candidate_http.post(f"/api/v1/sessions/{cast.session_a}/sources/screen/offer",
-                                     json={"sdp": clients.run(cand.offer(), 10)}, headers={"X-CSRFToken": c_token})
-        assert screen.status_code == 503 and screen.get_json()["error"] == "media_unavailable", screen.get_json()
-        del cand2
+        # what else the app asks of the session's node: the TUK check's frames (measured on the node), the extra
+        # sources' status, and closing the media when the session ends
+        hub.watch(pid)
+        time.sleep(3)  # sampled at 2 frames/s
+        frames, camera = hub.measure_camera(pid)
+        assert frames >= 3 and camera is not None and camera.resolution == (WIDTH, HEIGHT), (frames, camera)
+        assert hub.measure_camera(pid) == (0, None)  # taking the frames ended the watch
+        assert hub.sources.update(pid, "phone", battery=0.42, charging=False)["battery"] == 0.42
+        assert hub.sources.of(pid)["phone"]["battery"] == 0.42 and hub.sources.of(pid)["screen"]["state"] == "none"
+        assert pid in hub.engine.session_ids() and "nosuchsession" not in hub.engine.session_ids()
+        r = assessor_http.post(f"/api/v1/sessions/{pid}/transition", json={"to": "ended"},
+                               headers={"X-CSRFToken": a_token})
+        assert r.status_code == 200, r.get_json()
+        assert _wait(lambda: pid not in hub.engine.session_ids(), 10), "the node kept the ended session's media"
+        del cand2, cand
     finally:
         for p in peers:
             try:
                 clients.run(p.close(), 10)
             except Exception:  # noqa: BLE001 - a peer of a killed node may already be closed
                 pass
+        clients.stop()
+
+
+def test_without_a_live_media_node_the_pages_get_503(remote_app, cast):
+    """No media node alive: an offer is answered ``media_unavailable`` (the page's reconnect loop tries again), an
+    HTTP media call is a 503; calls for a session placed nowhere (stats) find nothing."""
+    from proctor.rtc.loop import RtcLoop
+    from proctor.rtc.testing import SyntheticPeer
+    from tests.media.face import face_track, tone_track
+
+    (_a_http, _a_token, asse_sock), (candidate_http, c_token, cand_sock) = _live(remote_app, cast)
+    clients = RtcLoop("test-clients")
+    clients.start()
+    try:
+        cand = clients.run(_make(SyntheticPeer, send=[face_track(), tone_track(440)], recv=["audio"]), 10)
+        sdp = clients.run(cand.offer(), 10)
+        started = time.monotonic()
+        ack = _emit(cand_sock, "offer", {"session": cast.session_a, "sdp": sdp})
+        assert not ack["ok"] and ack["error"] == "media_unavailable", ack
+        assert time.monotonic() - started < 2  # told at once, not after the request timeout
+        screen = candidate_http.post(f"/api/v1/sessions/{cast.session_a}/sources/screen/offer", json={"sdp": sdp},
+                                     headers={"X-CSRFToken": c_token})
+        assert screen.status_code == 503 and screen.get_json()["error"] == "media_unavailable", screen.get_json()
+        stats = _emit(asse_sock, "stats", {"session": cast.session_a})
+        assert stats["ok"] and stats["stats"] is None
+        clients.run(cand.close(), 10)
+    finally:
         clients.stop()
