@@ -71,6 +71,8 @@ class MediaHub:
         if settings.media_nodes == "redis":
             from remote_tuk.medianode.proxy import RemoteMedia
 
+            if self._engine is not None:
+                self.stop()  # an earlier app of this process ran the engine here (tests)
             if self.proctoring is not None:
                 self.proctoring.stop()
             self.remote = RemoteMedia(settings)

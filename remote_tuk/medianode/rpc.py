@@ -274,6 +274,7 @@ class RpcClient:
         while True:
             remaining = end - time.monotonic()
             if remaining <= 0:
+                self.redis.lrem(queue, 1, body)  # not taken yet: a node restarted under this name must not run it
                 raise RpcTimeout(f"{method} on {node}: no reply in {timeout:.0f} s")
             got = self.redis.blpop([reply], timeout=max(0.01, min(0.5, remaining)))
             if got is not None:
@@ -283,4 +284,5 @@ class RpcClient:
                 error = answer.get("error") or {}
                 raise RpcError(str(error.get("kind")), str(error.get("code")), str(error.get("message")))
             if alive is not None and not alive():
+                self.redis.lrem(queue, 1, body)
                 raise NodeGone(f"{method} on {node}: the node's heartbeat expired")
