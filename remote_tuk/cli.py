@@ -135,7 +135,10 @@ def register_cli(app: Flask) -> None:
 
     @app.cli.command("media-node")
     @click.option("--name", required=True, help="this node's name, unique among the media nodes (e.g. media-1)")
-    def media_node(name: str) -> None:
+    @click.option("--ops-port", type=click.IntRange(1, 65535), default=None,
+                  help="serve /healthz, /readyz and /metrics (nothing else) on this port")
+    @click.option("--ops-host", default="127.0.0.1", show_default=True)
+    def media_node(name: str, ops_port: int | None, ops_host: str) -> None:
         """Run the media engine as a media node (docs/DEPLOYMENT.md, "Media nodes"): no HTTP; the app nodes with
         RTUK_MEDIA_NODES=redis place sessions on it and signal it through Redis."""
         import re
@@ -152,7 +155,7 @@ def register_cli(app: Flask) -> None:
             click.echo("Peringatan: tanpa RTUK_SOCKETIO_MESSAGE_QUEUE peristiwa media tidak sampai ke halaman.",
                        err=True)
         click.echo(f"Simpul media {name} berjalan (Ctrl+C untuk berhenti)")
-        run(current_app._get_current_object(), name)  # type: ignore[attr-defined]
+        run(current_app._get_current_object(), name, ops_port, ops_host)  # type: ignore[attr-defined]
 
     @app.cli.command("close-chains")
     def close_chains() -> None:

@@ -170,11 +170,38 @@ def _cpu_seconds() -> float:
     return t.user + t.system
 
 
-def run(app: Any, name: str) -> None:
+#: The only paths a media node answers over HTTP (its operations endpoints; docs/DEPLOYMENT.md "Operations").
+OPS_PATHS = ("/healthz", "/readyz", "/metrics")
+
+
+def ops_only(app: Any) -> Any:
+    """The app's WSGI callable restricted to :data:`OPS_PATHS` (everything else 404, the pages are not served)."""
+
+    def wsgi(environ: dict[str, Any], start_response: Any) -> Any:
+        if environ.get("PATH_INFO") not in OPS_PATHS or environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
+            start_response("404 Not Found", [("Content-Type", "text/plain"), ("Content-Length", "9")])
+            return [b"not found"]
+        return app.wsgi_app(environ, start_response)
+
+    return wsgi
+
+
+def serve_ops(app: Any, host: str, port: int) -> Any:
+    """``/healthz``, ``/readyz`` and ``/metrics`` of this node on *host*:*port* (a thread), for the operator's
+    monitoring: the engine's sessions and inbound bitrate, evidence appends, the media loop."""
+    from werkzeug.serving import make_server
+
+    server = make_server(host, port, ops_only(app), threaded=True)
+    threading.Thread(target=server.serve_forever, name="media-node-ops", daemon=True).start()
+    return server
+
+
+def run(app: Any, name: str, ops_port: int | None = None, ops_host: str = "127.0.0.1") -> None:
     """Serve as media node *name* until SIGTERM or SIGINT."""
     import signal
 
     node = MediaNode(app, name).start()
+    ops = serve_ops(app, ops_host, ops_port) if ops_port else None
 
     def _stop(*_: Any) -> None:
         node._stop.set()
@@ -182,4 +209,6 @@ def run(app: Any, name: str) -> None:
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     node.wait()
+    if ops is not None:
+        ops.shutdown()
     node.stop()

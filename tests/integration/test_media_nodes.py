@@ -23,6 +23,27 @@ pytestmark = pytest.mark.slow
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 ROOT = Path(__file__).resolve().parents[2]
+METRICS_TOKEN = "media-node-test-metrics-token-0123456789"
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _metrics(nodes, name: str) -> dict:
+    import requests
+    from prometheus_client.parser import text_string_to_metric_families
+
+    url = f"http://127.0.0.1:{nodes.ops_ports[name]}"
+    assert requests.get(f"{url}/masuk", timeout=5).status_code == 404  # a node serves no pages
+    assert requests.get(f"{url}/metrics", timeout=5).status_code == 401
+    text = requests.get(f"{url}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}, timeout=10).text
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for f in text_string_to_metric_families(text) for s in f.samples}
 
 
 def _redis_available() -> bool:
@@ -62,15 +83,19 @@ class Nodes:
             "RTUK_MEDIA_NODES_URL": REDIS_URL,
             "RTUK_MEDIA_NODES_PREFIX": prefix,
             "RTUK_SOCKETIO_MESSAGE_QUEUE": REDIS_URL,
+            "RTUK_OPS_METRICS_TOKEN": METRICS_TOKEN,
             "PYTHONPATH": str(ROOT),
         }
         self.log_dir = log_dir
         self.procs: dict[str, subprocess.Popen] = {}
+        self.ops_ports: dict[str, int] = {}
 
     def start(self, name: str) -> None:
         out = (self.log_dir / f"{name}.log").open("wb")
+        self.ops_ports[name] = _free_port()
         self.procs[name] = subprocess.Popen(
-            [sys.executable, "-m", "remote_tuk", "media-node", "--name", name],
+            [sys.executable, "-m", "remote_tuk", "media-node", "--name", name, "--ops-port",
+             str(self.ops_ports[name])],
             cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT,
         )
 
@@ -210,6 +235,11 @@ def test_sessions_on_media_nodes_fail_over_when_a_node_is_killed(cluster, cast):
         assert _wait(lambda: viewer.received.video_frames >= 30, 20), "no video through media-2"
         stats = _emit(asse_sock, "stats", {"session": cast.session_a})
         assert stats["ok"] and stats["stats"]["candidate"]["state"] == "connected", stats
+        # the node's own /metrics (--ops-port): its engine's session and the candidate's video arriving there
+        samples = _metrics(nodes, "media-2")
+        assert samples[("rtuk_media_sessions", ())] == 1, samples
+        assert samples[("rtuk_media_inbound_bitrate_bps", (("kind", "video"),))] > 0, samples
+        assert sum(v for (n, _), v in samples.items() if n == "rtuk_evidence_append_seconds_count") > 0, samples
 
         # kill -9 the node holding the session; the pages' reconnect offers land on media-1
         killed_at = time.monotonic()
