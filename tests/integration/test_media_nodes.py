@@ -5,6 +5,7 @@ after that node is killed (SIGKILL) the pages' next offers are placed on the oth
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -226,6 +227,9 @@ def test_sessions_on_media_nodes_fail_over_when_a_node_is_killed(cluster, cast):
             clients.run(p.wait_connected(), 20)
             return p, ack
 
+        # the node's engine events reach the pages through the Socket.IO message queue (any app node delivers them)
+        queue = remote.redis.pubsub(ignore_subscribe_messages=True)
+        queue.subscribe("flask-socketio")
         cand, ack = connect(cand_sock, "offer", send=[face_track(), tone_track(440)], recv=["audio"])
         assert ack["ok"], ack
         first = registry.placement(cast.session_a)
@@ -233,6 +237,16 @@ def test_sessions_on_media_nodes_fail_over_when_a_node_is_killed(cluster, cast):
         viewer, ack = connect(asse_sock, "offer", send=[tone_track(880)], recv=["video", "audio"])
         assert ack["ok"], ack
         assert _wait(lambda: viewer.received.video_frames >= 30, 20), "no video through media-2"
+        published = []
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not any(m["data"][0]["type"] == "media.started" for m in published):
+            message = queue.get_message(timeout=0.5)
+            if message is not None:
+                body = json.loads(message["data"])
+                if body.get("event") == "peer" and body.get("room") == f"live:{pid}":
+                    published.append(body)
+        queue.close()
+        assert {m["data"][0]["type"] for m in published} >= {"peer.joined", "media.started"}, published
         stats = _emit(asse_sock, "stats", {"session": cast.session_a})
         assert stats["ok"] and stats["stats"]["candidate"]["state"] == "connected", stats
         # the node's own /metrics (--ops-port): its engine's session and the candidate's video arriving there
