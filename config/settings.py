@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 #: The project root: ``var/`` (the embedded data directory) lives below it unless ``RTUK_VAR_DIR`` says otherwise.
@@ -257,6 +257,18 @@ class Settings(BaseSettings):
     ratelimit_storage_uri: str = "memory://"
     #: Socket.IO message queue for several app nodes (e.g. ``redis://127.0.0.1:6379/0``); empty means in-process.
     socketio_message_queue: str = ""
+    #: Where the media engine runs (docs/DEPLOYMENT.md, "Media nodes"): ``local`` (every app node runs its own engine
+    #: in-process) or ``redis`` (media-node processes, ``python -m remote_tuk media-node --name media-1``; the app
+    #: places each session on the least-loaded live node and signals it through Redis).
+    media_nodes: Literal["local", "redis"] = "local"
+    #: Redis URL of the media nodes' registry and requests. Empty: ``socketio_message_queue``.
+    media_nodes_url: str = ""
+    #: Prefix of the media nodes' Redis keys (one deployment per prefix).
+    media_nodes_prefix: str = Field(default="rtuk:media", pattern=r"^[A-Za-z0-9_.:\-]{1,64}$")
+    #: A node whose heartbeat (sent every third of this) is older than this is dead: its sessions are placed again.
+    media_node_ttl_s: float = Field(default=3.0, ge=1.0, le=60.0)
+    #: How long an app node waits for a media node's answer (an offer gathers ICE first), in seconds.
+    media_rpc_timeout_s: float = Field(default=20.0, gt=0, le=120)
     join_link_ttl_hours: int = Field(default=72, ge=1, le=24 * 60)
     totp_issuer: str = "Remote TUK"
     default_locale: Literal["id", "en"] = "id"
@@ -276,6 +288,23 @@ class Settings(BaseSettings):
         if value and not _ORIGIN.fullmatch(value):
             raise ValueError("must be scheme://host[:port] with no path, e.g. https://tuk.lsp.example")
         return value
+
+    @field_validator("media_nodes", mode="before")
+    @classmethod
+    def _media_nodes_default(cls, value: Any) -> Any:
+        return "local" if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _media_nodes_need_redis(self) -> Settings:
+        if self.media_nodes == "redis" and not self.media_nodes_redis_url.startswith(("redis://", "rediss://",
+                                                                                      "unix://")):
+            raise ValueError("RTUK_MEDIA_NODES=redis needs a Redis URL in RTUK_MEDIA_NODES_URL or "
+                             "RTUK_SOCKETIO_MESSAGE_QUEUE (redis://host:port/db)")
+        return self
+
+    @property
+    def media_nodes_redis_url(self) -> str:
+        return self.media_nodes_url or self.socketio_message_queue
 
     @property
     def sqlalchemy_url(self) -> str:
@@ -313,6 +342,9 @@ class Settings(BaseSettings):
         if self.turn.enabled and len(self.turn.secret) < 32:
             problems.append("RTUK_TURN_URLS is set but RTUK_TURN_SECRET (coturn's static-auth-secret) is missing "
                             "or shorter than 32 characters")
+        if self.media_nodes == "redis" and not self.socketio_message_queue:
+            problems.append("RTUK_MEDIA_NODES=redis without RTUK_SOCKETIO_MESSAGE_QUEUE: the media nodes' events "
+                            "would reach no page")
         if self.ops.metrics_token and len(self.ops.metrics_token) < 32:
             problems.append("RTUK_OPS_METRICS_TOKEN is shorter than 32 characters")
         if self.mail.enabled:

@@ -13,8 +13,9 @@ the media engine's loop thread inside). Migrations run once, before the app node
 prints the HTTPS URL, the CA file to trust and the demo accounts. Running it again keeps the data, the secrets and the
 certificates. Everything lives under <dir>; ports are <base-port> + a fixed offset each (``PORTS``).
 
-Media nodes (issue 18 item 1) get their slot in ``stack_setup.MEDIA_NODES``: ``python -m proctor.node`` programs
-started with the app nodes, empty until that module exists; today each app node runs its own media engine.
+The media engines run in two media nodes (issue 18 item 1, ``stack_setup.MEDIA_NODES``: ``python -m remote_tuk
+media-node`` programs started with the app nodes, which run with ``RTUK_MEDIA_NODES=redis``); with ``MEDIA_NODES``
+empty each app node runs its own media engine instead.
 """
 
 from __future__ import annotations
@@ -174,7 +175,7 @@ def up(stack: Stack, demo: bool) -> None:
     if tested.returncode != 0:
         raise SystemExit(f"stack: the nginx configuration is refused:\n{tested.stderr}")
     if not supervisord_running(stack):
-        busy = [n for n in ("pg", "redis", "app1", "app2", "s3") if port_open(stack.port(n))]
+        busy = [n for n in ("pg", "redis", *APP_NODES, *MEDIA_NODES, "s3") if port_open(stack.port(n))]
         busy += [n for n in ("https", "turn") if port_open(stack.port(n), stack.listen)]
         if busy:
             raise SystemExit(f"stack: ports in use: {', '.join(f'{n}={stack.port(n)}' for n in busy)} "
@@ -196,8 +197,8 @@ def up(stack: Stack, demo: bool) -> None:
         # demo data is refused in production mode: this one command runs as development on the same database
         out = manage(stack, "seed-demo", env_extra={"RTUK_ENV": "development"})
         (stack.dir / "demo-accounts.txt").write_text(out)
-    supervisorctl(stack, "start", *APP_NODES, *(n for n, _ in MEDIA_NODES), check=False)
-    for node in APP_NODES:
+    supervisorctl(stack, "start", *APP_NODES, *MEDIA_NODES, check=False)
+    for node in (*APP_NODES, *MEDIA_NODES):
         wait_for(f"app node {node}", lambda n=node: node_ready(stack, n), 90, logs / f"{node}.log")
     wait_for("nginx", lambda: ready_through_proxy(stack), 30, logs / "nginx-error.log")
     accounts = (stack.dir / "demo-accounts.txt").read_text() if (stack.dir / "demo-accounts.txt").exists() else ""
@@ -208,6 +209,7 @@ Remote TUK stack is up (supervised by supervisord; `make stack-stop` stops it)
                  (curl --cacert {stack.ca} {stack.url}/readyz; in Chromium: Settings > Privacy and security >
                   Security > Manage certificates > Authorities > Import)
   app nodes      {", ".join(f"{n} http://127.0.0.1:{stack.port(n)}" for n in APP_NODES)}  (/healthz /readyz /metrics)
+  media nodes    {", ".join(f"{n} http://127.0.0.1:{stack.port(n)}" for n in MEDIA_NODES) or "none"}  (the same)
   metrics token  {stack.dir / "secrets" / "secrets.json"} (metrics_token)
   TURN           turn:{stack.host}:{stack.port("turn")} (udp, tcp), turns:{stack.host}:{stack.port("turns")}
   PostgreSQL     {stack.db_url}

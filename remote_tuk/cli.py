@@ -133,6 +133,30 @@ def register_cli(app: Flask) -> None:
         os.environ.pop("FLASK_RUN_FROM_CLI", None)
         serve_werkzeug(current_app._get_current_object(), socketio, host, port)  # type: ignore[attr-defined]
 
+    @app.cli.command("media-node")
+    @click.option("--name", required=True, help="this node's name, unique among the media nodes (e.g. media-1)")
+    @click.option("--ops-port", type=click.IntRange(1, 65535), default=None,
+                  help="serve /healthz, /readyz and /metrics (nothing else) on this port")
+    @click.option("--ops-host", default="127.0.0.1", show_default=True)
+    def media_node(name: str, ops_port: int | None, ops_host: str) -> None:
+        """Run the media engine as a media node (docs/DEPLOYMENT.md, "Media nodes"): no HTTP; the app nodes with
+        RTUK_MEDIA_NODES=redis place sessions on it and signal it through Redis."""
+        import re
+
+        from remote_tuk.medianode.node import run
+
+        if not re.fullmatch(r"[A-Za-z0-9_.\-]{1,40}", name):
+            raise click.ClickException("--name: 1-40 letters, digits, '.', '_' or '-'.")
+        settings = current_app.config["RTUK"]
+        if not settings.media_nodes_redis_url:
+            raise click.ClickException("Simpul media memerlukan Redis: RTUK_MEDIA_NODES_URL atau "
+                                       "RTUK_SOCKETIO_MESSAGE_QUEUE.")
+        if not settings.socketio_message_queue:
+            click.echo("Peringatan: tanpa RTUK_SOCKETIO_MESSAGE_QUEUE peristiwa media tidak sampai ke halaman.",
+                       err=True)
+        click.echo(f"Simpul media {name} berjalan (Ctrl+C untuk berhenti)")
+        run(current_app._get_current_object(), name, ops_port, ops_host)  # type: ignore[attr-defined]
+
     @app.cli.command("close-chains")
     def close_chains() -> None:
         """Close the evidence chains of decided or cancelled sessions that were left open (a node stopped between the

@@ -78,7 +78,7 @@ class LiveNamespace(TrackedNamespace):
         """The user lost access to the session (issue 12 #9): close their media too, and disconnect the page."""
         from proctor.errors import ProctorError
 
-        if user is not None and media.running and public_id in media.engine.session_ids():
+        if user is not None and media.engaged and public_id in media.engine.session_ids():
             engine = media.engine
             if user.role is Role.CANDIDATE:
                 with contextlib.suppress(ProctorError):  # not connected
@@ -195,7 +195,7 @@ class LiveNamespace(TrackedNamespace):
         data, session = self._session(user, payload, LeaveIn)
         part = services.participant(user, session)
         if data.tile:  # a classroom tile closes its media; the classroom page still follows the session
-            if part.role != "candidate" and media.running and session.public_id in media.engine.session_ids():
+            if part.role != "candidate" and media.engaged and session.public_id in media.engine.session_ids():
                 from proctor.errors import UnknownPeer
 
                 with contextlib.suppress(UnknownPeer):
@@ -204,7 +204,7 @@ class LiveNamespace(TrackedNamespace):
         leave_room(room_of(session.public_id))
         leave_room(staff_room_of(session.public_id))
         joined_sockets().pop(request.sid, None)  # type: ignore[attr-defined]
-        if not data.panel and media.running and session.public_id in media.engine.session_ids():
+        if not data.panel and media.engaged and session.public_id in media.engine.session_ids():
             from proctor.errors import UnknownPeer
 
             try:

@@ -60,17 +60,38 @@ class MediaHub:
         #: the extra sources' (phone camera, screen share) latest connection state and battery (issue 19)
         from remote_tuk.sources.services import SourceStatus
 
-        self.sources = SourceStatus()
+        self._local_sources = SourceStatus()
+        self.sources: Any = self._local_sources
+        #: with ``RTUK_MEDIA_NODES=redis`` (remote_tuk/medianode/): the media nodes this process signals through
+        #: Redis instead of running an engine itself
+        self.remote: Any = None
 
     def init_app(self, app: Any, settings: Settings, db: Any, evidence: Any, socketio: Any) -> None:
+        self.settings, self.db, self.evidence, self.socketio = settings, db, evidence, socketio
+        if settings.media_nodes == "redis":
+            from remote_tuk.medianode.proxy import RemoteMedia
+
+            if self._engine is not None:
+                self.stop()  # an earlier app of this process ran the engine here (tests)
+            if self.proctoring is not None:
+                self.proctoring.stop()
+            self.remote = RemoteMedia(settings)
+            self.proctoring, self.sources = self.remote.proctoring, self.remote.sources
+        else:
+            self.serve_locally()
+        app.extensions["rtuk_media"] = self
+
+    def serve_locally(self) -> None:
+        """Run the engine and the live analysis in this process (the default; a media node's own process)."""
         from remote_tuk.proctoring.runner import LiveProctoring
 
-        self.settings, self.db, self.evidence, self.socketio = settings, db, evidence, socketio
+        assert self.settings is not None
         if self.proctoring is not None:
             self.proctoring.stop()
-        self.proctoring = (LiveProctoring(db.new_session, lambda: evidence.store, self._emit_staff)
-                           if settings.rtc.proctoring else None)
-        app.extensions["rtuk_media"] = self
+        self.remote, self.sources = None, self._local_sources
+        evidence = self.evidence
+        self.proctoring = (LiveProctoring(self.db.new_session, lambda: evidence.store, self._emit_staff)
+                           if self.settings.rtc.proctoring else None)
 
     def _emit_staff(self, event: str, payload: dict[str, Any], public_id: str, staff_only: bool = True) -> None:
         room = staff_room_of(public_id) if staff_only else room_of(public_id)
@@ -78,6 +99,8 @@ class MediaHub:
 
     @property
     def engine(self) -> Any:
+        if self.remote is not None:
+            return self.remote.engine
         with self._lock:
             if self._engine is None:
                 assert self.settings is not None
@@ -101,7 +124,13 @@ class MediaHub:
 
     @property
     def running(self) -> bool:
+        """This process runs an engine (false on an app node whose media are on media nodes)."""
         return self._engine is not None
+
+    @property
+    def engaged(self) -> bool:
+        """Media may exist for this process to close: its own engine runs, or media nodes hold them."""
+        return self.remote is not None or self._engine is not None
 
     def stop(self) -> None:
         with self._lock:
@@ -119,6 +148,8 @@ class MediaHub:
             self._stack.close()
 
     def stats(self, public_id: str) -> dict[str, Any] | None:
+        if self.remote is not None:
+            return self.remote.call(public_id, "stats", place=False, session_id=public_id)  # type: ignore[no-any-return]
         if self._engine is None or public_id not in self._engine.session_ids():
             return None
         return self._engine.stats(public_id)
@@ -128,12 +159,18 @@ class MediaHub:
     def prepare(self, public_id: str, state: SessionState) -> None:
         """Before an offer: the engine records while the session is live (also after a server restart), and the
         session is analysed while live (the candidate's media coming back after it ended opens it again)."""
+        if self.remote is not None:
+            self.remote.call(public_id, "prepare", place=True, session_id=public_id, state=state.value)
+            return
         self.engine.record(public_id, state is S.LIVE)
         if state is S.LIVE:
             self.start_proctoring(public_id)
 
     def follow_state(self, public_id: str, state: SessionState) -> None:
         """After a transition: record and analyse while live; at the end, close the media and forget any watch."""
+        if self.remote is not None:
+            self.remote.call(public_id, "follow_state", place=False, session_id=public_id, state=state.value)
+            return
         if state in (S.ENDED, S.DECIDED, S.CANCELLED):
             self.unwatch(public_id)
         if state is S.LIVE:
@@ -218,6 +255,9 @@ class MediaHub:
         """Decode the candidate's video and keep the next sampled frames (the TUK check's camera measurement). The
         watch ends when the frames are taken, when the candidate's media leaves, or after ``WATCH_MAX_S``; then the
         video is no longer decoded and the kept frames are freed."""
+        if self.remote is not None:
+            self.remote.call(public_id, "watch", place=True, session_id=public_id)
+            return
         with self._lock:
             self._frames[public_id] = deque(maxlen=FRAMES_KEPT)
             old = self._watch_timers.pop(public_id, None)
@@ -230,12 +270,35 @@ class MediaHub:
         self.engine.sample_frames(public_id, self._sampling_fps(public_id))
 
     def take_frames(self, public_id: str) -> list[Any]:
-        """The frames kept so far; the watch ends (see :meth:`watch`)."""
+        """The frames kept so far; the watch ends (see :meth:`watch`). On an app node with media nodes the frames stay
+        on the node (measure them there with :meth:`measure_camera`): this only ends the watch."""
+        if self.remote is not None:
+            self.remote.call(public_id, "unwatch", place=False, session_id=public_id)
+            return []
         with self._lock:
             frames = self._frames.get(public_id)
             taken = list(frames or [])
         self.unwatch(public_id)
         return taken
+
+    def measure_camera(self, public_id: str) -> tuple[int, Any]:
+        """The TUK check's camera measurement over the frames kept since :meth:`watch` (which ends): (frames, a
+        ``proctor.analysis.CameraMeasurement`` or None without frames). Measured where the frames are."""
+        if self.remote is not None:
+            answer = self.remote.call(public_id, "measure_camera", place=False, session_id=public_id)
+            if not answer or not answer.get("camera"):
+                return (int(answer["frames"]) if answer else 0), None
+            from proctor.analysis.tuk import CameraMeasurement
+
+            return int(answer["frames"]), CameraMeasurement(**{**answer["camera"],
+                                                                "resolution": tuple(answer["camera"]["resolution"])})
+        frames = self.take_frames(public_id)
+        if not frames:
+            return 0, None
+        from proctor.analysis import measure_camera_frames
+
+        return len(frames), measure_camera_frames([f.i420 for f in frames], [f.media_s for f in frames],
+                                                  fmt="yuv420p")
 
     def unwatch(self, public_id: str) -> None:
         with self._lock:
@@ -363,6 +426,9 @@ class MediaHub:
         """Before an extra source's offer: its engine session records while the session is live."""
         from remote_tuk.sources.services import engine_id
 
+        if self.remote is not None:
+            return str(self.remote.call(public_id, "prepare_source", place=True, session_id=public_id, source=source,
+                                        state=state.value))
         sid = engine_id(public_id, source)
         self.engine.record(sid, state is S.LIVE)
         return sid

@@ -120,7 +120,13 @@ def check_object_store(store: Any) -> Check:
 
 
 def check_media(hub: Any) -> Check:
-    """The media loop thread runs a task (only when this node has started its media engine)."""
+    """The media loop thread runs a task (only when this node has started its media engine). With media nodes: how
+    many are alive (none is reported, not blocking: the app still serves everything but media)."""
+    if getattr(hub, "remote", None) is not None:
+        nodes = hub.remote.registry.nodes()
+        names = ", ".join(f"{n.name} ({n.sessions} sessions)" for n in nodes)
+        return Check("media_loop", True, "ok" if nodes else "degraded",
+                     f"media nodes: {names}" if nodes else "no media node alive")
     if not hub.running:
         return Check("media_loop", True, "off", "media engine not started on this node")
 

@@ -122,20 +122,46 @@
       recorder.start(data.chunk_ms || 2000);
     }
 
+    let screenGen = 0;
     async function connect() {
-      pc = new RTCPeerConnection({ iceServers: data.ice_servers || [] });
-      window.screenPc = pc;
-      for (const track of screen.getVideoTracks()) pc.addTrack(track, screen);
-      await pc.setLocalDescription(await pc.createOffer());
+      const gen = ++screenGen;
+      if (pc) { try { pc.close(); } catch (e) { /* closed */ } }
+      const mine = pc = new RTCPeerConnection({ iceServers: data.ice_servers || [] });
+      window.screenPc = mine;
+      for (const track of screen.getVideoTracks()) mine.addTrack(track, screen);
+      // the network or the media node dropped the share: offer again while the screen is still shared (after a
+      // media node died, the server places the session on another node)
+      mine.addEventListener("connectionstatechange", () => {
+        if (gen !== screenGen || !screen) return;
+        if (mine.connectionState === "failed") reconnect(gen);
+        else if (mine.connectionState === "disconnected") setTimeout(() => {
+          if (gen === screenGen && screen && mine.connectionState !== "connected") reconnect(gen);
+        }, 3000);
+      });
+      await mine.setLocalDescription(await mine.createOffer());
       await new Promise((resolve) => {
-        if (pc.iceGatheringState === "complete") return resolve();
+        if (mine.iceGatheringState === "complete") return resolve();
         const timer = setTimeout(resolve, data.ice_gathering_timeout_ms || 5000);
-        pc.addEventListener("icegatheringstatechange", () => {
-          if (pc.iceGatheringState === "complete") { clearTimeout(timer); resolve(); }
+        mine.addEventListener("icegatheringstatechange", () => {
+          if (mine.iceGatheringState === "complete") { clearTimeout(timer); resolve(); }
         });
       });
-      const ack = await L.postJson(urls.screen_offer, { sdp: pc.localDescription.sdp });
-      await pc.setRemoteDescription({ type: "answer", sdp: ack.sdp });
+      const ack = await L.postJson(urls.screen_offer, { sdp: mine.localDescription.sdp });
+      await mine.setRemoteDescription({ type: "answer", sdp: ack.sdp });
+    }
+
+    async function reconnect(gen) {
+      for (let attempt = 0; gen === screenGen && screen; attempt++) {
+        await L.sleep(Math.min(10, 2 ** attempt) * 1000);
+        if (gen !== screenGen || !screen) return;
+        try {
+          await connect();
+          return;
+        } catch (err) {
+          console.warn("sources: screen share reconnect failed", err);
+          gen = screenGen;
+        }
+      }
     }
 
     function stopped() {

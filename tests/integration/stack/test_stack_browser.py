@@ -139,18 +139,21 @@ def _live_session(st, assessor_browser: Any, candidate_browser: Any, relay_only:
 
 
 def _media_metrics_show_the_session(st) -> None:
-    """The node holding the session's media reports it in /metrics: one session, video arriving, evidence appended."""
+    """The node holding the session's media reports it in /metrics: one session, video arriving, evidence appended.
+    With media nodes (deploy/stack_setup.py ``MEDIA_NODES``) that is a media node, and no app node holds media."""
     import requests
     from prometheus_client.parser import text_string_to_metric_families
+    from stack_setup import APP_NODES, MEDIA_NODES  # deploy/ is on sys.path (conftest.py)
 
     auth = {"Authorization": f"Bearer {st.secrets['metrics_token']}"}
     per_node = {}
-    for node in ("app1", "app2"):
+    for node in (*APP_NODES, *MEDIA_NODES):
         text = requests.get(f"{st.node_url(node)}/metrics", headers=auth, timeout=20).text
         per_node[node] = {(s.name, tuple(sorted(s.labels.items()))): s.value
                           for f in text_string_to_metric_families(text) for s in f.samples}
     holding = [n for n, m in per_node.items() if m[("rtuk_media_sessions", ())] == 1]
     assert len(holding) == 1, {n: m[("rtuk_media_sessions", ())] for n, m in per_node.items()}
+    assert holding[0] in (MEDIA_NODES or APP_NODES), holding
     samples = per_node[holding[0]]
     assert samples[("rtuk_media_inbound_bitrate_bps", (("kind", "video"),))] > 100_000, samples
     assert samples[("rtuk_media_inbound_bitrate_bps", (("kind", "audio"),))] > 0, samples

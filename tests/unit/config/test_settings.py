@@ -87,3 +87,24 @@ def test_default_tuk_profile_is_valid_and_complete():
 def test_impossible_profile_thresholds_are_refused(req):
     with pytest.raises(ValueError):
         TukRequirementProfile(name="x", requirements=[req])
+
+
+def test_media_nodes_are_off_by_default_and_need_a_redis_url():
+    from pydantic import ValidationError
+
+    from config import load_settings
+
+    assert load_settings().media_nodes == "local"
+    assert load_settings(media_nodes="").media_nodes == "local"
+    with pytest.raises(ValidationError, match="needs a Redis URL"):
+        load_settings(media_nodes="redis", socketio_message_queue="", media_nodes_url="")
+    with pytest.raises(ValidationError):
+        load_settings(media_nodes="yes")
+    with pytest.raises(ValidationError):
+        load_settings(media_nodes_prefix="bad prefix")
+    s = load_settings(media_nodes="redis", socketio_message_queue="redis://q:6379/0")
+    assert s.media_nodes_redis_url == "redis://q:6379/0"
+    assert load_settings(media_nodes="redis", media_nodes_url="redis://m:6379/1",
+                         socketio_message_queue="redis://q:6379/0").media_nodes_redis_url == "redis://m:6379/1"
+    problems = load_settings(media_nodes="redis", media_nodes_url="redis://m:6379/1").production_problems()
+    assert any("RTUK_SOCKETIO_MESSAGE_QUEUE" in p for p in problems)
