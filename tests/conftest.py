@@ -240,6 +240,11 @@ def app(settings):
     app = create_app(settings)
     limiter.reset()
     yield app
+    # the media hub is one per process: a test that started its engine must not leave it (and the sessions its
+    # analysis opened) to the next test's app
+    media = app.extensions.get("rtuk_media")
+    if media is not None and media.running:
+        media.stop()
     app.extensions["rtuk_db"].dispose()
 
 
