@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing as mp
 import os
 import statistics
 import sys
@@ -92,41 +91,29 @@ def server_main(conn: Any, analysis: bool) -> None:
             engine = MediaEngine(RtcSettings(ice_servers=[]), NullSink(), None,
                                  EngineOptions(relay_mode="passthrough", call_timeout_s=60))
         engine.start()
+
+        def pool_metrics() -> dict[str, Any] | None:
+            if pool is None:
+                return None
+            m = pool.metrics()
+            return {"behind": m.behind, "lag_p95_s": m.lag_p95_s, "drop_rate": m.drop_rate,
+                    "processed_per_s": m.processed_per_s, "offered": m.offered, "incidents": len(incidents)}
+
+        def candidate(sid: str, sdp: str) -> str:
+            if pool is not None:
+                pool.open_session(sid, profile)
+                pool.set_reference(sid, _reference_jpeg())
+                origin[sid] = time.time()
+                engine.listen_audio(sid, True)
+            return engine.candidate_offer(sid, sdp)
+
+        def closed(sid: str, *_: Any) -> None:
+            if pool is not None:
+                pool.close_session(sid, time.time() - origin.pop(sid, time.time()))
+                decoders.pop(sid, None)
+
         try:
-            while True:
-                cmd, *args = conn.recv()
-                try:
-                    if cmd == "candidate":
-                        sid = args[0]
-                        if pool is not None:
-                            pool.open_session(sid, profile)
-                            pool.set_reference(sid, _reference_jpeg())
-                            origin[sid] = time.time()
-                            engine.listen_audio(sid, True)
-                        conn.send(engine.candidate_offer(*args))
-                    elif cmd == "viewer":
-                        conn.send(engine.viewer_offer(*args))
-                    elif cmd == "cpu":
-                        conn.send((time.process_time(), time.monotonic()))
-                    elif cmd == "pool":
-                        if pool is None:
-                            conn.send(None)
-                        else:
-                            m = pool.metrics()
-                            conn.send({"behind": m.behind, "lag_p95_s": m.lag_p95_s, "drop_rate": m.drop_rate,
-                                       "processed_per_s": m.processed_per_s, "offered": m.offered,
-                                       "incidents": len(incidents)})
-                    elif cmd == "close":
-                        engine.close_session(*args)
-                        if pool is not None:
-                            pool.close_session(args[0], time.time() - origin.pop(args[0], time.time()))
-                            decoders.pop(args[0], None)
-                        conn.send(True)
-                    elif cmd == "stop":
-                        conn.send(True)
-                        return
-                except Exception as exc:  # noqa: BLE001 - handed back to the caller
-                    conn.send(exc)
+            relay.serve(conn, engine, extra={"candidate": candidate, "pool": pool_metrics}, on_close=closed)
         finally:
             engine.stop()
             if pool is not None:
@@ -150,16 +137,8 @@ def _reference_jpeg() -> bytes:
     return _REFERENCE
 
 
-class Server(relay.Server):
-    def __init__(self, analysis: bool) -> None:
-        ctx = mp.get_context("spawn")
-        self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=server_main, args=(child, analysis), daemon=True)
-        self.proc.start()
-
-
 def run(analysis: bool, count: int, clip, opus, warmup: float, window: float, loop) -> dict[str, Any]:
-    server = Server(analysis)
+    server = relay.Server(analysis, target=server_main)
     prefix = "an" if analysis else "pt"
     try:
         pairs = loop.run(relay.open_sessions(server, count, clip, opus, prefix), 180)

@@ -63,34 +63,49 @@ def server_main(conn: Any, relay_mode: str) -> None:
                                  EngineOptions(relay_mode=relay_mode, call_timeout_s=60))
         engine.start()
         try:
-            while True:
-                cmd, *args = conn.recv()
-                try:
-                    if cmd == "candidate":
-                        conn.send(engine.candidate_offer(*args))
-                    elif cmd == "viewer":
-                        conn.send(engine.viewer_offer(*args))
-                    elif cmd == "cpu":
-                        conn.send((time.process_time(), time.monotonic()))
-                    elif cmd == "stats":
-                        conn.send(engine.stats(*args))
-                    elif cmd == "close":
-                        engine.close_session(*args)
-                        conn.send(True)
-                    elif cmd == "stop":
-                        conn.send(True)
-                        return
-                except Exception as exc:  # noqa: BLE001 - handed back to the caller
-                    conn.send(exc)
+            serve(conn, engine)
         finally:
             engine.stop()
 
 
+def serve(conn: Any, engine: Any, extra: dict[str, Any] | None = None, on_close: Any = None) -> None:
+    """The server process's command loop over *conn* (candidate, viewer, cpu, stats, close, stop; *extra*: name ->
+    callable(*args), looked up first, so it may replace one of them); an exception goes back to the caller.
+    ``on_close(session_id)`` runs after a close."""
+    while True:
+        cmd, *args = conn.recv()
+        try:
+            if extra and cmd in extra:
+                conn.send(extra[cmd](*args))
+            elif cmd == "candidate":
+                conn.send(engine.candidate_offer(*args))
+            elif cmd == "viewer":
+                conn.send(engine.viewer_offer(*args))
+            elif cmd == "cpu":
+                conn.send((time.process_time(), time.monotonic()))
+            elif cmd == "stats":
+                conn.send(engine.stats(*args))
+            elif cmd == "close":
+                engine.close_session(*args)
+                if on_close is not None:
+                    on_close(*args)
+                conn.send(True)
+            elif cmd == "stop":
+                conn.send(True)
+                return
+            else:
+                conn.send(ValueError(f"unknown command {cmd!r}"))
+        except Exception as exc:  # noqa: BLE001 - handed back to the caller
+            conn.send(exc)
+
+
 class Server:
-    def __init__(self, relay_mode: str) -> None:
+    """A server process running *target*(conn, *args) (default: :func:`server_main` with the relay mode)."""
+
+    def __init__(self, *args: Any, target: Any = None) -> None:
         ctx = mp.get_context("spawn")
         self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=server_main, args=(child, relay_mode), daemon=True)
+        self.proc = ctx.Process(target=target or server_main, args=(child, *args), daemon=True)
         self.proc.start()
 
     def call(self, *cmd: Any) -> Any:
