@@ -367,8 +367,14 @@ def _decide(st, assessor: requests.Session, public_id: str) -> None:
     _transition(st, assessor, public_id, "decided")
 
 
-def _candidate(st, public_id: str, seconds: float) -> Candidate:
-    http = _sign_in(st, "asesi", st.route_to("app1"))
+@pytest.fixture(scope="module")
+def candidate_http(running_stack) -> requests.Session:
+    """The demo candidate signed in once for the module: sign-ins are limited to 5 a minute per address, and the
+    package's next tests sign in too."""
+    return _sign_in(running_stack, "asesi", running_stack.route_to("app1"))
+
+
+def _candidate(st, http: requests.Session, public_id: str, seconds: float) -> Candidate:
     # the live page pins the session's browsers to one node with rtuk_route = the session's id
     http.cookies.set("rtuk_route", public_id, domain="localhost.local", path="/")
     page = http.get(f"{st.url}/sesi/{public_id}/langsung", timeout=10)
@@ -489,12 +495,13 @@ def _check_evidence(st, assessor: requests.Session, public_id: str, client: Cand
             "logged_twice": sorted(seq for seq, es in chunk_entries.items() if len(es) > 1)}
 
 
-def _run_outage(st, assessor: requests.Session, public_id: str, stop: str, hold_s: float, tmp_path: Path, *,
-                before_s: float = 10.0, after_s: float = 20.0, during=None) -> dict[str, Any]:
+def _run_outage(st, assessor: requests.Session, candidate: requests.Session, public_id: str, stop: str,
+                hold_s: float, tmp_path: Path, *, before_s: float = 10.0, after_s: float = 20.0,
+                during=None) -> dict[str, Any]:
     """Record *before_s*, stop *stop* for *hold_s* (while *during*(client, t_stop) looks on), start it, record
     *after_s* more; then every chunk must be acknowledged and in the evidence. Returns the figures."""
     pids = _pids(st)
-    client = _candidate(st, public_id, before_s + hold_s + after_s)
+    client = _candidate(st, candidate, public_id, before_s + hold_s + after_s)
     client.start()
     seen: dict[str, Any] = {}
     try:
@@ -548,7 +555,7 @@ def _report(name: str, figures: dict[str, Any]) -> None:
 # --- the tests ---------------------------------------------------------------------------------------------------
 
 
-def test_redis_stopped_30s_nothing_acknowledged_lost(running_stack, assessor, live_session, tmp_path):
+def test_redis_stopped_30s_nothing_acknowledged_lost(running_stack, assessor, candidate_http, live_session, tmp_path):
     st = running_stack
 
     def during(client: Candidate, t_stop: float) -> dict[str, Any]:
@@ -556,7 +563,7 @@ def test_redis_stopped_30s_nothing_acknowledged_lost(running_stack, assessor, li
         _wait(lambda: _ready(st, "app1")[0] == 503, 20, "app1 unready without Redis")
         return {"unready_s_after_stop": round(client.now() - t_stop, 1)}
 
-    figures = _run_outage(st, assessor, live_session, "redis", 30.0, tmp_path, during=during)
+    figures = _run_outage(st, assessor, candidate_http, live_session, "redis", 30.0, tmp_path, during=during)
     _report("redis-30s", figures)
     # Socket.IO broadcasts work again across both nodes (their Redis listeners subscribed again by themselves)
     t = time.monotonic()
@@ -565,7 +572,7 @@ def test_redis_stopped_30s_nothing_acknowledged_lost(running_stack, assessor, li
     _report("redis-30s", {"broadcasts_back_s": figures["broadcasts_back_s"]})
 
 
-def test_s3_stopped_60s_chunks_spooled_then_uploaded(running_stack, assessor, live_session, tmp_path):
+def test_s3_stopped_60s_chunks_spooled_then_uploaded(running_stack, assessor, candidate_http, live_session, tmp_path):
     st = running_stack
 
     def during(client: Candidate, t_stop: float) -> dict[str, Any]:
@@ -579,18 +586,19 @@ def test_s3_stopped_60s_chunks_spooled_then_uploaded(running_stack, assessor, li
             time.sleep(1)
         return {"spool_depth_max": deepest}
 
-    figures = _run_outage(st, assessor, live_session, "s3", 60.0, tmp_path, during=during)
+    figures = _run_outage(st, assessor, candidate_http, live_session, "s3", 60.0, tmp_path, during=during)
     assert figures["acknowledged_during_outage"] >= 20, figures  # the outage did not stop the recording
     assert figures["spool_depth_max"] >= 20, figures  # and what it took waited in the spool
     _report("s3-60s", figures)
 
 
-def test_postgresql_restarted_nothing_acknowledged_lost(running_stack, assessor, live_session, tmp_path):
+def test_postgresql_restarted_nothing_acknowledged_lost(running_stack, assessor, candidate_http, live_session,
+                                                        tmp_path):
     st = running_stack
 
     def during(client: Candidate, t_stop: float) -> dict[str, Any]:
         _wait(lambda: _ready(st, "app1")[0] == 503, 30, "app1 unready without PostgreSQL")
         return {"unready_s_after_stop": round(client.now() - t_stop, 1)}
 
-    figures = _run_outage(st, assessor, live_session, "postgres", 15.0, tmp_path, during=during)
+    figures = _run_outage(st, assessor, candidate_http, live_session, "postgres", 15.0, tmp_path, during=during)
     _report("postgres-restart", figures)
