@@ -296,7 +296,10 @@ http {{
     programs: list[tuple[str, str, str]] = [
         ("postgres", f"{pg_bindir() / 'postgres'} -D {stack.dir / 'pg' / 'data'} -p {p('pg')} "
                      f"-c listen_addresses=127.0.0.1 -c unix_socket_directories={run} -c fsync=on "
-                     f"-c logging_collector=off", pg_user),
+                     f"-c logging_collector=off",
+         # a fast shutdown (what pg_ctl stop and the distributions' units do): SIGTERM is PostgreSQL's "smart" one,
+         # which waits for the app nodes' pooled connections to close, i.e. until supervisord kills it 20 s later
+         f"{pg_user}stopsignal=INT\n"),
         ("redis", f"{shutil.which('redis-server')} --bind 127.0.0.1 --port {p('redis')} --save '' "
                   f"--appendonly no --dir {stack.dir / 'redis'} --protected-mode yes", ""),
         ("s3", f"{weed} mini -dir={stack.dir / 's3'} -ip=127.0.0.1 -ip.bind=127.0.0.1 "

@@ -138,7 +138,8 @@ def accept_chunk(
                 "Potongan ini bukan awal rekaman WebM.", details={"X-Chunk-Seq": n, "reason": str(err)}
             ) from None
 
-    outcome, row = _claim(db, session.id, n, digest, len(body), headers.start_ms, arrived, now)
+    outcome, row = _claim(db, session.id, n, digest, len(body), headers.start_ms, arrived, now,
+                          logged=lambda public_id=session.public_id: _logged_entry(store, public_id, n, digest))
     if outcome == "duplicate":
         assert row.log_index is not None
         return ChunkResult(n, row.log_index, duplicate=True)
@@ -180,12 +181,16 @@ def accept_chunk(
 
 def _claim(
     db: Session, session_pk: int, seq: int, digest: str, size: int, start_ms: int | None, arrived: datetime,
-    now: Clock,
+    now: Clock, logged: Callable[[], dict[str, Any] | None] = lambda: None,
 ) -> tuple[str, RecordingChunk]:
     """Claim (session, seq) in the database. ``("won", row)``: store the chunk; ``("duplicate", row)``: the same bytes
-    are stored; ``("conflict", row)``: other bytes hold this number. Raises :class:`ChunkPending` when the same bytes
-    are still being stored by another request after ``CLAIM_WAIT_S``."""
+    are stored; ``("conflict", row)``: other bytes hold this number. An unfinished claim of the same bytes whose chunk
+    *logged* finds in the evidence chain (its request stored the chunk, then lost the database before it could record
+    that, e.g. PostgreSQL restarting) is completed from that entry and answered as a duplicate: the chunk is neither
+    logged twice nor held up until the claim is stale. Raises :class:`ChunkPending` when the same bytes are still being
+    stored by another request after ``CLAIM_WAIT_S``."""
     deadline = time.monotonic() + CLAIM_WAIT_S
+    looked = False
     while True:
         row = RecordingChunk(
             session_id=session_pk, seq=seq, sha256=digest, size=size, client_start_ms=start_ms, received_at=arrived
@@ -208,6 +213,18 @@ def _claim(
                 return "conflict", held
             if held.log_index is not None:
                 return "duplicate", held
+            if not looked:
+                looked = True
+                entry = logged()
+                if entry is not None:
+                    # compare-and-set: the holder (if it is still alive) records the same entry
+                    db.execute(
+                        update(RecordingChunk)
+                        .where(RecordingChunk.id == held.id, RecordingChunk.log_index.is_(None))
+                        .values(object_key=entry["object"]["key"], log_index=entry["log_index"])
+                    )
+                    db.commit()
+                    continue  # read it again: completed (by this request or the holder)
             cutoff = now() - timedelta(seconds=CLAIM_STALE_S)
             if held.received_at < cutoff:
                 # compare-and-set: of several retries finding the same dead claim, one takes it over
@@ -230,6 +247,15 @@ def _claim(
                 )
             db.rollback()  # end the read: the next one sees the holder's commit
             time.sleep(0.05)
+
+
+def _logged_entry(store: Any, public_id: str, seq: int, digest: str) -> dict[str, Any] | None:
+    """The session chain's entry of chunk *seq* with these bytes (the newest), if one was logged."""
+    for e in reversed(store.list_entries(public_id, include_related=False)):
+        meta = e.get("metadata") or {}
+        if (e.get("kind"), e.get("type"), meta.get("seq"), meta.get("sha256")) == ("item", CHUNK, seq, digest):
+            return e
+    return None
 
 
 def _gap_before(db: Session, session: AssessmentSession, n: int) -> int | None:

@@ -210,6 +210,16 @@ def accept_chunk(
         db.rollback()
         held = db.scalar(select(SourceChunk).where(SourceChunk.session_id == session.id, SourceChunk.stream == stream,
                                                    SourceChunk.seq == n))
+        if held is not None and held.log_index is None and held.sha256 == digest:
+            # an upload that stored and logged these bytes, then lost the database before its row said so (e.g.
+            # PostgreSQL restarting): the row is completed from the chain's entry instead of staying pending forever
+            entry = _logged_entry(store, session.public_id, stream, n, digest)
+            if entry is not None:
+                db.execute(update(SourceChunk)
+                           .where(SourceChunk.id == held.id, SourceChunk.log_index.is_(None))
+                           .values(object_key=entry["object"]["key"], log_index=entry["log_index"]))
+                db.commit()
+                db.refresh(held)
         if held is None or held.log_index is None:
             raise ChunkPending(f"Potongan {n} sedang disimpan; coba lagi sebentar lagi.", details={"seq": n}) from None
         if held.sha256 != digest:
@@ -234,6 +244,16 @@ def accept_chunk(
                .values(object_key=receipt.object_key, log_index=receipt.log_index))
     db.commit()
     return SourceChunkResult(n, receipt.log_index, duplicate=False)
+
+
+def _logged_entry(store: Any, public_id: str, stream: str, seq: int, digest: str) -> dict[str, Any] | None:
+    """The session chain's entry of *stream*'s chunk *seq* with these bytes (the newest), if one was logged."""
+    want = ("item", SOURCE_CHUNK, stream, seq, digest)
+    for e in reversed(store.list_entries(public_id, include_related=False)):
+        meta = e.get("metadata") or {}
+        if (e.get("kind"), e.get("type"), meta.get("stream"), meta.get("seq"), meta.get("sha256")) == want:
+            return e
+    return None
 
 
 def next_seq(db: Session, session: AssessmentSession, stream: str) -> int:

@@ -10,7 +10,7 @@ from datetime import timedelta
 import cv2
 import numpy as np
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from remote_tuk.extensions import socketio
 from tests.conftest import csrf_token, login, satisfy_gate
@@ -238,3 +238,38 @@ def test_the_assessors_sources_panel_folds_away_unless_the_profile_asks_for_a_so
     assert not re.search(r"<section[^>]*\bhidden\b", section), section
     assert re.search(r'data-source="screen"[^>]*data-required="mandatory"', section), section
     assert re.search(r'data-source="phone"[^>]*\bhidden\b', section), section
+
+
+def test_a_screen_chunk_logged_by_a_request_that_then_lost_the_database_is_completed(app, cast, checking, login_as):
+    """Issue 18 (PostgreSQL restarted): an upload stored and logged its chunk, then the database went away before the
+    chunk's row said so. Every retry of that chunk was 409 chunk_pending, for ever (a source chunk's claim is never
+    taken over). Now the retry finds the chunk in the chain and completes the row from it: a duplicate, logged once."""
+    import hashlib
+
+    from remote_tuk.extensions import db, evidence
+    from remote_tuk.sources.models import SourceChunk
+    from tests.integration.test_live_session import _webm
+
+    _move(login_as("asesor_a"), cast, "ready", "live")
+    c = _candidate(login_as)
+
+    def upload(seq, body):
+        return c.post(f"/api/v1/sessions/{checking}/sources/screen/chunks", data=body, headers={
+            "X-CSRFToken": c.token, "X-Chunk-Seq": str(seq), "X-Chunk-SHA256": hashlib.sha256(body).hexdigest(),
+            "Content-Type": "application/octet-stream"})
+
+    assert upload(0, _webm(seconds=1.0)[:3000]).status_code == 201
+    r = upload(1, b"screen cluster one")
+    assert r.status_code == 201, r.get_json()
+    logged = r.get_json()["log_index"]
+    with app.app_context():  # what the lost update leaves: the claim, without its entry
+        db.session.execute(update(SourceChunk).where(SourceChunk.seq == 1).values(log_index=None, object_key=None))
+        db.session.commit()
+    r = upload(1, b"screen cluster one")
+    assert r.status_code == 200 and r.get_json()["duplicate"] is True and r.get_json()["log_index"] == logged, \
+        r.get_json()
+    with app.app_context():
+        entries = [e for e in evidence.store.list_entries(checking) if e.get("type") == "recording.source_chunk"]
+        assert [e["metadata"]["seq"] for e in entries] == [0, 1]
+        assert db.session.scalar(select(SourceChunk.log_index).where(SourceChunk.seq == 1)) == logged
+    assert upload(1, b"another screen cluster").status_code == 409

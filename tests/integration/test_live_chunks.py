@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from remote_tuk.extensions import evidence
 from tests.conftest import csrf_token, login, satisfy_gate
@@ -115,6 +115,39 @@ def test_a_chunk_that_cannot_be_webm_is_refused_at_upload(live_app, cast):
     assert _stored_chunks(live_app) == 0
     assert _chunk(cand, token, cast, 0, FIRST).status_code == 201
     assert _chunk(cand, token, cast, 1, b"the rest of a cluster").status_code == 201  # continuations are not checked
+
+
+def test_a_chunk_logged_by_a_request_that_then_lost_the_database_is_completed_not_logged_again(live_app, cast):
+    """Issue 18 (PostgreSQL restarted under the stack): an upload stored and logged its chunk, then the database went
+    away before the chunk's row said so (the browser got a 500). The retry met 409 chunk_pending until the claim was
+    stale (120 s, the browser's whole queue waiting behind it) and then logged the chunk a second time. Now the retry
+    finds the chunk in the chain and completes the row from it: a duplicate, at once, logged once."""
+    from remote_tuk.extensions import db
+    from remote_tuk.live.models import RecordingChunk
+    from remote_tuk.live.recording import CLAIM_WAIT_S
+
+    _go_live(live_app, cast)
+    cand, token = _client(live_app, cast, "asesi_a")
+    assert _chunk(cand, token, cast, 0, FIRST).status_code == 201
+    r = _chunk(cand, token, cast, 1, b"cluster one")
+    assert r.status_code == 201
+    logged = r.get_json()["log_index"]
+    with live_app.app_context():  # what the lost update leaves: the claim, without its entry
+        db.session.execute(update(RecordingChunk).where(RecordingChunk.seq == 1).values(log_index=None,
+                                                                                          object_key=None))
+        db.session.commit()
+    t = time.monotonic()
+    r = _chunk(cand, token, cast, 1, b"cluster one")
+    assert r.status_code == 200 and r.get_json() == {"seq": 1, "duplicate": True, "log_index": logged}, r.get_json()
+    assert time.monotonic() - t < CLAIM_WAIT_S
+    entries = _entries(live_app, cast, "recording.browser_chunk")
+    assert [e["metadata"]["seq"] for e in entries] == [0, 1]
+    with live_app.app_context():
+        row = db.session.scalar(select(RecordingChunk).where(RecordingChunk.seq == 1))
+        assert (row.log_index, row.object_key) == (logged, entries[1]["object"]["key"])
+    # other bytes under that number are still refused
+    r = _chunk(cand, token, cast, 1, b"another cluster")
+    assert r.status_code == 409 and r.get_json()["error"] == "chunk_conflict"
 
 
 def _race(live_app, cast, bodies):

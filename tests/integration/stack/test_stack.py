@@ -5,6 +5,7 @@ through Redis, TURN credentials against the real coturn, metrics per node, readi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import ssl
@@ -91,7 +92,16 @@ class SocketIO:
         return json.loads(packet[len(prefix):])[1]
 
     def close(self) -> None:
-        self.ws.close()
+        """Shut the socket down, wait for simple_websocket's reader thread to end, then close it. (``Client.close``
+        closes the socket under the reader blocked in ``recv``; its TLS object keeps the old descriptor number and
+        reads from whatever socket the process opens next with it, e.g. a PostgreSQL connection.)"""
+        import socket
+
+        with contextlib.suppress(OSError):
+            self.ws.sock.shutdown(socket.SHUT_RDWR)
+        self.ws.thread.join(timeout=10)
+        assert not self.ws.thread.is_alive(), "the WebSocket reader thread did not end"
+        self.ws.sock.close()
 
 
 def _demo_session(st) -> str:
