@@ -60,7 +60,7 @@ class AnalyzerConfig:
     identity_window_s: float = 60.0
     identity_min_samples: int = 3
     #: spacing of the comparisons while the identity window has fewer than ``identity_min_samples`` of them
-    identity_warmup_interval_s: float = 1.0
+    identity_warmup_interval_s: float = 0.5
     repeat_s: float = 30.0
     persist_s: dict[FindingKind, float] = field(default_factory=lambda: dict(_DEFAULT_PERSIST_S))
 
