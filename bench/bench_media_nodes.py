@@ -194,13 +194,14 @@ def app_main(conn: Any, db_url: str, var_dir: str, prefix: str) -> None:
 
 def _setup_sessions(app: Any, socketio: Any, state: dict[str, Any], count: int) -> list[str]:
     """*count* sessions of schedule A (asesor_a), each with its own candidate, live, both pages joined."""
-    from sqlalchemy import select
+    from sqlalchemy import func, select
 
     from remote_tuk.accounts.models import Role, User
     from remote_tuk.accounts.services import create_user
     from remote_tuk.assessment import services as assessment
     from remote_tuk.assessment.models import AssessmentSession, Schedule
     from remote_tuk.extensions import db
+    from remote_tuk.live.models import RecordingChunk
     from tests.conftest import PASSWORD, csrf_token, login, satisfy_gate
 
     sessions = state["sessions"]
@@ -246,8 +247,11 @@ def _setup_sessions(app: Any, socketio: Any, state: dict[str, Any], count: int) 
         for sock in (cand_sock, asse_sock):
             ack = sock.emit("join", {"session": pid}, namespace="/live", callback=True)
             assert ack["ok"], (pid, ack)
+        with app.app_context():  # the recorder continues after the chunks an earlier app process stored
+            last = db.session.scalar(select(func.max(RecordingChunk.seq)).join(AssessmentSession).where(
+                AssessmentSession.public_id == pid))
         sessions.append({"id": pid, "http": c_http, "token": c_token, "cand_sock": cand_sock, "asse_sock": asse_sock,
-                         "next_seq": 0, "acked_total": 0, "acked_seqs": set()})
+                         "next_seq": 0 if last is None else last + 1, "acked_total": 0, "acked_seqs": set()})
     return [s["id"] for s in sessions]
 
 
