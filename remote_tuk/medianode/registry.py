@@ -10,19 +10,26 @@ Keys (``<p>`` is ``RTUK_MEDIA_NODES_PREFIX``):
   (compare-and-set in a Lua script), so two app nodes re-placing at once agree too.
 * ``<p>:recent:<name>``: a sorted set of the sessions placed on the node in the last few seconds, counted as load
   until its next heartbeats report them (two sessions placed within one heartbeat do not both go to one node).
+* ``<p>:placing``: a lock (redis-py ``Lock``, expiring after 2 s) held while a node is chosen and counted in
+  ``recent``, so that sessions placed at the same moment, by one app node or several, are spread too.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from dataclasses import dataclass
 from typing import Any
 
+from redis.exceptions import LockError
+
 #: How long a placement is kept without use (a session placed and then abandoned is forgotten after this).
 PLACEMENT_TTL_S = 24 * 3600
 #: How long a fresh placement counts as load on its node.
 RECENT_S = 5.0
+#: The longest one app node holds ``<p>:placing`` (choosing a node and counting the choice), and waits for it.
+PLACING_LOCK_S = 2.0
 
 _REPLACE = """
 local current = redis.call('GET', KEYS[1])
@@ -129,13 +136,23 @@ class Registry:
         if current is not None and self.alive(current):
             self.redis.expire(self.place_key(public_id), PLACEMENT_TTL_S)
             return current
-        chosen = self.least_loaded()
-        stored = self._replace(keys=[self.place_key(public_id)], args=[current or "", chosen, PLACEMENT_TTL_S])
-        stored = stored.decode() if isinstance(stored, bytes) else stored
-        if stored == chosen:
-            self.redis.zadd(self.recent_key(chosen), {public_id: time.time()})
-            self.redis.expire(self.recent_key(chosen), int(RECENT_S) + 1)
-            return chosen
+        # choosing and counting the choice as load are one step for all app nodes (sessions offering at once would
+        # otherwise all read the same load and land on one node); without the lock in time, place anyway
+        lock = self.redis.lock(f"{self.prefix}:placing", timeout=PLACING_LOCK_S, sleep=0.005,
+                               blocking_timeout=PLACING_LOCK_S)
+        held = lock.acquire()
+        try:
+            chosen = self.least_loaded()
+            stored = self._replace(keys=[self.place_key(public_id)], args=[current or "", chosen, PLACEMENT_TTL_S])
+            stored = stored.decode() if isinstance(stored, bytes) else stored
+            if stored == chosen:
+                self.redis.zadd(self.recent_key(chosen), {public_id: time.time()})
+                self.redis.expire(self.recent_key(chosen), int(RECENT_S) + 1)
+                return chosen
+        finally:
+            if held:
+                with contextlib.suppress(LockError):
+                    lock.release()
         # another app node placed (or re-placed) it meanwhile: use its choice if that node lives, else try again
         return stored if self.alive(stored) else self.place(public_id)
 
