@@ -155,8 +155,11 @@ class AnalysisPool:
         on_speech: SpeechCallback | None = None,
         clock: Callable[[], float] = time.time,
         audio_rate: int = 48_000,
+        on_lag: Callable[[float], None] | None = None,
     ) -> None:
         self.profile = profile
+        #: called on the worker with each analysed frame's lag (finished - the sample's ``at_utc``), e.g. a metric
+        self._on_lag = on_lag
         self.options = options or PoolOptions()
         self._on_incident = on_incident
         self._on_speech = on_speech
@@ -432,9 +435,16 @@ class AnalysisPool:
             if job.kind == "frame":
                 events = analysis.frame(job.arg, job.media_s, "yuv420p")
                 done = self._clock()
+                lag = max(0.0, done - job.at_utc)
                 with self._cond:
                     slot.processed += 1
-                    slot.done.append((done, max(0.0, done - job.at_utc)))
+                    slot.done.append((done, lag))
+                if self._on_lag is not None:
+                    try:
+                        self._on_lag(lag)
+                    except Exception:
+                        self.callback_errors += 1
+                        log.exception("on_lag callback failed")
             elif job.kind == "audio":
                 for media_s, pcm, channels, _ in audio:
                     result = analysis.audio(pcm, media_s, channels)

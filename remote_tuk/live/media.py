@@ -51,6 +51,8 @@ class MediaHub:
         self._stack = ExitStack()
         self._frames: dict[str, deque[Any]] = {}
         self._watch_timers: dict[str, threading.Timer] = {}
+        #: where each analysed frame's lag goes (the node's rtuk_analysis_lag_seconds; remote_tuk.ops sets it)
+        self.lag_observer: Any = None
         self.settings: Settings | None = None
         self.db: Any = None
         self.evidence: Any = None
@@ -92,6 +94,14 @@ class MediaHub:
         evidence = self.evidence
         self.proctoring = (LiveProctoring(self.db.new_session, lambda: evidence.store, self._emit_staff)
                            if self.settings.rtc.proctoring else None)
+        if self.proctoring is not None:
+            self.proctoring.lag_observer = self._observe_lag
+
+    def _observe_lag(self, lag_s: float) -> None:
+        """Each analysed frame's lag, to the node's metric (``lag_observer``, set by ops) when there is one."""
+        observer = self.lag_observer
+        if observer is not None:
+            observer(lag_s)
 
     def _emit_staff(self, event: str, payload: dict[str, Any], public_id: str, staff_only: bool = True) -> None:
         room = staff_room_of(public_id) if staff_only else room_of(public_id)

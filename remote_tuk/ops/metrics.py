@@ -43,8 +43,8 @@ class NodeMetrics:
         )
         self.analysis_lag_seconds = Histogram(
             "rtuk_analysis_lag_seconds",
-            "Time from a sampled frame's arrival to its analysis result. No observations until the media nodes "
-            "report it (issue 18 item 1): a count of 0 means not measured, not no lag.",
+            "Time from a sampled frame's capture to its analysis result, on the node that analyses it (the app "
+            "node, or the media node with RTUK_MEDIA_NODES=redis). A count of 0: no frame analysed here.",
             buckets=LAG_BUCKETS,
             registry=self.registry,
         )

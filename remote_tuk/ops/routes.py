@@ -26,6 +26,7 @@ def _init(state: Any) -> None:
     metrics = NodeMetrics(node)
     metrics.registry.register(StateCollector(node, db, media, evidence))
     app.extensions["rtuk_ops"] = metrics
+    media.lag_observer = metrics.analysis_lag_seconds.observe  # the process's hub: its analysis reports here
     evidence.on_open.append(lambda store: setattr(store, "append", metrics.timed_append(store.append)))
     if settings.ops.json_logs:
         configure_json_logs(node)

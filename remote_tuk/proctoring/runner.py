@@ -67,6 +67,8 @@ class LiveProctoring:
         self._profiles: dict[str, ProctoringProfile] = {}
         self.recorded = 0
         self.failures = 0
+        #: gets each analysed frame's lag in seconds (the node's ``rtuk_analysis_lag_seconds``, set by ops)
+        self.lag_observer: Callable[[float], None] | None = None
 
     @property
     def pool(self) -> Any:
@@ -74,8 +76,13 @@ class LiveProctoring:
             if self._pool is None:
                 from proctor.proctoring import AnalysisPool
 
-                self._pool = AnalysisPool(self.profile, options=self._options, on_incident=self._on_incident).start()
+                self._pool = AnalysisPool(self.profile, options=self._options, on_incident=self._on_incident,
+                                          on_lag=self._observe_lag).start()
             return self._pool
+
+    def _observe_lag(self, lag_s: float) -> None:
+        if self.lag_observer is not None:
+            self.lag_observer(lag_s)
 
     def stop(self) -> None:
         with self._lock:

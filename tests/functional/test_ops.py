@@ -130,6 +130,36 @@ def test_metrics_parse_and_say_what_happened(make_app, database):
     assert samples[("rtuk_analysis_lag_seconds_count", ())] == 0
 
 
+def test_analysed_frames_feed_the_analysis_lag_metric(make_app):
+    """Each frame the live analysis finishes is one observation of rtuk_analysis_lag_seconds on this node."""
+    import time
+
+    import numpy as np
+
+    from proctor.sink import SampledFrame
+    from remote_tuk.extensions import media
+
+    app = make_app(ops={"metrics_token": TOKEN, "node_name": "app1"})
+    runner = media.proctoring
+    assert runner is not None and runner.open("SES-lag")
+    origin = runner._origin["SES-lag"]
+    frame = np.full((480 * 3 // 2, 640), 128, np.uint8)
+    for i in range(4):
+        assert runner.offer(SampledFrame("SES-lag", 0.0, origin + i, 640, 480, frame))
+        deadline = time.monotonic() + 20  # the models load on a worker's first frame
+        while runner.pool.metrics("SES-lag").pending and time.monotonic() < deadline:
+            time.sleep(0.02)
+    deadline = time.monotonic() + 10
+    while runner.pool.metrics("SES-lag").processed < 4 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    runner.close("SES-lag")
+    resp = app.test_client().get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
+    samples = {s.name: s.value for f in text_string_to_metric_families(resp.get_data(as_text=True)) for s in f.samples
+               if s.name.startswith("rtuk_analysis_lag_seconds") and not s.labels}
+    assert samples["rtuk_analysis_lag_seconds_count"] == 4
+    assert samples["rtuk_analysis_lag_seconds_sum"] > 0  # the first frame waited for the models to load
+
+
 def test_json_log_lines(make_app):
     from remote_tuk.ops.logs import JsonFormatter
 
