@@ -25,14 +25,12 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.integration.stack.test_faults import (  # noqa: F401  (fixtures used by the tests below)
+from tests.integration.stack.test_faults import (  # noqa: F401  (live_session: a fixture used below)
     DRAIN_TIMEOUT_S,
     _both_ready,
     _candidate,
     _check_evidence,
     _report,
-    assessor,
-    candidate_http,
     live_session,
 )
 from tests.integration.stack.test_stack import SocketIO, _wait
@@ -193,7 +191,7 @@ def _unload(st, node: str, name: str) -> None:
 # --- the tests -----------------------------------------------------------------------------------------------------
 
 
-def test_signaling_on_two_app_nodes_session_on_media_node_2(running_stack, assessor, candidate_http,  # noqa: F811
+def test_signaling_on_two_app_nodes_session_on_media_node_2(running_stack, assessor, candidate_http,
                                                             live_session):  # noqa: F811
     st = running_stack
     public_id = live_session
@@ -246,7 +244,7 @@ def test_signaling_on_two_app_nodes_session_on_media_node_2(running_stack, asses
     _wait(lambda: {x.name: x.sessions for x in registry.nodes()}.get("media1") == 0, 10, "media1's load closed")
 
 
-def test_kill_9_of_the_media_node_session_resumes_nothing_lost(running_stack, assessor, candidate_http,  # noqa: F811
+def test_kill_9_of_the_media_node_session_resumes_nothing_lost(running_stack, assessor, candidate_http,
                                                                live_session, tmp_path):  # noqa: F811
     st = running_stack
     public_id = live_session
