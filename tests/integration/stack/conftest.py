@@ -125,3 +125,50 @@ def started_stack(base: int, host: str = "localhost", listen: str = "127.0.0.1")
 def running_stack() -> Iterator[RunningStack]:
     with started_stack(_BASE) as st:
         yield st
+
+
+@pytest.fixture(scope="package")
+def assessor(running_stack):
+    """The demo assessor signed in through the proxy once for the package (a TOTP code is accepted once, and sign-ins
+    are limited to 5 a minute per address); the columns it changes are given back afterwards."""
+    import pyotp
+    import requests
+
+    from tests.integration.stack.test_faults import _pg
+
+    st = running_stack
+    secret = pyotp.random_base32()
+    with _pg(st) as conn:
+        saved = conn.execute("SELECT totp_secret, totp_enabled, totp_last_step FROM users WHERE username = 'asesor'"
+                             ).fetchone()
+        conn.execute("UPDATE users SET totp_secret = %s, totp_enabled = true WHERE username = 'asesor'", (secret,))
+    http = requests.Session()
+    http.trust_env = False
+    http.verify = st.ca
+    http.cookies.set("rtuk_route", st.route_to("app1"), domain="localhost.local", path="/")
+    page = http.get(f"{st.url}/masuk", timeout=10)
+    token = re.search(r'name="csrf-token" content="([^"]+)"', page.text).group(1)
+    resp = http.post(f"{st.url}/masuk", data={"username": "asesor", "password": st.demo_password("asesor"),
+                                                "csrf_token": token},
+                     headers={"Referer": f"{st.url}/masuk"}, allow_redirects=False, timeout=10)
+    assert resp.status_code == 302 and "/masuk/totp" in resp.headers["Location"], resp.text[:300]
+    page = http.get(f"{st.url}/masuk/totp", timeout=10)
+    token = re.search(r'name="csrf-token" content="([^"]+)"', page.text).group(1)
+    resp = http.post(f"{st.url}/masuk/totp", data={"code": pyotp.TOTP(secret).now(), "csrf_token": token},
+                     headers={"Referer": f"{st.url}/masuk/totp"}, allow_redirects=False, timeout=10)
+    assert resp.status_code == 302, resp.text[:300]
+    try:
+        yield http
+    finally:
+        with _pg(st) as conn:
+            conn.execute("UPDATE users SET totp_secret = %s, totp_enabled = %s, totp_last_step = %s "
+                         "WHERE username = 'asesor'", saved)
+
+
+@pytest.fixture(scope="package")
+def candidate_http(running_stack):
+    """The demo candidate signed in once for the package: sign-ins are limited to 5 a minute per address, and the
+    package's other tests sign in too."""
+    from tests.integration.stack.test_stack import _sign_in
+
+    return _sign_in(running_stack, "asesi", running_stack.route_to("app1"))

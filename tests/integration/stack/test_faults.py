@@ -38,7 +38,7 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.integration.stack.test_backup import _stack_settings
-from tests.integration.stack.test_stack import _broadcasts_reach_both_nodes, _csrf, _ready, _sign_in, _wait
+from tests.integration.stack.test_stack import _broadcasts_reach_both_nodes, _csrf, _ready, _wait
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.s3]
 
@@ -261,41 +261,6 @@ def _pg(st):
         raise AssertionError(f"PostgreSQL refused the test's connection: {err}\n{st.log('postgres', 30)}") from err
 
 
-@pytest.fixture(scope="module")
-def assessor(running_stack):
-    """The demo assessor signed in through the proxy once (a TOTP code is accepted once); the columns it changes are
-    given back afterwards."""
-    import pyotp
-
-    st = running_stack
-    secret = pyotp.random_base32()
-    with _pg(st) as conn:
-        saved = conn.execute("SELECT totp_secret, totp_enabled, totp_last_step FROM users WHERE username = 'asesor'"
-                             ).fetchone()
-        conn.execute("UPDATE users SET totp_secret = %s, totp_enabled = true WHERE username = 'asesor'", (secret,))
-    http = requests.Session()
-    http.trust_env = False
-    http.verify = st.ca
-    http.cookies.set("rtuk_route", st.route_to("app1"), domain="localhost.local", path="/")
-    page = http.get(f"{st.url}/masuk", timeout=10)
-    token = re.search(r'name="csrf-token" content="([^"]+)"', page.text).group(1)
-    resp = http.post(f"{st.url}/masuk", data={"username": "asesor", "password": st.demo_password("asesor"),
-                                                "csrf_token": token},
-                     headers={"Referer": f"{st.url}/masuk"}, allow_redirects=False, timeout=10)
-    assert resp.status_code == 302 and "/masuk/totp" in resp.headers["Location"], resp.text[:300]
-    page = http.get(f"{st.url}/masuk/totp", timeout=10)
-    token = re.search(r'name="csrf-token" content="([^"]+)"', page.text).group(1)
-    resp = http.post(f"{st.url}/masuk/totp", data={"code": pyotp.TOTP(secret).now(), "csrf_token": token},
-                     headers={"Referer": f"{st.url}/masuk/totp"}, allow_redirects=False, timeout=10)
-    assert resp.status_code == 302, resp.text[:300]
-    try:
-        yield http
-    finally:
-        with _pg(st) as conn:
-            conn.execute("UPDATE users SET totp_secret = %s, totp_enabled = %s, totp_last_step = %s "
-                         "WHERE username = 'asesor'", saved)
-
-
 def _transition(st, assessor: requests.Session, public_id: str, to: str) -> None:
     token = _csrf(assessor, st, "/asesor/")
     resp = assessor.post(f"{st.url}/api/v1/sessions/{public_id}/transition", json={"to": to},
@@ -365,13 +330,6 @@ def _decide(st, assessor: requests.Session, public_id: str) -> None:
                                       "Accept": "application/json"})
         assert resp.status_code == 201, resp.text[:300]
     _transition(st, assessor, public_id, "decided")
-
-
-@pytest.fixture(scope="module")
-def candidate_http(running_stack) -> requests.Session:
-    """The demo candidate signed in once for the module: sign-ins are limited to 5 a minute per address, and the
-    package's next tests sign in too."""
-    return _sign_in(running_stack, "asesi", running_stack.route_to("app1"))
 
 
 def _candidate(st, http: requests.Session, public_id: str, seconds: float) -> Candidate:
