@@ -155,7 +155,9 @@ def _media_metrics_show_the_session(st) -> None:
     assert len(holding) == 1, {n: m[("rtuk_media_sessions", ())] for n, m in per_node.items()}
     assert holding[0] in (MEDIA_NODES or APP_NODES), holding
     samples = per_node[holding[0]]
-    assert samples[("rtuk_media_inbound_bitrate_bps", (("kind", "video"),))] > 100_000, samples
+    # video arriving (the test's fake camera is a nearly still face: Chromium's encoder sent 39-96 kbit/s of it at
+    # load 17, ~300 kbit/s on a quiet machine; the frame rate is asserted above)
+    assert samples[("rtuk_media_inbound_bitrate_bps", (("kind", "video"),))] > 10_000, samples
     assert samples[("rtuk_media_inbound_bitrate_bps", (("kind", "audio"),))] > 0, samples
     appended = sum(v for (name, _), v in samples.items() if name == "rtuk_evidence_append_seconds_count")
     assert appended > 0, "no evidence append timed on the node holding the session"
