@@ -34,7 +34,6 @@ import json
 import multiprocessing as mp
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -53,7 +52,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import bench_relay as relay  # noqa: E402  (bench/ is a folder of scripts)
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
+from tests.media_node_procs import REDIS_URL, MediaNodes  # noqa: E402
+
 CHUNK_BYTES = 256 * 1024
 CHUNK_EVERY_S = 2.0
 METRICS_TOKEN = "bench-media-nodes-metrics-token-0123456789"
@@ -409,45 +409,6 @@ class App:
 
 # -- media nodes ----------------------------------------------------------------------------------------------------
 
-class Nodes:
-    def __init__(self, db_url: str, var_dir: Path, prefix: str, log_dir: Path) -> None:
-        self.env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("RTUK_")},
-            "RTUK_ENV": "testing",
-            "RTUK_DATABASE_URL": db_url,
-            "RTUK_VAR_DIR": str(var_dir),
-            "RTUK_RTC_LOOPBACK_ICE": "true",
-            "RTUK_RTC_PROCTORING": "true",
-            "RTUK_MEDIA_NODES": "redis",
-            "RTUK_MEDIA_NODES_URL": REDIS_URL,
-            "RTUK_MEDIA_NODES_PREFIX": prefix,
-            "RTUK_SOCKETIO_MESSAGE_QUEUE": REDIS_URL,
-            "RTUK_OPS_METRICS_TOKEN": METRICS_TOKEN,
-            "PYTHONPATH": str(ROOT),
-        }
-        self.log_dir = log_dir
-        self.procs: dict[str, subprocess.Popen] = {}
-
-    def start(self, name: str) -> None:
-        out = (self.log_dir / f"{name}.log").open("ab")
-        self.procs[name] = subprocess.Popen([sys.executable, "-m", "remote_tuk", "media-node", "--name", name],
-                                            cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT)
-
-    def log(self, name: str) -> str:
-        return (self.log_dir / f"{name}.log").read_text(errors="replace")
-
-    def stop(self) -> None:
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in self.procs.values():
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-
 def proc_cpu(pid: int) -> float:
     """utime + stime of a process (all its threads), seconds."""
     try:
@@ -504,7 +465,7 @@ def pct(values: list[float], q: float) -> float:
     return s[min(len(s) - 1, round(q * (len(s) - 1)))]
 
 
-def step(app: App, nodes: Nodes, registry: Any, count: int, clip, opus, loop, warmup: float,
+def step(app: App, nodes: MediaNodes, registry: Any, count: int, clip, opus, loop, warmup: float,
          window: float) -> dict[str, Any]:
     ids = app.call("setup", count, timeout=600)
     pairs, latencies, errors = loop.run(_open(app, count, clip, opus), 300)
@@ -669,7 +630,7 @@ def main() -> None:
                 for nodes_count in [int(x) for x in args.nodes.split(",")]:
                     prefix = "rtuk-bench-media-" + uuid.uuid4().hex[:12]
                     registry = Registry(rds, prefix)
-                    nodes = Nodes(db_url, var_dir, prefix, tmp)
+                    nodes = MediaNodes(db_url, var_dir, prefix, tmp, METRICS_TOKEN, proctoring=True, ops_port=False)
                     env = nodes.env
                     app = App(db_url, var_dir, prefix)
                     rows: list[dict[str, Any]] = []

@@ -6,33 +6,20 @@ after that node is killed (SIGKILL) the pages' next offers are placed on the oth
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 
 from remote_tuk.extensions import socketio
 from tests.components import require
 from tests.conftest import csrf_token, login, satisfy_gate
+from tests.media_node_procs import REDIS_URL, MediaNodes
 
 pytestmark = pytest.mark.slow
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
-ROOT = Path(__file__).resolve().parents[2]
 METRICS_TOKEN = "media-node-test-metrics-token-0123456789"
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _metrics(nodes, name: str) -> dict:
@@ -71,50 +58,6 @@ def _wait(predicate, timeout: float) -> bool:
     return False
 
 
-class Nodes:
-    def __init__(self, settings, prefix: str, log_dir: Path) -> None:
-        self.env = {
-            **os.environ,
-            "RTUK_ENV": "testing",
-            "RTUK_DATABASE_URL": settings.database_url,
-            "RTUK_VAR_DIR": str(settings.var_dir),
-            "RTUK_RTC_LOOPBACK_ICE": "true",
-            "RTUK_RTC_PROCTORING": "false",
-            "RTUK_MEDIA_NODES": "redis",
-            "RTUK_MEDIA_NODES_URL": REDIS_URL,
-            "RTUK_MEDIA_NODES_PREFIX": prefix,
-            "RTUK_SOCKETIO_MESSAGE_QUEUE": REDIS_URL,
-            "RTUK_OPS_METRICS_TOKEN": METRICS_TOKEN,
-            "PYTHONPATH": str(ROOT),
-        }
-        self.log_dir = log_dir
-        self.procs: dict[str, subprocess.Popen] = {}
-        self.ops_ports: dict[str, int] = {}
-
-    def start(self, name: str) -> None:
-        out = (self.log_dir / f"{name}.log").open("wb")
-        self.ops_ports[name] = _free_port()
-        self.procs[name] = subprocess.Popen(
-            [sys.executable, "-m", "remote_tuk", "media-node", "--name", name, "--ops-port",
-             str(self.ops_ports[name])],
-            cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT,
-        )
-
-    def log(self, name: str) -> str:
-        return (self.log_dir / f"{name}.log").read_text(errors="replace")[-3000:]
-
-    def stop(self) -> None:
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in self.procs.values():
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-
 @pytest.fixture
 def remote_app(settings):
     """The app with RTUK_MEDIA_NODES=redis (test client; its media calls go to media nodes under its own prefix)."""
@@ -145,7 +88,8 @@ def remote_app(settings):
 def cluster(remote_app, settings, tmp_path):
     """The app and two media nodes."""
     registry = remote_app.extensions["rtuk_media"].remote.registry
-    nodes = Nodes(settings, registry.prefix, tmp_path)
+    nodes = MediaNodes(settings.database_url, settings.var_dir, registry.prefix, tmp_path, METRICS_TOKEN,
+                       proctoring=False, ops_port=True)
     try:
         for name in ("media-1", "media-2"):
             nodes.start(name)
