@@ -20,6 +20,7 @@ from proctor.rtc.relay import (
     share_bandwidth_estimate,
     tap_receiver,
 )
+from proctor.rtc.sampling import SampleGrid
 from proctor.rtc.session import CANDIDATE, MediaSession, Peer
 from proctor.sink import EVENT_MEDIA_RESUMED, EVENT_MEDIA_STARTED, EVENT_PEER_JOINED
 
@@ -144,7 +145,7 @@ def on_audio(session: MediaSession, peer: Peer, receiver: RTCRtpReceiver, data: 
 async def sample_frames(session: MediaSession, track: MediaStreamTrack) -> None:
     """Read the decoded candidate video (decoded in aiortc's decoder thread) and hand some frames on."""
     host = session.host
-    next_due = 0.0
+    grid = SampleGrid()  # one per track, like the clock
     clock = CaptureClock()  # one per track: a new connection's RTP timestamps start anew
     try:
         while True:
@@ -152,10 +153,9 @@ async def sample_frames(session: MediaSession, track: MediaStreamTrack) -> None:
             session.decoded_frames += 1
             now = time.monotonic()
             captured = clock.map(frame.pts, now)  # every frame: the least transit delay seen sets the mapping
-            fps = session.sample_fps
-            if fps <= 0 or now < next_due or session.analysis_busy or session.closed:
+            if not grid.due(captured, session.sample_fps) or session.analysis_busy or session.closed:
                 continue  # not wanted, not due yet, or the analysis is still busy with the previous frame: drop
-            next_due = now + 1.0 / fps
+            grid.taken()
             session.analysis_busy = True  # cleared by the frame worker once the callback returns
             # timed by capture (the sender's RTP clock), not by when the decoder delivered it: see capture_clock.py
             media_s = max(0.0, session.media_s(captured) or 0.0)

@@ -6,6 +6,7 @@ import hashlib
 import itertools
 import time
 
+import numpy as np
 import pytest
 
 from proctor.rtc.testing import SyntheticPeer
@@ -175,6 +176,10 @@ def test_sampled_frames_for_analysis() -> None:
     assert media == sorted(media)
     counters = [read_counter(s.i420[:HEIGHT]) for s in samples[-5:]]
     assert counters == sorted(counters) and counters[-1] - counters[0] >= 20  # real frames, ~6 apart
+    # sampled on a grid of capture times (proctor/rtc/sampling.py): every 6th frame of the 30 fps source, whatever
+    # the arrival jitter (taking the first frame >= 0.2 s after the last sample by arrival gave mostly 7)
+    steps = np.diff([read_counter(s.i420[:HEIGHT]) for s in samples[5:]])
+    assert np.mean(steps == 6) >= 0.8, steps
 
 
 def test_viewer_waiting_before_the_candidate_gets_the_stream(harness: EngineHarness) -> None:
