@@ -26,6 +26,9 @@ from proctor.analysis.findings import VIDEO_KINDS, Finding, FindingKind, make_fi
 from proctor.analysis.frames import ANALYSIS_WIDTH, FrameInput, PixelFormat, PreparedFrame, prepare
 from proctor.analysis.matching import IdentityVerdict, IdentityWindow, embed_face
 
+#: Slack on the identity comparisons' cadence (see ``FrameAnalyzer._identity_step``).
+CADENCE_SLACK_S = 0.05
+
 _DEFAULT_PERSIST_S: dict[FindingKind, float] = {
     FindingKind.NO_FACE: 3.0,
     FindingKind.MULTIPLE_FACES: 1.0,
@@ -296,10 +299,12 @@ class FrameAnalyzer:
             return []
         # Until the window holds its minimum of comparisons, compare every ``identity_warmup_interval_s`` (an
         # early verdict for the assessor), then every ``match_interval_s``; half a sample interval of tolerance so
-        # that jittered samples keep the cadence instead of slipping by one sample each time.
+        # that jittered samples keep the cadence instead of slipping by one sample each time (plus
+        # CADENCE_SLACK_S: the sampling grid takes a frame up to half a frame early, and sums of 1/3 s are not exact:
+        # at 3 frames/s the warm-up's 0.5 s is every sample, 0.333 s apart, not every other one).
         warming = self._matches < c.identity_min_samples
         interval = min(c.match_interval_s, c.identity_warmup_interval_s) if warming else c.match_interval_s
-        if self._last_match_t is not None and t - self._last_match_t < interval - 0.5 / c.sample_fps:
+        if self._last_match_t is not None and t - self._last_match_t < interval - 0.5 / c.sample_fps - CADENCE_SLACK_S:
             return []
         self._last_match_t = t
         self._matches += 1
@@ -330,7 +335,7 @@ class FrameAnalyzer:
             cond.since = min(t, since) if since is not None else t
         cond.value = float(value)
         persist = self.config.persist_s.get(kind, 0.0)
-        if t - cond.since < persist:
+        if t - cond.since < persist - 1e-6:  # samples on a 1/3 s grid: 3 intervals are 1 s give or take a rounding
             return None
         if cond.last_emitted is not None and t - cond.last_emitted < self.config.repeat_s:
             return None

@@ -170,6 +170,17 @@ def test_another_person_than_the_id_photo_is_flagged_for_a_human(face_frame, rng
     assert analyzer.identity_verdict().decision == "mismatch"
 
 
+def test_at_3_frames_per_second_the_identity_warm_up_compares_every_sample(face_frame, rng):
+    # samples on the capture grid, 1/3 s apart from an arbitrary origin (the sums are not exact in floating point);
+    # the warm-up's 0.5 s must still be every sample, and the first verdict comes with the third one
+    reference = extract_embedding(lfw_face(LFW_SAME_PERSON[0]))
+    analyzer = FrameAnalyzer(AnalyzerConfig(sample_fps=3.0), reference=reference.vector)
+    findings = run(analyzer, live(face_frame, rng, 12), fps=3.0, t0=1234.567)
+    (mismatch,) = [f for f in findings if f.kind is FindingKind.IDENTITY_MISMATCH]
+    assert mismatch.time == pytest.approx(1234.567 + 2 / 3)
+    assert analyzer.identity_verdict().samples == 4  # 3 warm-up comparisons, then one 3 s later (t0 + 3.667)
+
+
 def test_finding_to_dict_is_plain_data():
     f = make_finding(FindingKind.TOO_DARK, 12.0, 41.4, since=9.0)
     d = f.to_dict()
