@@ -519,6 +519,10 @@ def drive_browser_signals(candidate: Any) -> list[str]:
     # fullscreen, entered (Playwright's evaluate counts as a user gesture) and left
     candidate.evaluate("() => document.documentElement.requestFullscreen()")
     wait_until(lambda: candidate.evaluate("!!document.fullscreenElement"), 5, "fullscreen")
+    # leave only once the page has seen the change: fullscreenchange is dispatched at the next animation frame, and
+    # an exit before it makes both events see no fullscreen element (nobody leaves within one frame of entering)
+    wait_until(lambda: candidate.evaluate("window.liveSignals.sent.some((s) => s.kind === 'fullscreen_enter')"), 5,
+               "the page to see fullscreen")
     candidate.evaluate("() => document.exitFullscreen()")
     # a device plugged in or out: the browser fires devicechange on navigator.mediaDevices
     candidate.evaluate("navigator.mediaDevices.dispatchEvent(new Event('devicechange'))")
