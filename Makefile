@@ -10,8 +10,8 @@ SOCKETIO_JS := remote_tuk/static/vendor/socket.io.min.js
 SOCKETIO_CLIENT_VERSION := 4.8.1
 LIGHTHOUSE := tools/a11y/node_modules/.bin/lighthouse
 # Unit and functional tests run in parallel workers (each has its own databases and var directories; they wait on
-# PostgreSQL and the disk more than on the CPU). The rest (S3 server on fixed ports, the stack, real Chromium with fps
-# thresholds) runs in one process after them.
+# PostgreSQL and the disk more than on the CPU), beside one process with the integration tests and the browser tests
+# that check pages; then the browser tests with fps, bandwidth and latency thresholds run alone (.ci/test_phases.sh).
 TEST_WORKERS ?= 3
 
 .PHONY: run test install install-dev system-deps lint audit migrate seed bench clean
@@ -27,8 +27,7 @@ test: install-dev system-deps $(SOCKETIO_JS) $(LIGHTHOUSE)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
 	$(PY) .ci/audit_deps.py
-	$(PY) -m pytest -n $(TEST_WORKERS) tests/unit tests/functional
-	$(PY) -m pytest tests --ignore=tests/unit --ignore=tests/functional
+	PY=$(PY) TEST_WORKERS=$(TEST_WORKERS) bash .ci/test_phases.sh
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
