@@ -10,8 +10,9 @@ SOCKETIO_JS := remote_tuk/static/vendor/socket.io.min.js
 SOCKETIO_CLIENT_VERSION := 4.8.1
 LIGHTHOUSE := tools/a11y/node_modules/.bin/lighthouse
 # Unit and functional tests run in parallel workers (each has its own databases and var directories; they wait on
-# PostgreSQL and the disk more than on the CPU), beside one process with the integration tests and the browser tests
-# that check pages; then the browser tests with fps, bandwidth and latency thresholds run alone (.ci/test_phases.sh).
+# PostgreSQL and the disk more than on the CPU), beside one process with the stack's tests and one with the other
+# integration tests and the browser tests that check pages; then the browser tests with fps, bandwidth and latency
+# thresholds run alone (.ci/test_phases.sh).
 TEST_WORKERS ?= 3
 
 .PHONY: run test install install-dev system-deps lint audit migrate seed bench clean
