@@ -4,11 +4,10 @@
 # Phase 1 runs three streams at once, none of which measures a duration, a frame rate or a bandwidth:
 #   a) the unit and functional tests in $TEST_WORKERS xdist workers (each has its own databases and var dirs);
 #   b) in one process: the production-like stack's own tests (its own PostgreSQL, Redis, S3 server, nginx, app and
-#      media nodes on ports of their own; the fault tests mostly wait out an outage), the candidate pages'
-#      accessibility audit and the written test (which mostly waits for its time to run out);
+#      media nodes on ports of their own; the fault tests mostly wait out an outage);
 #   c) in one process: the other integration tests that need no browser (real PostgreSQL, Redis, the S3 server on its
-#      fixed ports, media nodes) and the browser tests that check pages rather than timing (CSP, mail, forms,
-#      records, review).
+#      fixed ports, media nodes) and the browser tests that check pages rather than timing (accessibility, CSP,
+#      mail, forms, records, review).
 # Phase 2 runs alone, in one process: the browser tests that assert frame rates, bandwidth and alert latencies,
 # the stack's browser and media-failover tests, the engine with Chromium. On a 2-core machine these need the
 # machine to themselves.
@@ -25,19 +24,19 @@ PHASE1B=(
   tests/integration/stack
   --ignore=tests/integration/stack/test_stack_browser.py
   --ignore=tests/integration/stack/test_media_failover.py
-  tests/e2e/test_accessibility.py tests/e2e/test_written_test.py
 )
 PHASE1C=(
   tests/integration
   --ignore=tests/integration/stack
   --ignore=tests/integration/proctor/test_engine_chromium.py
-  tests/e2e/test_csp.py tests/e2e/test_invitation_mail.py tests/e2e/test_apl_form.py tests/e2e_records tests/e2e_review
+  tests/e2e/test_accessibility.py tests/e2e/test_csp.py tests/e2e/test_invitation_mail.py tests/e2e/test_apl_form.py
+  tests/e2e_records tests/e2e_review
 )
 PHASE2=(
   tests/e2e tests/e2e_tuk tests/integration/proctor/test_engine_chromium.py
   tests/integration/stack/test_stack_browser.py tests/integration/stack/test_media_failover.py
   --ignore=tests/e2e/test_accessibility.py --ignore=tests/e2e/test_csp.py --ignore=tests/e2e/test_invitation_mail.py
-  --ignore=tests/e2e/test_apl_form.py --ignore=tests/e2e/test_written_test.py
+  --ignore=tests/e2e/test_apl_form.py
 )
 
 start=$(date +%s)
@@ -51,7 +50,7 @@ pid_c=$!
 wait $pid_a; rc_a=$?
 wait $pid_b; rc_b=$?
 wait $pid_c; rc_c=$?
-echo "== phase 1b (the stack's tests, accessibility, written test), exit $rc_b:"
+echo "== phase 1b (the stack's tests), exit $rc_b:"
 cat "$LOGS/phase1b.log"
 echo "== phase 1c (integration + page checks), exit $rc_c:"
 cat "$LOGS/phase1c.log"
