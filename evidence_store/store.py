@@ -151,6 +151,11 @@ class EvidenceStore:
                                      "legal_hold": evidence.legal_hold if evidence.backend == "s3" else None},
                    log_url=evidence.log_url or None, **kw)
 
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called (the process is stopping): background work should stop, not retry."""
+        return self._stop.is_set()
+
     def close(self) -> None:
         self._stop.set()
         if self._bg is not None:

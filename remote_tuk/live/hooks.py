@@ -143,13 +143,17 @@ def join_when_quiet(session_pk: int, chunk_ms: int | None = None) -> None:
                      name="recording-join", daemon=True).start()
 
 
+class _StoreClosed(Exception):
+    """The evidence store closed while a background join waited (the app or process is stopping)."""
+
+
 def _join_later(key: tuple[int, int], chunk_ms: int, factory: Any, store: Any) -> None:
     session_pk = key[1]
     started = time.monotonic()
     last_count = -1
     quiet_since = time.monotonic()
     try:
-        while time.monotonic() - started < MAX_WAIT_S:
+        while time.monotonic() - started < MAX_WAIT_S and not store.closed:
             with factory() as s:
                 count = s.scalar(
                     select(func.count()).select_from(RecordingChunk).where(RecordingChunk.session_id == session_pk)
@@ -159,6 +163,8 @@ def _join_later(key: tuple[int, int], chunk_ms: int, factory: Any, store: Any) -
             elif time.monotonic() - quiet_since >= QUIET_S:
                 break
             time.sleep(0.5)
+        if store.closed:
+            raise _StoreClosed
         with _JOINS_LOCK:
             _JOINS_PENDING.discard(key)  # a chunk from now on schedules the next join
         with factory() as s:
@@ -174,8 +180,14 @@ def _join_later(key: tuple[int, int], chunk_ms: int, factory: Any, store: Any) -
                               "chunks": rec.chunks}
                     notice(session.public_id, "info", "recording_joined",
                            "Rekaman digabung dan disimpan sebagai bukti.", recording=joined)
+    except _StoreClosed:
+        log.info("the recording of session %s was not joined: the evidence store closed (the process is stopping)",
+                 session_pk)
     except Exception:
-        log.exception("joining the recording of session %s failed", session_pk)
+        if store.closed:  # closed while it was being used
+            log.info("the recording of session %s was not joined: the evidence store closed meanwhile", session_pk)
+        else:
+            log.exception("joining the recording of session %s failed", session_pk)
     finally:
         with _JOINS_LOCK:
             _JOINS_PENDING.discard(key)
