@@ -143,10 +143,6 @@ def join_when_quiet(session_pk: int, chunk_ms: int | None = None) -> None:
                      name="recording-join", daemon=True).start()
 
 
-class _StoreClosed(Exception):
-    """The evidence store closed while a background join waited (the app or process is stopping)."""
-
-
 def _join_later(key: tuple[int, int], chunk_ms: int, factory: Any, store: Any) -> None:
     session_pk = key[1]
     started = time.monotonic()
@@ -163,8 +159,9 @@ def _join_later(key: tuple[int, int], chunk_ms: int, factory: Any, store: Any) -
             elif time.monotonic() - quiet_since >= QUIET_S:
                 break
             time.sleep(0.5)
-        if store.closed:
-            raise _StoreClosed
+        if store.closed:  # the app or process is stopping
+            log.info("the recording of session %s was not joined: the evidence store closed", session_pk)
+            return
         with _JOINS_LOCK:
             _JOINS_PENDING.discard(key)  # a chunk from now on schedules the next join
         with factory() as s:
@@ -180,12 +177,9 @@ def _join_later(key: tuple[int, int], chunk_ms: int, factory: Any, store: Any) -
                               "chunks": rec.chunks}
                     notice(session.public_id, "info", "recording_joined",
                            "Rekaman digabung dan disimpan sebagai bukti.", recording=joined)
-    except _StoreClosed:
-        log.info("the recording of session %s was not joined: the evidence store closed (the process is stopping)",
-                 session_pk)
     except Exception:
         if store.closed:  # closed while it was being used
-            log.info("the recording of session %s was not joined: the evidence store closed meanwhile", session_pk)
+            log.info("the recording of session %s was not joined: the evidence store closed", session_pk)
         else:
             log.exception("joining the recording of session %s failed", session_pk)
     finally:
