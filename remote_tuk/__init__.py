@@ -9,6 +9,9 @@ from flask import Flask, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import Settings, load_settings
+from remote_tuk.pyfixes import serialise_ast_parse
+
+serialise_ast_parse()
 
 
 def create_app(settings: Settings | None = None) -> Flask:
