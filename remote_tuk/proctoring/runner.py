@@ -24,6 +24,7 @@ import numpy as np
 from sqlalchemy import select
 
 from config.proctoring_profile import DEFAULT_PROCTORING_PROFILE, ProctoringProfile
+from evidence_store.errors import ObjectNotFound
 from remote_tuk.assessment.models import AssessmentSession
 from remote_tuk.live import services as live
 from remote_tuk.live.clock import clock_at_utc
@@ -238,6 +239,9 @@ class LiveProctoring:
     def _reference(self, public_id: str, ktp: Callable[[], bytes | None]) -> None:
         try:
             image = ktp()
+        except ObjectNotFound as exc:  # the gate's row points at no logged item: say so, no stack to read
+            log.error("the KTP snapshot of %s could not be read: %s", public_id, exc)
+            image = None
         except Exception:
             log.exception("the KTP snapshot of %s could not be read", public_id)
             image = None
