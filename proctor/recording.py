@@ -125,9 +125,9 @@ class IvfSegmenter:
         pts = timestamp - seg.first_ts
         if pts < 0:
             pts = seg.last_ts + 1
-        # Where the segment starts: each frame implies a start (its arrival minus its RTP time into the segment); the
-        # earliest is the least delayed by the network, the jitter buffer and a busy loop (a large keyframe arrives
-        # last of all), so the segment's frames sit on the clock as they were captured, give or take a packet's delay.
+        # Where the segment starts: each frame implies a start (its time minus its RTP time into the segment); the
+        # earliest is kept. The engine hands in capture times (the connection's CaptureClock), on which every frame
+        # implies nearly the same start; given arrival times, the earliest is the least delayed frame's.
         into_s = pts / IVF_CLOCK
         if media_s - into_s < seg.start_s:
             seg.start_s, seg.start_utc = media_s - into_s, utc - into_s

@@ -112,10 +112,13 @@ def on_video(session: MediaSession, peer: Peer, receiver: RTCRtpReceiver, codec:
     keyframe = is_vp8_keyframe(data)
     if host.options.relay_mode == "passthrough":
         session.video.push(receiver, data, ts, keyframe)
-    media_s = now - session.origin_mono
+    # Timed by capture on the connection's clock (the least transit delay seen since it began), not by arrival: a
+    # segment whose frames all come late (the sender's encoder queue, a busy loop) still sits where they were
+    # captured, and consecutive segments meet without gaps or overlaps.
+    captured = peer.video_clock.map(ts, now)
     segmenter = session.segmenter
     if segmenter is not None and session.recording:
-        segmenter.add(receiver, data, ts, media_s, utc)
+        segmenter.add(receiver, data, ts, captured - session.origin_mono, utc - (now - captured))
         if segmenter.wants_keyframe and not keyframe and now - session.last_recorder_pli > 1.0:
             session.last_recorder_pli = now
             host.spawn(request_keyframe_upstream(receiver))

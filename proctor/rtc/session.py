@@ -92,6 +92,8 @@ class Peer:
     full_on: bool = True
     #: When the candidate's audio packets were captured (their RTP clock, 48 kHz), for the voice activity timeline.
     audio_clock: CaptureClock = field(default_factory=lambda: CaptureClock(rate=48_000))
+    #: When the candidate's encoded video frames were captured (their RTP clock, 90 kHz), for the server recording.
+    video_clock: CaptureClock = field(default_factory=CaptureClock)
 
 
 class MediaSession:
