@@ -66,6 +66,8 @@ class LiveProctoring:
         self._levels: dict[str, tuple[float, float]] = {}
         #: the profile each analysed session opened with (its scheme's, read when the analysis opened)
         self._profiles: dict[str, ProctoringProfile] = {}
+        #: the threads reading a KTP snapshot for the identity reference (stop waits for them)
+        self._references: set[threading.Thread] = set()
         self.recorded = 0
         self.failures = 0
         #: gets each analysed frame's lag in seconds (the node's ``rtuk_analysis_lag_seconds``, set by ops)
@@ -85,13 +87,19 @@ class LiveProctoring:
         if self.lag_observer is not None:
             self.lag_observer(lag_s)
 
-    def stop(self) -> None:
+    def stop(self, wait_s: float = 10.0) -> None:
+        """Stop the analysis; a KTP snapshot still being read is waited for (up to *wait_s*) and then dropped, so
+        nothing of this hub touches the database or the store after it stopped."""
         with self._lock:
             pool, self._pool = self._pool, None
             self._origin.clear()
             self._closed_origin.clear()
+            references = list(self._references)
         if pool is not None:
             pool.stop()
+        deadline = time.monotonic() + wait_s
+        for thread in references:
+            thread.join(max(0.0, deadline - time.monotonic()))
 
     # --- sessions ---------------------------------------------------------------------------------------------------
 
@@ -137,8 +145,11 @@ class LiveProctoring:
         if quiet:
             pool.set_quiet_phase(public_id, True, 0.0)
         if ktp is not None and self.profile_for(public_id).identity.enabled:
-            threading.Thread(target=self._reference, args=(public_id, ktp), name="proctor-reference",
-                             daemon=True).start()
+            thread = threading.Thread(target=self._reference, args=(public_id, ktp), name="proctor-reference",
+                                      daemon=True)
+            with self._lock:
+                self._references.add(thread)
+            thread.start()
         return True
 
     def close(self, public_id: str) -> bool:
@@ -238,6 +249,13 @@ class LiveProctoring:
 
     def _reference(self, public_id: str, ktp: Callable[[], bytes | None]) -> None:
         try:
+            self._read_reference(public_id, ktp)
+        finally:
+            with self._lock:
+                self._references.discard(threading.current_thread())
+
+    def _read_reference(self, public_id: str, ktp: Callable[[], bytes | None]) -> None:
+        try:
             image = ktp()
         except ObjectNotFound as exc:  # the gate's row points at no logged item: say so, no stack to read
             log.error("the KTP snapshot of %s could not be read: %s", public_id, exc)
@@ -245,10 +263,14 @@ class LiveProctoring:
         except Exception:
             log.exception("the KTP snapshot of %s could not be read", public_id)
             image = None
+        with self._lock:
+            pool = self._pool if public_id in self._origin else None
+        if pool is None:
+            return  # the session's analysis closed (or the hub stopped) while the snapshot was read
         if image is None:
             self._record_reference(public_id, False, ["ktp_unavailable"])
             return
-        future = self.pool.set_reference(public_id, image)
+        future = pool.set_reference(public_id, image)
 
         def done(f: Any) -> None:
             try:
