@@ -110,6 +110,10 @@ def _finish_evidence(session: AssessmentSession, chunk_ms: int) -> None:
 def _close_later(session_pk: int, factory: Any, store: Any) -> None:
     for attempt in range(CLOSE_ATTEMPTS):
         time.sleep(2 ** (attempt + 1))
+        if store.closed:  # the app or process is stopping; `python -m remote_tuk close-chains` closes it later
+            log.warning("the evidence chain of session %s was left open (the evidence store closed): run "
+                        "close-chains", session_pk)
+            return
         try:
             with factory() as s:
                 session = s.get(AssessmentSession, session_pk)
@@ -119,6 +123,10 @@ def _close_later(session_pk: int, factory: Any, store: Any) -> None:
                 log.info("evidence chain of %s closed on attempt %d", session.public_id, attempt + 2)
                 return
         except Exception:
+            if store.closed:  # closed while it was being used
+                log.warning("the evidence chain of session %s was left open (the evidence store closed): run "
+                            "close-chains", session_pk)
+                return
             log.exception("closing the evidence chain of session %s failed again", session_pk)
 
 
