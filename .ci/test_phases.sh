@@ -13,7 +13,8 @@
 # picture sent within 0.35 s of it; its sender and server share one process, which in phase 1 of a CI run fell
 # 0.59 s behind). On a 2-core machine these need the machine to themselves.
 #
-# Every stream runs even when an earlier one failed; the exit status is non-zero if any failed.
+# Every stream runs even when an earlier one failed; the exit status is non-zero if any failed. Each prints its
+# slowest tests (--durations), where the time goes.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PY="${PY:-.venv/bin/python}"
@@ -43,11 +44,11 @@ PHASE2=(
 
 start=$(date +%s)
 echo "== phase 1: unit + functional ($WORKERS workers) | the stack's tests | integration + page checks (logs: $LOGS)"
-"$PY" -m pytest -n "$WORKERS" --basetemp="$LOGS/tmp-1a" tests/unit tests/functional &
+"$PY" -m pytest --durations=15 -n "$WORKERS" --basetemp="$LOGS/tmp-1a" tests/unit tests/functional &
 pid_a=$!
-"$PY" -m pytest --basetemp="$LOGS/tmp-1b" "${PHASE1B[@]}" > "$LOGS/phase1b.log" 2>&1 &
+"$PY" -m pytest --durations=10 --basetemp="$LOGS/tmp-1b" "${PHASE1B[@]}" > "$LOGS/phase1b.log" 2>&1 &
 pid_b=$!
-"$PY" -m pytest --basetemp="$LOGS/tmp-1c" "${PHASE1C[@]}" > "$LOGS/phase1c.log" 2>&1 &
+"$PY" -m pytest --durations=15 --basetemp="$LOGS/tmp-1c" "${PHASE1C[@]}" > "$LOGS/phase1c.log" 2>&1 &
 pid_c=$!
 wait $pid_a; rc_a=$?
 wait $pid_b; rc_b=$?
@@ -60,7 +61,7 @@ echo "== phase 1 took $(( $(date +%s) - start )) s"
 
 mid=$(date +%s)
 echo "== phase 2: browser timing, stack browser and failover (one process, alone)"
-"$PY" -m pytest --basetemp="$LOGS/tmp-2" "${PHASE2[@]}"
+"$PY" -m pytest --durations=20 --basetemp="$LOGS/tmp-2" "${PHASE2[@]}"
 rc_2=$?
 echo "== phase 2 took $(( $(date +%s) - mid )) s; whole suite $(( $(date +%s) - start )) s"
 echo "== exit: unit+functional $rc_a, stack $rc_b, integration+pages $rc_c, browser timing $rc_2"
