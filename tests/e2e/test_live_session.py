@@ -220,6 +220,19 @@ def test_live_session_end_to_end(make_server: Any, browser: Any, tmp_path: Path)
         sent_at = datetime.fromisoformat(line.locator("time").get_attribute("datetime"))
         wib = sent_at.astimezone(ZoneInfo("Asia/Jakarta"))
         assert line.locator("time").inner_text() == f"{wib:%H:%M} WIB"
+        # the assessor reads and writes while watching: on a laptop screen the chat sits right under the video, in
+        # its column, not after the tall side column (proctoring, checklist, questions)
+        size = assessor.viewport_size
+        assessor.set_viewport_size({"width": 1366, "height": 900})
+        geometry = assessor.evaluate("""() => {
+          const box = s => document.querySelector(s).getBoundingClientRect();
+          const media = box('.live-media'), chat = box('.live-chat'), side = box('.live-side');
+          return {gap: chat.top - media.bottom, left: chat.left - media.left, right: chat.right - media.right,
+                  besideSide: chat.right <= side.left, input: box('#chat-text').top + scrollY};
+        }""")
+        assessor.set_viewport_size(size)
+        assert 0 <= geometry["gap"] < 40 and abs(geometry["left"]) < 2 and abs(geometry["right"]) < 2, geometry
+        assert geometry["besideSide"] and geometry["input"] < 1600, geometry
 
         # The assessor marks a KUK, then changes it: two versions, each with the media time it points at.
         item = assessor.locator(".kuk-item").first
