@@ -228,11 +228,12 @@ def test_live_session_end_to_end(make_server: Any, browser: Any, tmp_path: Path)
           const box = s => document.querySelector(s).getBoundingClientRect();
           const media = box('.live-media'), chat = box('.live-chat'), side = box('.live-side');
           return {gap: chat.top - media.bottom, left: chat.left - media.left, right: chat.right - media.right,
-                  besideSide: chat.right <= side.left, input: box('#chat-text').top + scrollY};
+                  besideSide: chat.right <= side.left, input: box('#chat-text').top + scrollY,
+                  beforeQuality: chat.bottom <= box('.quality').top};
         }""")
         assessor.set_viewport_size(size)
         assert 0 <= geometry["gap"] < 40 and abs(geometry["left"]) < 2 and abs(geometry["right"]) < 2, geometry
-        assert geometry["besideSide"] and geometry["input"] < 1600, geometry
+        assert geometry["besideSide"] and geometry["beforeQuality"] and geometry["input"] < 1100, geometry
 
         # The assessor marks a KUK, then changes it: two versions, each with the media time it points at.
         item = assessor.locator(".kuk-item").first
