@@ -231,7 +231,16 @@ def test_live_session_end_to_end(make_server: Any, browser: Any, tmp_path: Path)
                   besideSide: chat.right <= side.left, input: box('#chat-text').top + scrollY,
                   beforeQuality: chat.bottom <= box('.quality').top};
         }""")
+        assessor.set_viewport_size({"width": 390, "height": 844})  # a phone: one column, nothing on top of another
+        stacked = assessor.evaluate("""() => {
+          const boxes = ['.live-media', '.live-chat', '.quality', '.live-side']
+            .map((s) => document.querySelector(s).getBoundingClientRect());
+          return {inOrder: boxes.every((b, i) => i === 0 || boxes[i - 1].bottom <= b.top + 1),
+                  inside: boxes.every((b) => b.left >= 0 && b.right <= innerWidth),
+                  scroll: document.documentElement.scrollWidth - innerWidth};
+        }""")
         assessor.set_viewport_size(size)
+        assert stacked == {"inOrder": True, "inside": True, "scroll": 0}, stacked
         assert 0 <= geometry["gap"] < 40 and abs(geometry["left"]) < 2 and abs(geometry["right"]) < 2, geometry
         assert geometry["besideSide"] and geometry["beforeQuality"] and geometry["input"] < 1100, geometry
 
