@@ -107,12 +107,16 @@ def _finish_evidence(session: AssessmentSession, chunk_ms: int) -> None:
 # app is created in the same process, as tests do).
 
 
+def _left_open(session_pk: int) -> None:
+    log.warning("the evidence chain of session %s was left open (the evidence store closed): run close-chains",
+                session_pk)
+
+
 def _close_later(session_pk: int, factory: Any, store: Any) -> None:
     for attempt in range(CLOSE_ATTEMPTS):
         time.sleep(2 ** (attempt + 1))
         if store.closed:  # the app or process is stopping; `python -m remote_tuk close-chains` closes it later
-            log.warning("the evidence chain of session %s was left open (the evidence store closed): run "
-                        "close-chains", session_pk)
+            _left_open(session_pk)
             return
         try:
             with factory() as s:
@@ -124,8 +128,7 @@ def _close_later(session_pk: int, factory: Any, store: Any) -> None:
                 return
         except Exception:
             if store.closed:  # closed while it was being used
-                log.warning("the evidence chain of session %s was left open (the evidence store closed): run "
-                            "close-chains", session_pk)
+                _left_open(session_pk)
                 return
             log.exception("closing the evidence chain of session %s failed again", session_pk)
 
